@@ -1,0 +1,7 @@
+/**
+ * @vlm-grpo/vlm: public entry point. See README.md for what this package holds.
+ * @packageDocumentation
+ */
+
+/** The npm name of this package. */
+export const PACKAGE_NAME = '@vlm-grpo/vlm' as const;
