@@ -18,7 +18,8 @@ const marker = Symbol.for('vlm-grpo.data.error');
 export class DataError extends Error {
   /** Stable machine-readable code. */
   readonly code: DataErrorCode;
-  private readonly [marker] = true;
+  /** Brand checked by {@link DataError.isInstance}. */
+  readonly [marker] = true;
 
   constructor(code: DataErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -1,8 +1,29 @@
 /**
- * @vlm-grpo/data: prompt records, JSONL loading, dataset sampling and result writing.
+ * @vlm-grpo/data: prompt records, streaming JSONL loading, dataset sampling and atomic result
+ * writing for vlm-grpo.
  * @packageDocumentation
  */
 export { DataError, InvalidRecordsError, type DataErrorCode, type RecordIssue } from './errors.js';
+export { readTextLines, type ReadTextLinesOptions, type TextLine } from './jsonl-reader.js';
+export {
+  formatSchemaIssues,
+  loadPrompts,
+  type DuplicatePrompt,
+  type LoadedPrompts,
+  type LoadPromptsOptions,
+} from './load-prompts.js';
+export {
+  PromptDataset,
+  balancedOrder,
+  repeatByGroup,
+  stratumOf,
+  type BalancedBatchOptions,
+  type BatchOptions,
+  type PromptCounts,
+  type PromptFilter,
+  type SplitOptions,
+  type StratifyKey,
+} from './prompt-dataset.js';
 export {
   DIFFICULTIES,
   MAX_USER_PROMPT_LENGTH,
@@ -13,3 +34,13 @@ export {
   type PromptRecord,
   type PromptRecordInput,
 } from './prompt-record.js';
+export { PromptSampler, type PromptSamplerOptions, type PromptSamplerState } from './prompt-sampler.js';
+export {
+  RUN_MARKER_FILE,
+  ResultWriter,
+  writeFileAtomic,
+  writeJsonAtomic,
+  type ResultWriterOptions,
+  type RunMarker,
+} from './result-writer.js';
+export { createSeededRandom, deriveSeed, shuffleInPlace, type SeededRandom } from './seeded-random.js';
