@@ -1,7 +1,18 @@
 /**
- * @vlm-grpo/trainer: the application that composes the packages into the GRPO loop.
+ * @vlm-grpo/trainer: the application that composes the @vlm-grpo packages into the GRPO loop.
+ * This entry point exports the configuration schema and loader the trainer runs on.
  * @packageDocumentation
  */
-
-/** The npm name of this application. */
-export const PACKAGE_NAME = '@vlm-grpo/trainer' as const;
+export * from './config/config-schema.js';
+export {
+  DEFAULT_CONFIG_FILE,
+  configIssues,
+  expandDottedKeys,
+  mergeConfigLayers,
+  parseCliValue,
+  readConfigFile,
+  resolveTrainerConfig,
+  type JsonObject,
+  type ResolveConfigOptions,
+} from './config/load-config.js';
+export { ConfigValidationError, TrainerError, type ConfigIssue, type TrainerErrorCode } from './errors.js';
