@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+/**
+ * Train a byte-level BPE tokenizer (the GPT-2 scheme) on the project's own text and write it as
+ * `tokenizer.json` + `tokenizer_config.json` + `special_tokens_map.json`, the Hugging Face layout
+ * that @huggingface/transformers and Python `tokenizers` load unchanged.
+ *
+ * Algorithm (Sennrich et al. 2016 on bytes, as GPT-2 / HF `ByteLevelBPETrainer`):
+ *   1. pre-tokenise every text with GPT-2's regex (contractions, ` ?letters`, ` ?digits`,
+ *      ` ?other`, whitespace), map each UTF-8 byte to its printable stand-in character
+ *      (`bytes_to_unicode`), count the distinct pre-tokens;
+ *   2. start from the 256 byte symbols; repeatedly merge the most frequent adjacent pair
+ *      (counted over pre-tokens weighted by frequency) until `vocabSize` or until the best pair
+ *      occurs fewer than `minFrequency` times.
+ * Departures from HF's trainer: ties are broken by the lexicographically smallest pair (HF's
+ * order depends on hash-map iteration), so the output is byte-identical for the same input; no
+ * `initial_alphabet` beyond the 256 bytes.
+ *
+ * Usage: node tools/tokenizer/train-bpe.mjs --out DIR [--vocab-size 4096] [--min-frequency 2]
+ *          [--special "<|endoftext|>,<|pad|>"] [--model-max-length 256] FILE.jsonl|FILE.txt ...
+ * JSONL lines contribute their `user_prompt` and `reference` strings; other files every line.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** GPT-2's pre-tokeniser pattern. */
+export const GPT2_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+
+/** GPT-2's reversible byte → printable character table (`bytes_to_unicode`). */
+export function bytesToUnicode() {
+  const printable = [];
+  for (let byte = 33; byte <= 126; byte++) printable.push(byte);
+  for (let byte = 161; byte <= 172; byte++) printable.push(byte);
+  for (let byte = 174; byte <= 255; byte++) printable.push(byte);
+  const table = new Array(256);
+  for (const byte of printable) table[byte] = String.fromCodePoint(byte);
+  let extra = 0;
+  for (let byte = 0; byte < 256; byte++) {
+    if (table[byte] === undefined) table[byte] = String.fromCodePoint(256 + extra++);
+  }
+  return table;
+}
+
+/** Split `text` into pre-tokens, each as an array of byte-level symbols. */
+export function preTokenize(text, byteTable = bytesToUnicode()) {
+  const encoder = new TextEncoder();
+  return (text.match(GPT2_PATTERN) ?? []).map((piece) => [...encoder.encode(piece)].map((byte) => byteTable[byte]));
+}
+
+/**
+ * Learn BPE merges from `texts`.
+ * @returns {{ merges: [string, string][], vocab: Map<string, number> }} merges in order; vocab
+ *   maps each token to its id: special tokens first, then the 256 bytes, then merged tokens.
+ */
+export function trainBpe(texts, { vocabSize = 4096, minFrequency = 2, specialTokens = ['<|endoftext|>'] } = {}) {
+  const byteTable = bytesToUnicode();
+  const wordCounts = new Map();
+  for (const text of texts) {
+    for (const symbols of preTokenize(text, byteTable)) {
+      const key = symbols.join('\u0000');
+      wordCounts.set(key, (wordCounts.get(key) ?? 0) + 1);
+    }
+  }
+  const words = [...wordCounts].map(([key, count]) => ({ symbols: key.split('\u0000'), count }));
+  const vocab = new Map();
+  for (const token of specialTokens) vocab.set(token, vocab.size);
+  for (const symbol of [...byteTable].sort()) if (!vocab.has(symbol)) vocab.set(symbol, vocab.size);
+  const merges = [];
+  while (vocab.size < vocabSize) {
+    const pairCounts = new Map();
+    for (const { symbols, count } of words) {
+      for (let index = 0; index + 1 < symbols.length; index++) {
+        const pair = `${symbols[index]}\u0000${symbols[index + 1]}`;
+        pairCounts.set(pair, (pairCounts.get(pair) ?? 0) + count);
+      }
+    }
+    let best;
+    let bestCount = 0;
+    for (const [pair, count] of pairCounts) {
+      if (count > bestCount || (count === bestCount && pair < best)) {
+        best = pair;
+        bestCount = count;
+      }
+    }
+    if (best === undefined || bestCount < minFrequency) break;
+    const [left, right] = best.split('\u0000');
+    const merged = left + right;
+    merges.push([left, right]);
+    if (!vocab.has(merged)) vocab.set(merged, vocab.size);
+    for (const word of words) {
+      const { symbols } = word;
+      if (symbols.length < 2) continue;
+      const next = [];
+      for (let index = 0; index < symbols.length; index++) {
+        if (index + 1 < symbols.length && symbols[index] === left && symbols[index + 1] === right) {
+          next.push(merged);
+          index++;
+        } else {
+          next.push(symbols[index]);
+        }
+      }
+      word.symbols = next;
+    }
+  }
+  return { merges, vocab };
+}
+
+/** The `tokenizer.json` document (Hugging Face `tokenizers` format) for a trained BPE. */
+export function tokenizerJson({ merges, vocab }, specialTokens) {
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: specialTokens.map((content) => ({
+      id: vocab.get(content),
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab: Object.fromEntries(vocab),
+      merges,
+    },
+  };
+}
+
+/** Texts of a corpus file: JSONL `user_prompt` + `reference`, or plain lines. */
+export function readCorpus(path) {
+  const text = readFileSync(path, 'utf8').replace(/^\uFEFF/u, '');
+  const lines = text.split(/\r?\n/u).filter((line) => line.trim() !== '');
+  if (!path.endsWith('.jsonl')) return lines;
+  return lines.flatMap((line, index) => {
+    let record;
+    try {
+      record = JSON.parse(line);
+    } catch (error) {
+      throw new Error(`${path}:${index + 1}: bad JSON: ${error.message}`);
+    }
+    return [record.user_prompt, record.reference].filter((value) => typeof value === 'string');
+  });
+}
+
+/** Write tokenizer.json, tokenizer_config.json and special_tokens_map.json into `outDir`. */
+export function writeTokenizer(outDir, trained, { specialTokens, modelMaxLength = 256 }) {
+  mkdirSync(outDir, { recursive: true });
+  const [endOfText, pad = specialTokens[0]] = specialTokens;
+  writeFileSync(join(outDir, 'tokenizer.json'), `${JSON.stringify(tokenizerJson(trained, specialTokens))}\n`);
+  const tokenMap = { bos_token: endOfText, eos_token: endOfText, unk_token: endOfText, pad_token: pad };
+  writeFileSync(
+    join(outDir, 'tokenizer_config.json'),
+    `${JSON.stringify({ tokenizer_class: 'GPT2Tokenizer', add_bos_token: false, add_prefix_space: false, model_max_length: modelMaxLength, clean_up_tokenization_spaces: false, ...tokenMap, additional_special_tokens: specialTokens.slice(2) }, null, 2)}\n`,
+  );
+  writeFileSync(join(outDir, 'special_tokens_map.json'), `${JSON.stringify({ ...tokenMap, additional_special_tokens: specialTokens.slice(2) }, null, 2)}\n`);
+}
+
+function main(argv) {
+  const options = { vocabSize: 4096, minFrequency: 2, special: ['<|endoftext|>', '<|pad|>'], modelMaxLength: 256, out: undefined };
+  const files = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index];
+    const value = () => {
+      const next = argv[++index];
+      if (next === undefined) throw new Error(`${arg} needs a value`);
+      return next;
+    };
+    if (arg === '--out') options.out = value();
+    else if (arg === '--vocab-size') options.vocabSize = Number(value());
+    else if (arg === '--min-frequency') options.minFrequency = Number(value());
+    else if (arg === '--special') options.special = value().split(',').map((token) => token.trim()).filter(Boolean);
+    else if (arg === '--model-max-length') options.modelMaxLength = Number(value());
+    else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}`);
+    else files.push(arg);
+  }
+  if (!options.out || files.length === 0) throw new Error('usage: train-bpe.mjs --out DIR [--vocab-size N] [--min-frequency N] [--special a,b] FILE...');
+  if (!Number.isInteger(options.vocabSize) || options.vocabSize < 256 + options.special.length) throw new Error(`--vocab-size must be an integer ≥ ${256 + options.special.length}`);
+  const texts = files.flatMap(readCorpus);
+  const started = Date.now();
+  const trained = trainBpe(texts, { vocabSize: options.vocabSize, minFrequency: options.minFrequency, specialTokens: options.special });
+  writeTokenizer(options.out, trained, { specialTokens: options.special, modelMaxLength: options.modelMaxLength });
+  console.log(`${texts.length} texts → vocabulary ${trained.vocab.size} (${trained.merges.length} merges) in ${((Date.now() - started) / 1000).toFixed(1)} s → ${options.out}`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    main(process.argv.slice(2));
+  } catch (error) {
+    console.error(`train-bpe: ${error.message}`);
+    process.exit(1);
+  }
+}
