@@ -1,0 +1,270 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BigramPolicy, EOS } from './__fixtures__/bigram-policy.js';
+import type { GRPOConfigInput } from './config.js';
+import { GrpoError } from './errors.js';
+import type { RewardFunction } from './rewards.js';
+import { decodeTrainerState, encodeTrainerState } from './state.js';
+import { GRPOTrainer } from './trainer.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const V = 10;
+const TARGET = new Set([1, 2, 3]);
+const prompts = ['cat', 'dog', 'a red car', 'moon', 'tree', 'sea', 'old man', 'city'];
+
+/** Fraction of completion tokens (EOS excluded) in the target set; 0 for an empty completion. */
+const targetFraction: RewardFunction = {
+  name: 'target_fraction',
+  fn: ({ completionIds }) =>
+    completionIds.map((ids) => {
+      const body = ids.filter((t) => t !== EOS);
+      return body.length === 0 ? 0 : body.filter((t) => TARGET.has(t)).length / body.length;
+    }),
+};
+
+const owned: { dispose(): void }[] = [];
+afterEach(() => {
+  for (const x of owned.splice(0)) x.dispose();
+});
+
+async function makeTrainer(
+  config: GRPOConfigInput,
+  rewardFuncs: RewardFunction[] = [targetFraction],
+  seed = 1,
+): Promise<{ trainer: GRPOTrainer; policy: BigramPolicy }> {
+  const policy = BigramPolicy.random(tf, V, seed, 0.5);
+  const trainer = await GRPOTrainer.create({ policy, rewardFuncs, dataset: prompts, config });
+  owned.push(trainer, policy);
+  return { trainer, policy };
+}
+
+const small: GRPOConfigInput = {
+  numGenerations: 4,
+  generationBatchSize: 8,
+  maxCompletionLength: 6,
+  learningRate: 0.05,
+  lrSchedulerType: 'constant',
+  maxSteps: 20,
+};
+
+const weightsOf = (policy: BigramPolicy): number[][] => policy.trainableVariables().map((v) => Array.from(v.dataSync()));
+
+describe('GRPOTrainer: metrics and bookkeeping', () => {
+  it('logs every TRL-named metric, finite, and moves the weights', async () => {
+    const { trainer, policy } = await makeTrainer({ ...small, beta: 0.04 });
+    const before = weightsOf(policy);
+    const m = await trainer.trainStep();
+    for (const key of [
+      'reward',
+      'reward_std',
+      'rewards/target_fraction/mean',
+      'rewards/target_fraction/std',
+      'frac_reward_zero_std',
+      'kl',
+      'clip_ratio/low_mean',
+      'clip_ratio/high_mean',
+      'clip_ratio/region_mean',
+      'entropy',
+      'completions/mean_length',
+      'completions/min_length',
+      'completions/max_length',
+      'completions/clipped_ratio',
+      'policy_loss',
+      'grad_norm',
+      'learning_rate',
+      'step_time',
+      'num_tokens',
+    ]) {
+      expect(m[key], key).toBeTypeOf('number');
+      expect(Number.isFinite(m[key]), key).toBe(true);
+    }
+    expect(m['learning_rate']).toBe(0.05);
+    expect(m['kl']).toBe(0); // the reference equals the policy before the first update
+    expect(m['entropy']).toBeGreaterThan(0);
+    expect(m['grad_norm']).toBeGreaterThan(0);
+    expect(weightsOf(policy)).not.toEqual(before);
+    expect(trainer.step).toBe(1);
+    expect(trainer.optimizerStep).toBe(1);
+    expect(trainer.hasReference).toBe(true);
+  });
+
+  it('beta = 0 holds no reference model and logs no kl', async () => {
+    const { trainer } = await makeTrainer(small);
+    expect(trainer.hasReference).toBe(false);
+    const m = await trainer.trainStep();
+    expect(m['kl']).toBeUndefined();
+  });
+
+  it('numIterations μ > 1 makes μ updates per generation batch with clipping against stored old log-probs', async () => {
+    const { trainer } = await makeTrainer({ ...small, numIterations: 3, learningRate: 0.3, epsilon: 0.05 });
+    const m = await trainer.trainStep();
+    expect(trainer.optimizerStep).toBe(3);
+    // later iterations are off-policy: with a large step and ε = 0.05 some tokens leave the trust region
+    expect(m['clip_ratio/region_mean']).toBeGreaterThan(0);
+  });
+
+  it('gradient accumulation gives the same update as one big batch for dapo and dr_grpo', async () => {
+    for (const lossType of ['dapo', 'dr_grpo'] as const) {
+      const a = await makeTrainer({ ...small, lossType, gradientAccumulationSteps: 1 });
+      const b = await makeTrainer({ ...small, lossType, gradientAccumulationSteps: 4 });
+      const ma = await a.trainer.trainStep();
+      const mb = await b.trainer.trainStep();
+      expect(mb['grad_norm']).toBeCloseTo(ma['grad_norm']!, 5);
+      const wa = weightsOf(a.policy).flat();
+      const wb = weightsOf(b.policy).flat();
+      wa.forEach((x, i) => expect(wb[i]).toBeCloseTo(x, 5));
+    }
+  });
+
+  it('reference sync mixes ref ← α·π + (1−α)·ref every refModelSyncSteps updates', async () => {
+    const policy = BigramPolicy.random(tf, V, 1, 0.5);
+    const reference = await policy.clone();
+    const trainer = await GRPOTrainer.create({
+      policy,
+      referencePolicy: reference,
+      rewardFuncs: [targetFraction],
+      dataset: prompts,
+      config: { ...small, beta: 0.1, syncRefModel: true, refModelSyncSteps: 2, refModelMixupAlpha: 0.25 },
+    });
+    owned.push(trainer, policy);
+    const ref0 = weightsOf(reference);
+    await trainer.trainStep();
+    expect(weightsOf(reference)).toEqual(ref0); // no sync after update 1
+    await trainer.trainStep();
+    const pi = weightsOf(policy);
+    const expected = ref0.map((r, v) => r.map((x, j) => 0.25 * pi[v]![j]! + 0.75 * x));
+    weightsOf(reference).forEach((r, v) => r.forEach((x, j) => expect(x).toBeCloseTo(expected[v]![j]!, 6)));
+  });
+
+  it('maskTruncatedCompletions removes truncated completions from the loss', async () => {
+    // EOS logit −30: no completion ever ends, all are truncated at maxCompletionLength
+    const run = async (maskTruncatedCompletions: boolean): Promise<Record<string, number>> => {
+      const policy = BigramPolicy.random(tf, V, 1, 0.5, -30);
+      const trainer = await GRPOTrainer.create({
+        policy,
+        rewardFuncs: [targetFraction],
+        dataset: prompts,
+        config: { ...small, maskTruncatedCompletions },
+      });
+      owned.push(trainer, policy);
+      return trainer.trainStep();
+    };
+    const masked = await run(true);
+    const unmasked = await run(false);
+    expect(masked['completions/clipped_ratio']).toBe(1);
+    expect(unmasked['completions/clipped_ratio']).toBe(1);
+    expect(masked['grad_norm']).toBe(0);
+    expect(unmasked['grad_norm']).toBeGreaterThan(0);
+  });
+});
+
+describe('GRPOTrainer: bad input', () => {
+  it('rejects rewards of the wrong length with the reward name', async () => {
+    const { trainer } = await makeTrainer(small, [{ name: 'broken', fn: () => [1, 2, 3] }]);
+    await expect(trainer.trainStep()).rejects.toThrowError('reward function "broken": expected 8 values (one per completion), got 3');
+  });
+
+  it('excludes and counts NaN/Infinity rewards without poisoning the update', async () => {
+    const noisy: RewardFunction = {
+      name: 'noisy',
+      fn: (ctx) => ctx.completionIds.map((_, i) => (i % 3 === 0 ? Number.NaN : i % 3 === 1 ? Number.POSITIVE_INFINITY : i * 0.1)),
+    };
+    const { trainer, policy } = await makeTrainer(small, [noisy]);
+    const m = await trainer.trainStep();
+    expect(m['rewards/noisy/invalid_count']).toBeGreaterThan(0);
+    expect(Object.values(m).every(Number.isFinite)).toBe(true);
+    expect(weightsOf(policy).flat().every(Number.isFinite)).toBe(true);
+  });
+
+  it('all-equal rewards give zero advantages: no NaN, frac_reward_zero_std 1, no policy gradient', async () => {
+    const { trainer, policy } = await makeTrainer(small, [{ name: 'flat', fn: (ctx) => ctx.completions.map(() => 0.5) }]);
+    const before = weightsOf(policy);
+    const m = await trainer.trainStep();
+    expect(m['frac_reward_zero_std']).toBe(1);
+    expect(m['reward']).toBe(0.5);
+    expect(m['reward_std']).toBe(0);
+    expect(m['grad_norm']).toBe(0);
+    expect(m['policy_loss']).toBe(0);
+    expect(weightsOf(policy)).toEqual(before);
+  });
+
+  it('checks divisibility, empty datasets and the policy contract with stable codes', async () => {
+    const policy = BigramPolicy.random(tf, V, 1);
+    owned.push(policy);
+    const create = (extra: Partial<Parameters<typeof GRPOTrainer.create>[0]>) =>
+      GRPOTrainer.create({ policy, rewardFuncs: [targetFraction], dataset: prompts, ...extra }).catch((e: unknown) => e);
+    const e1 = await create({ config: { numGenerations: 3, generationBatchSize: 8 } });
+    expect(GrpoError.isInstance(e1) && e1.code).toBe('GRPO_BATCH_NOT_DIVISIBLE');
+    const e2 = await create({ dataset: [] });
+    expect(GrpoError.isInstance(e2) && e2.code).toBe('GRPO_EMPTY_DATASET');
+    const liar = Object.create(policy) as BigramPolicy;
+    liar.sample = async (p, o) => {
+      const r = await policy.sample(p, o);
+      return { ...r, texts: r.texts.slice(1) };
+    };
+    const trainer = await GRPOTrainer.create({ policy: liar, rewardFuncs: [targetFraction], dataset: prompts, config: small });
+    owned.push(trainer);
+    const e3 = await trainer.trainStep().catch((e: unknown) => e);
+    expect(GrpoError.isInstance(e3) && e3.code).toBe('GRPO_POLICY_CONTRACT');
+    expect((e3 as Error).message).toMatch(/texts must have 8 rows/);
+  });
+});
+
+describe('GRPOTrainer: dynamic sampling (DAPO)', () => {
+  it('drops zero-spread groups and refills from the next prompts, within the cap', async () => {
+    // reward: the completion length for prompts starting with 'c' or 'd' (cat, dog, city: spread),
+    // exactly 0 for every other prompt (zero spread → dropped)
+    const spread: RewardFunction = {
+      name: 'spread',
+      fn: ({ prompts: ps, completionIds }) =>
+        completionIds.map((ids, i) => (ps[i]!.startsWith('c') || ps[i]!.startsWith('d') ? ids.length : 0)),
+    };
+    const { trainer } = await makeTrainer({ ...small, dynamicSampling: true, maxGenerationBatches: 4 }, [spread]);
+    const m = await trainer.trainStep();
+    expect(m['dynamic_sampling/generation_rounds']).toBeGreaterThanOrEqual(1);
+    expect(m['dynamic_sampling/generation_rounds']).toBeLessThanOrEqual(4);
+    // the training batch keeps only groups with spread unless the cap forced filling
+    expect(m['frac_reward_zero_std']).toBe(m['dynamic_sampling/filled_zero_std_groups']! / 2);
+    const flat = await makeTrainer({ ...small, dynamicSampling: true, maxGenerationBatches: 3 }, [
+      { name: 'flat', fn: (ctx) => ctx.completions.map(() => 1) },
+    ]);
+    const mf = await flat.trainer.trainStep();
+    expect(mf['dynamic_sampling/generation_rounds']).toBe(3);
+    expect(mf['dynamic_sampling/dropped_groups']).toBe(6);
+    expect(mf['dynamic_sampling/filled_zero_std_groups']).toBe(2);
+  });
+});
+
+describe('GRPOTrainer: state save/restore', () => {
+  it('resumes bit for bit: 2 + (save, encode, decode, restore) + 2 steps equals 4 straight steps', async () => {
+    const config: GRPOConfigInput = { ...small, beta: 0.05, numIterations: 2, gradientAccumulationSteps: 2, lrSchedulerType: 'cosine', warmupSteps: 1, maxSteps: 6 };
+    const straight = await makeTrainer(config);
+    const ms = await straight.trainer.train({ steps: 4 });
+
+    const first = await makeTrainer(config);
+    await first.trainer.train({ steps: 2 });
+    const { manifest, data } = encodeTrainerState(first.trainer.getState());
+    const restoredState = decodeTrainerState(JSON.parse(JSON.stringify(manifest)) as Record<string, unknown>, data.slice());
+
+    const resumed = await makeTrainer(config, [targetFraction], 99); // different initial weights, overwritten
+    resumed.trainer.setState(restoredState);
+    expect(resumed.trainer.step).toBe(2);
+    const mr = await resumed.trainer.train({ steps: 2 });
+    expect(weightsOf(resumed.policy)).toEqual(weightsOf(straight.policy));
+    const strip = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== 'step_time'));
+    expect(mr.map(strip)).toEqual(ms.slice(2).map(strip));
+  });
+
+  it('refuses states that do not fit', async () => {
+    const { trainer } = await makeTrainer(small);
+    const state = trainer.getState();
+    const other = await makeTrainer({ ...small, beta: 0.1 });
+    expect(() => other.trainer.setState(state)).toThrowError(/has no reference model but this trainer has one/);
+    const bad = { ...state, policyWeights: [{ shape: [2], data: new Float32Array(2) }, state.policyWeights[1]!] };
+    expect(() => trainer.setState(bad)).toThrowError(/policyWeights\[0\]: expected shape \[10, 10\]/);
+    expect(() => decodeTrainerState({ version: 99 }, new Uint8Array())).toThrowError(/expected version 1/);
+  });
+});
