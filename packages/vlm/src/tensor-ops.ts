@@ -1,0 +1,77 @@
+/**
+ * Differentiable building blocks shared by the architectures, written with plain tfjs ops so that
+ * every backend (cpu, wasm, webgpu, tensorflow) can run them forward and backward.
+ *
+ * Departure from tfjs defaults: `tf.gather`'s gradient needs the `UnsortedSegmentSum` kernel,
+ * which the wasm backend lacks; {@link gatherRows} uses `scatterND` (which sums duplicate indices)
+ * for its gradient instead.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** `table[ids]` along axis 0 (embedding lookup), with a scatter-add gradient that works on wasm. */
+export const gatherRows = tf.customGrad((table: tf.Tensor, ids: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([ids]);
+  return {
+    value: tf.gather(table, ids),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const indices = saved[0]!;
+      return [tf.scatterND(indices.expandDims(1), dy as tf.Tensor, table.shape), tf.zerosLike(indices)];
+    },
+  };
+}) as (table: tf.Tensor, ids: tf.Tensor) => tf.Tensor;
+
+/** Identity forward, zero gradient (tfjs has no `stopGradient`). */
+export const stopGradient = tf.customGrad((x: tf.Tensor, _save: tf.GradSaveFunc) => ({
+  value: x.clone(),
+  gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [tf.zerosLike(dy as tf.Tensor)],
+})) as (x: tf.Tensor) => tf.Tensor;
+
+/**
+ * Affine map on the last axis. `weight` is `[in, out]` (GPT-2 `Conv1D`) when `transposed` is
+ * false and `[out, in]` (`nn.Linear`) when true. x: [..., in] → [..., out].
+ */
+export function linear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | undefined, transposed: boolean): tf.Tensor {
+  const shape = x.shape;
+  const inDim = shape[shape.length - 1]!;
+  const outDim = transposed ? weight.shape[0]! : weight.shape[1]!;
+  let y = tf.matMul(x.reshape([-1, inDim]), weight as tf.Tensor2D, false, transposed);
+  if (bias) y = y.add(bias);
+  return y.reshape([...shape.slice(0, -1), outDim]);
+}
+
+/** LayerNorm over the last axis: (x − mean) / sqrt(var + eps) · weight + bias. */
+export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(weight).add(bias);
+}
+
+/** RMSNorm over the last axis (Llama): x · rsqrt(mean(x²) + eps) · weight. */
+export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
+  return x.mul(tf.rsqrt(x.square().mean(-1, true).add(eps))).mul(weight);
+}
+
+/** GPT-2's `gelu_new` (tanh approximation): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+export function geluNew(x: tf.Tensor): tf.Tensor {
+  const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+  return x.mul(0.5).mul(tf.tanh(inner).add(1));
+}
+
+/** Exact GELU: 0.5·x·(1 + erf(x/√2)). */
+export function geluExact(x: tf.Tensor): tf.Tensor {
+  return x.mul(0.5).mul(tf.erf(x.mul(Math.SQRT1_2)).add(1));
+}
+
+/** SiLU: x·σ(x). */
+export function silu(x: tf.Tensor): tf.Tensor {
+  return x.mul(tf.sigmoid(x));
+}
+
+/** Rotary embedding on x [B, H, T, D] with cos/sin [B, 1, T, D] (non-interleaved halves, as HF). */
+export function applyRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
+  const d = x.shape[3]!;
+  const half = d / 2;
+  const x1 = x.slice([0, 0, 0, 0], [-1, -1, -1, half]);
+  const x2 = x.slice([0, 0, 0, half], [-1, -1, -1, half]);
+  const rotated = tf.concat([x2.neg(), x1], 3);
+  return x.mul(cos).add(rotated.mul(sin));
+}
