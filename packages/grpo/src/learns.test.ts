@@ -22,37 +22,42 @@ const prompts = ['a cat', 'a dog on a sofa', 'red car', 'the moon', 'old tree', 
 const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
 const meanOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+async function run(seed: number, beta: number): Promise<{ reward: number[]; kl: number[] }> {
+  const policy = BigramPolicy.random(tf, V, seed, 0.5);
+  const trainer = await GRPOTrainer.create({
+    policy,
+    dataset: prompts,
+    rewardFuncs: [
+      {
+        name: 'target_fraction',
+        fn: ({ completionIds }) =>
+          completionIds.map((ids) => {
+            const body = ids.filter((t) => t !== EOS);
+            return body.length === 0 ? 0 : body.filter((t) => TARGET.has(t)).length / body.length;
+          }),
+      },
+    ],
+    config: {
+      numGenerations: 8,
+      generationBatchSize: 32,
+      maxCompletionLength: 8,
+      learningRate: 0.05,
+      lrSchedulerType: 'constant',
+      beta,
+      maxSteps: STEPS,
+      seed,
+    },
+  });
+  const metrics = await trainer.train();
+  trainer.dispose();
+  policy.dispose();
+  return { reward: metrics.map((m) => m['reward']!), kl: metrics.map((m) => m['kl']!) };
+}
+
 describe('GRPO learns a synthetic reward (bigram policy, CPU)', () => {
   for (const seed of [1, 2, 3]) {
     it(`seed ${seed}: reward rises clearly, KL stays bounded`, async () => {
-      const policy = BigramPolicy.random(tf, V, seed, 0.5);
-      const trainer = await GRPOTrainer.create({
-        policy,
-        dataset: prompts,
-        rewardFuncs: [
-          {
-            name: 'target_fraction',
-            fn: ({ completionIds }) =>
-              completionIds.map((ids) => {
-                const body = ids.filter((t) => t !== EOS);
-                return body.length === 0 ? 0 : body.filter((t) => TARGET.has(t)).length / body.length;
-              }),
-          },
-        ],
-        config: {
-          numGenerations: 8,
-          generationBatchSize: 32,
-          maxCompletionLength: 8,
-          learningRate: 0.05,
-          lrSchedulerType: 'constant',
-          beta: 0.04,
-          maxSteps: STEPS,
-          seed,
-        },
-      });
-      const metrics = await trainer.train();
-      const reward = metrics.map((m) => m['reward']!);
-      const kl = metrics.map((m) => m['kl']!);
+      const { reward, kl } = await run(seed, 0.04);
       console.log(`[learns] seed ${seed} reward: ${fmt(reward)}`);
       console.log(`[learns] seed ${seed} kl:     ${fmt(kl)}`);
       const start = meanOf(reward.slice(0, 5));
@@ -60,8 +65,14 @@ describe('GRPO learns a synthetic reward (bigram policy, CPU)', () => {
       console.log(`[learns] seed ${seed}: first-5 mean ${start.toFixed(3)} → last-5 mean ${end.toFixed(3)}, max kl ${Math.max(...kl).toFixed(3)}`);
       expect(end).toBeGreaterThan(start + 0.3);
       expect(Math.max(...kl)).toBeLessThan(2);
-      trainer.dispose();
-      policy.dispose();
     });
   }
+
+  it('a larger beta keeps the policy closer to the reference', async () => {
+    const weak = await run(1, 0.04);
+    const strong = await run(1, 1);
+    const tail = (xs: number[]): number => meanOf(xs.slice(-5));
+    console.log(`[learns] seed 1 last-5 kl: beta 0.04 → ${tail(weak.kl).toFixed(3)}, beta 1 → ${tail(strong.kl).toFixed(3)}`);
+    expect(tail(strong.kl)).toBeLessThan(tail(weak.kl) / 2);
+  });
 });

@@ -91,6 +91,14 @@ describe('GRPOTrainer: metrics and bookkeeping', () => {
     expect(trainer.hasReference).toBe(true);
   });
 
+  it('keeps no tensors alive between steps (no leaks)', async () => {
+    const { trainer } = await makeTrainer({ ...small, beta: 0.1, numIterations: 2, gradientAccumulationSteps: 2 });
+    await trainer.trainStep();
+    const after1 = tf.memory().numTensors;
+    await trainer.train({ steps: 3 });
+    expect(tf.memory().numTensors).toBe(after1);
+  });
+
   it('beta = 0 holds no reference model and logs no kl', async () => {
     const { trainer } = await makeTrainer(small);
     expect(trainer.hasReference).toBe(false);

@@ -310,7 +310,7 @@ export class GRPOTrainer {
         if (mb.width === 0) continue;
         const out = this.microBatchGradients(mb, numItems);
         updateLoss += out.loss;
-        for (const [key, value] of Object.entries(out.stats)) sums[key]!.push(value);
+        for (const [key, value] of Object.entries(out.stats)) if (!Number.isNaN(value)) sums[key]!.push(value);
         if (accumulated === undefined) {
           accumulated = out.grads;
         } else {
@@ -351,7 +351,7 @@ export class GRPOTrainer {
 
     this.stepCount++;
     if (this.reference !== undefined) metrics['kl'] = mean(sums['kl']!);
-    metrics['entropy'] = mean(sums['entropy']!);
+    if (sums['entropy']!.length > 0) metrics['entropy'] = mean(sums['entropy']!);
     metrics['clip_ratio/low_mean'] = mean(sums['low']!);
     metrics['clip_ratio/low_min'] = sums['low']!.length === 0 ? 0 : Math.min(...sums['low']!);
     metrics['clip_ratio/high_mean'] = mean(sums['high']!);
@@ -415,7 +415,19 @@ export class GRPOTrainer {
     };
     const refVars = this.reference?.trainableVariables();
     // Validate everything before mutating anything.
-    this.variables.forEach((v, i) => state.policyWeights[i] && assertShape(state.policyWeights[i], v.shape, `policyWeights[${i}]`));
+    const validate = (vars: tf.Variable[], list: TensorData[], what: string): void => {
+      if (list.length !== vars.length) {
+        throw new GrpoError('GRPO_STATE_MISMATCH', `trainer state ${what}: expected ${vars.length} tensors, got ${list.length}`);
+      }
+      list.forEach((entry, i) => assertShape(entry, vars[i]!.shape, `trainer state ${what}[${i}]`));
+    };
+    validate(this.variables, state.policyWeights, 'policyWeights');
+    if (refVars !== undefined && state.referenceWeights !== null) validate(refVars, state.referenceWeights, 'referenceWeights');
+    validate(this.variables, state.optimizer.m, 'optimizer.m');
+    validate(this.variables, state.optimizer.v, 'optimizer.v');
+    if (state.rng.length !== 4 || (state.dataset.order.length !== this.dataset.length && state.dataset.order.length !== 0)) {
+      throw new GrpoError('GRPO_STATE_MISMATCH', 'trainer state: malformed rng words or dataset order');
+    }
     load(this.variables, state.policyWeights, 'policyWeights');
     if (refVars !== undefined && state.referenceWeights !== null) load(refVars, state.referenceWeights, 'referenceWeights');
     this.optimizer.setState(state.optimizer);
@@ -570,7 +582,7 @@ export class GRPOTrainer {
       );
       const entropyMean =
         entropy === undefined
-          ? tfm.scalar(Number.NaN)
+          ? tfm.scalar(Number.NaN) // the policy did not report entropy: the metric is omitted
           : tfm.div(tfm.sum(tfm.mul(stopGradient(tfm, entropy), mask)), tfm.maximum(tfm.sum(mask), 1));
       kept = [out.kl ?? tfm.scalar(0), entropyMean, out.clipLow, out.clipHigh, out.clipRegion].map((t) => tfm.keep(t));
       return out.loss;
