@@ -432,8 +432,9 @@ export class CausalLM {
       const s = k.shape[2]!;
       if (h !== hkv) {
         const rep = h / hkv;
-        k = k.expandDims(2).tile([1, 1, rep, 1, 1]).reshape([batch, h, s, d]);
-        v = v.expandDims(2).tile([1, 1, rep, 1, 1]).reshape([batch, h, s, d]);
+        // Rank-4 tile (tfjs has no rank-5 tile gradient): [B, Hkv, 1, S·D] → [B, Hkv, rep, S·D].
+        k = k.reshape([batch, hkv, 1, s * d]).tile([1, 1, rep, 1]).reshape([batch, h, s, d]);
+        v = v.reshape([batch, hkv, 1, s * d]).tile([1, 1, rep, 1]).reshape([batch, h, s, d]);
       }
       const layerScale = cfg.scaleAttnByInverseLayerIdx ? scale / (layer + 1) : scale;
       const scores = tf.matMul(q as tf.Tensor4D, k as tf.Tensor4D, false, true).mul(layerScale).add(bias);
