@@ -3,7 +3,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BigramPolicy, EOS } from './__fixtures__/bigram-policy.js';
 import type { GRPOConfigInput } from './config.js';
 import { GrpoError } from './errors.js';
-import type { RewardFunction } from './rewards.js';
+import { softOverlongPunishment, type RewardFunction } from './rewards.js';
 import { decodeTrainerState, encodeTrainerState } from './state.js';
 import { GRPOTrainer } from './trainer.js';
 
@@ -166,6 +166,70 @@ describe('GRPOTrainer: metrics and bookkeeping', () => {
     expect(unmasked['completions/clipped_ratio']).toBe(1);
     expect(masked['grad_norm']).toBe(0);
     expect(unmasked['grad_norm']).toBeGreaterThan(0);
+  });
+});
+
+describe('GRPOTrainer: variants', () => {
+  it('GSPO + GDPO + two weighted rewards incl. soft over-length punishment + batch scaling + cosine warm-up', async () => {
+    const { trainer } = await makeTrainer(
+      {
+        ...small,
+        importanceSamplingLevel: 'sequence',
+        multiObjectiveAggregation: 'normalizeThenSum',
+        scaleRewards: 'batch',
+        lossType: 'grpo',
+        numIterations: 2,
+        epsilon: 3e-4,
+        epsilonHigh: 4e-4,
+        rewardWeights: [1, 0.5],
+        lrSchedulerType: 'cosine',
+        warmupRatio: 0.1,
+        maxSteps: 10,
+      },
+      [targetFraction, softOverlongPunishment(6, 3)],
+    );
+    const m = await trainer.trainStep();
+    expect(m['rewards/soft_overlong_punishment/mean']).toBeLessThanOrEqual(0);
+    // W = ceil(20 updates · 0.1) = 2; μ = 2 updates per step; the metric is the last update's lr:
+    // step 1 → updates 0, 1 → 0.05 · 1/2 = 0.025
+    expect(m['learning_rate']).toBeCloseTo(0.025, 12);
+    expect(Object.values(m).every(Number.isFinite)).toBe(true);
+    const m2 = await trainer.trainStep();
+    // step 2 → updates 2, 3 → cosine progress (3 − 2)/(20 − 2) → 0.05 · ½(1 + cos(π/18))
+    expect(m2['learning_rate']).toBeCloseTo(0.05 * 0.5 * (1 + Math.cos(Math.PI / 18)), 9);
+    expect(m2['clip_ratio/region_mean']).toBeGreaterThan(0); // GSPO's tiny ε clips sequences on the 2nd iteration
+  });
+
+  it("scaleRewards 'none' with dr_grpo trains on raw centred rewards", async () => {
+    const { trainer } = await makeTrainer({ ...small, scaleRewards: 'none', lossType: 'dr_grpo' });
+    const m = await trainer.trainStep();
+    expect(Number.isFinite(m['grad_norm'])).toBe(true);
+    expect(m['grad_norm']).toBeGreaterThan(0);
+  });
+
+  it('passes dataset records and prompts to reward functions', async () => {
+    const seen: unknown[] = [];
+    const policy = BigramPolicy.random(tf, V, 1);
+    const trainer = await GRPOTrainer.create({
+      policy,
+      dataset: [
+        { user_prompt: 'cat', category: 'animals' },
+        { user_prompt: 'car', category: 'vehicles' },
+      ],
+      rewardFuncs: [
+        {
+          name: 'by_category',
+          fn: (ctx) => {
+            seen.push(...ctx.records.map((r, i) => `${ctx.prompts[i]}:${String(r['category'])}:${ctx.groupIndices[i]}`));
+            return ctx.completions.map((c) => c.length);
+          },
+        },
+      ],
+      config: { ...small, shuffleDataset: false },
+    });
+    owned.push(trainer, policy);
+    await trainer.trainStep();
+    expect(seen).toEqual([...Array(4).fill('cat:animals:0'), ...Array(4).fill('car:vehicles:1')]);
   });
 });
 
