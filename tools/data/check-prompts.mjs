@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Checks the prompt data files of vlm-grpo (plain Node ESM, no dependencies).
 //
-//   node tools/data/check-prompts.mjs [--data-dir DIR]
+//   node tools/data/check-prompts.mjs [--data-dir DIR] [--clip-bpe FILE]
 //
 // --data-dir: folder holding the files (default: data/ of the repository).
+// --clip-bpe: OpenAI CLIP's merges file bpe_simple_vocab_16e6.txt.gz (in the open_clip_torch or
+//             clip Python packages) for exact CLIP token counts instead of the estimate.
 //
 // data/train_prompts.jsonl and data/val_prompts.jsonl:
 //   - every line is a JSON object with exactly the keys id, user_prompt, category, difficulty
@@ -16,16 +18,30 @@
 //   - ≥ 450 train and ≥ 120 val records, ≥ 10 categories including the ten required ones, every
 //     category × difficulty cell filled (train ≥ 10, val ≥ 3), category totals within ±25 % of
 //     the mean.
-// Prints the count table of each file; exits 1 when any check fails.
+// data/sft_pairs.jsonl (user prompt → rich rewrite pairs for SFT):
+//   - the same record rules plus a string `reference`, ids "sft-NNNNN"; ≥ 2,200 pairs, every
+//     category × difficulty cell filled;
+//   - no user prompt equal to or near-duplicating a validation prompt;
+//   - no duplicate pair and no duplicate reference;
+//   - every reference: keeps the user prompt verbatim (case-insensitive; "subject kept"), adds
+//     ≥ 3 comma-separated phrases, repeats no phrase (phrases distinct, none already inside the
+//     user prompt, no word 3-gram twice), ≤ 60 words, ≤ 75 CLIP tokens (exact with --clip-bpe,
+//     otherwise the upper-bound estimate of text-utils.mjs);
+//   - variety: no added phrase in more than 5 % of the pairs, ≥ 500 distinct added phrases.
+// Prints the count table of each file and the SFT statistics; exits 1 when any check fails.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { contentKey, nearDuplicate, normalize, wordCount } from './text-utils.mjs';
+import {
+  contentKey, estimateClipTokens, loadClipTokenCounter, nearDuplicate, normalize, phrases, wordCount, words,
+} from './text-utils.mjs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const argDir = process.argv.indexOf('--data-dir');
 const DATA_DIR = argDir > 0 ? resolve(process.argv[argDir + 1] ?? '.') : resolve(REPO_ROOT, 'data');
+const argBpe = process.argv.indexOf('--clip-bpe');
+const CLIP_BPE = argBpe > 0 ? resolve(process.argv[argBpe + 1] ?? '') : null;
 const DIFFICULTIES = ['easy', 'medium', 'hard'];
 const REQUIRED_CATEGORIES = [
   'basic', 'photography', 'portrait', 'landscape', 'architecture', 'creative', 'fantasy',
@@ -104,6 +120,16 @@ function checkDistinct(records, what) {
   }
 }
 
+/** Duplicate (user prompt, reference) pairs. */
+function checkDistinctPairs(records) {
+  const seen = new Map();
+  for (const r of records) {
+    const k = `${normalize(r.user_prompt)}\u0000${normalize(r.reference)}`;
+    if (seen.has(k)) fail(`${r.file}:${r.line}: duplicate pair of line ${seen.get(k)}`);
+    else seen.set(k, r.line);
+  }
+}
+
 /** Records of `b` equal to or near-duplicating a record of `a`. */
 function crossOverlap(a, b, label) {
   const exact = new Map(a.map((r) => [normalize(r.user_prompt), r]));
@@ -122,7 +148,8 @@ function crossOverlap(a, b, label) {
 
 /** Count table (category × difficulty) as text. */
 function countTable(records) {
-  const cats = [...new Set(records.map((r) => r.category))];
+  const present = new Set(records.map((r) => r.category));
+  const cats = [...REQUIRED_CATEGORIES.filter((c) => present.has(c)), ...[...present].filter((c) => !REQUIRED_CATEGORIES.includes(c)).sort()];
   const cell = (c, d) => records.filter((r) => r.category === c && r.difficulty === d).length;
   const rows = [['category', ...DIFFICULTIES, 'total']];
   for (const c of cats) {
@@ -151,6 +178,91 @@ function checkCoverage(records, rel, minTotal, minCell) {
   });
 }
 
+const SFT_KEYS = [...PROMPT_KEYS, 'reference'];
+const SFT_MIN = 2200;
+const MAX_REF_WORDS = 60;
+const MAX_CLIP_TOKENS = 75; // 77 minus <start_of_text> and <end_of_text>
+
+/** Checks of data/sft_pairs.jsonl against the validation prompts; returns statistics text. */
+function checkSft(sft, val) {
+  const rel = 'data/sft_pairs.jsonl';
+  if (sft.length < SFT_MIN) fail(`${rel}: ${sft.length} pairs, need ≥ ${SFT_MIN}`);
+  const cats = [...new Set(sft.map((r) => r.category))];
+  for (const c of REQUIRED_CATEGORIES) if (!cats.includes(c)) fail(`${rel}: category "${c}" missing`);
+  for (const c of cats) {
+    for (const d of DIFFICULTIES) {
+      if (!sft.some((r) => r.category === c && r.difficulty === d)) fail(`${rel}: no ${c}/${d} pairs`);
+    }
+  }
+  // No validation prompt (nor near-duplicate) among the SFT user prompts.
+  const distinctPrompts = new Map();
+  for (const r of sft) if (!distinctPrompts.has(normalize(r.user_prompt))) distinctPrompts.set(normalize(r.user_prompt), r);
+  const valHits = crossOverlap(val, [...distinctPrompts.values()], 'validation prompt in SFT pairs');
+
+  const clipCount = CLIP_BPE ? loadClipTokenCounter(CLIP_BPE) : estimateClipTokens;
+  const refs = new Map();
+  const phraseUse = new Map();
+  const phraseHist = new Map();
+  let maxWords = 0;
+  let maxTokens = 0;
+  let prefixed = 0;
+  let kept = 0;
+  for (const r of sft) {
+    const where = `${rel}:${r.line}`;
+    const ref = r.reference;
+    if (ref.trim() === '' || ref !== ref.trim() || /\s{2,}/.test(ref)) fail(`${where}: reference must be trimmed and single-spaced`);
+    const nRef = normalize(ref);
+    if (refs.has(nRef)) fail(`${where}: duplicate reference of line ${refs.get(nRef)}`);
+    else refs.set(nRef, r.line);
+    // Subject kept: the user prompt verbatim inside the rewrite.
+    const nPrompt = normalize(r.user_prompt);
+    const at = nRef.indexOf(nPrompt);
+    if (at < 0) fail(`${where}: reference does not contain the user prompt "${r.user_prompt}"`);
+    else kept += 1;
+    if (at > 0) prefixed += 1;
+    // Added phrases: the comma-separated phrases after the prompt's own.
+    const all = phrases(ref);
+    const promptPhrases = phrases(r.user_prompt);
+    const added = at >= 0 ? phrases(nRef.slice(at + nPrompt.length)) : all.slice(promptPhrases.length);
+    if (added.length < 3) fail(`${where}: ${added.length} added phrase(s), need ≥ 3`);
+    phraseHist.set(added.length, (phraseHist.get(added.length) ?? 0) + 1);
+    if (new Set(all).size !== all.length) fail(`${where}: repeated phrase in "${ref}"`);
+    for (const p of added) {
+      if (nPrompt.includes(p)) fail(`${where}: added phrase "${p}" repeats the user prompt`);
+      phraseUse.set(p, (phraseUse.get(p) ?? 0) + 1);
+    }
+    const w = words(ref);
+    const grams = new Set();
+    for (let i = 0; i + 2 < w.length; i += 1) {
+      const g = `${w[i]} ${w[i + 1]} ${w[i + 2]}`;
+      if (grams.has(g)) {
+        fail(`${where}: "${g}" appears twice in the reference`);
+        break;
+      }
+      grams.add(g);
+    }
+    const nWords = wordCount(ref);
+    maxWords = Math.max(maxWords, nWords);
+    if (nWords > MAX_REF_WORDS) fail(`${where}: reference has ${nWords} words (> ${MAX_REF_WORDS})`);
+    const nTok = clipCount(ref);
+    maxTokens = Math.max(maxTokens, nTok);
+    if (nTok > MAX_CLIP_TOKENS) fail(`${where}: reference has ${nTok} CLIP tokens (> ${MAX_CLIP_TOKENS})`);
+  }
+  const top = [...phraseUse.entries()].sort((a, b) => b[1] - a[1]);
+  const maxShare = top.length ? top[0][1] / sft.length : 0;
+  if (maxShare > 0.05) fail(`${rel}: phrase "${top[0][0]}" is in ${(100 * maxShare).toFixed(1)} % of the pairs (> 5 %)`);
+  if (phraseUse.size < 500) fail(`${rel}: only ${phraseUse.size} distinct added phrases (< 500)`);
+  const trainCount = sft.length;
+  const hist = [...phraseHist.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}: ${v}`).join(', ');
+  return [
+    `distinct user prompts: ${distinctPrompts.size}; validation prompts among them (equal or near-duplicate): ${valHits}`,
+    `subject kept (user prompt verbatim): ${kept}/${trainCount}; medium-first openings: ${prefixed}`,
+    `added phrases per rewrite: ${hist}`,
+    `distinct added phrases: ${phraseUse.size}; most used: ${top.slice(0, 5).map(([p, n]) => `"${p}" ${n}`).join(', ')} (max share ${(100 * maxShare).toFixed(1)} %)`,
+    `max words: ${maxWords} (limit ${MAX_REF_WORDS}); max CLIP tokens: ${maxTokens} (${CLIP_BPE ? 'exact, CLIP BPE' : 'upper-bound estimate'}; limit ${MAX_CLIP_TOKENS})`,
+  ].join('\n');
+}
+
 function main() {
   const train = readJsonl('data/train_prompts.jsonl', PROMPT_KEYS, 'train', 4);
   const val = readJsonl('data/val_prompts.jsonl', PROMPT_KEYS, 'val', 4);
@@ -162,7 +274,12 @@ function main() {
 
   console.log(`data/train_prompts.jsonl: ${train.length} records\n\n${countTable(train)}\n`);
   console.log(`data/val_prompts.jsonl: ${val.length} records\n\n${countTable(val)}\n`);
-  console.log(`train/val: ${overlap} equal or near-duplicate prompts`);
+  console.log(`train/val: ${overlap} equal or near-duplicate prompts\n`);
+
+  const sft = readJsonl('data/sft_pairs.jsonl', SFT_KEYS, 'sft', 5);
+  checkDistinctPairs(sft);
+  const stats = checkSft(sft, val);
+  console.log(`data/sft_pairs.jsonl: ${sft.length} pairs\n\n${countTable(sft)}\n\n${stats}`);
 
   if (problems.length > 0) {
     console.error(`\n${problems.length} problem(s):`);
