@@ -1,0 +1,234 @@
+/**
+ * ONNX Runtime sessions for the pipeline components: device selection with logged fallback, and
+ * tensors built from each session's `inputMetadata` (dtype and shape), so one code path feeds
+ * every exporter: int32 or int64 ids; timestep as a scalar, `[1]`, `[batch]`, float32, float16 or
+ * int64; float16 or float32 latents. onnxruntime-node is imported lazily on first use.
+ */
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { SdError } from './errors.js';
+import { fromFloat16, toFloat16 } from './numeric.js';
+
+/** Execution device. `auto` tries CUDA (when its provider is installed), then WebGPU, then CPU. */
+export type Device = 'cpu' | 'webgpu' | 'cuda' | 'auto';
+
+/** Receives progress and fallback messages. */
+export type Logger = (level: 'info' | 'warn', message: string) => void;
+
+/** Session settings shared by every component. */
+export interface SessionSettings {
+  /** Execution device (default: `'cpu'`). */
+  device?: Device;
+  /**
+   * When the requested device cannot be initialised, fall back to CPU with a logged warning
+   * (default: true). With false, SD_DEVICE_UNAVAILABLE is thrown instead.
+   */
+  fallbackToCpu?: boolean;
+  /** Threads per session on CPU (default: ONNX Runtime's choice). */
+  intraOpNumThreads?: number;
+  /** ONNX Runtime graph optimisation level (default: `'all'`). */
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Extra ONNX Runtime session options merged last (advanced). */
+  sessionOptions?: InferenceSession.SessionOptions;
+  /** Log sink (default: warnings to `console.warn`, info dropped). */
+  logger?: Logger;
+}
+
+/** Shape entry of a tensor input: a number or a symbolic dimension name. */
+export type Dim = number | string;
+
+/** What a session declares about one tensor input or output. */
+export interface TensorInfo {
+  name: string;
+  type: Tensor.Type;
+  shape: readonly Dim[];
+}
+
+type OrtModule = typeof import('onnxruntime-node');
+let ortPromise: Promise<OrtModule> | undefined;
+
+/** The lazily imported onnxruntime-node module. */
+export function loadOrt(): Promise<OrtModule> {
+  ortPromise ??= import('onnxruntime-node').then((m) => ((m as { default?: OrtModule }).default ?? m) as OrtModule);
+  return ortPromise;
+}
+
+/** Default logger: warnings to stderr. */
+export const defaultLogger: Logger = (level, message) => {
+  if (level === 'warn') console.warn(`[@vlm-grpo/sd] ${message}`);
+};
+
+function providersFor(device: Exclude<Device, 'auto'>): string[] {
+  return device === 'cpu' ? ['cpu'] : [device, 'cpu'];
+}
+
+/** Candidate devices for `auto`, from the backends this onnxruntime-node build bundles. */
+async function autoDevices(): Promise<Exclude<Device, 'auto'>[]> {
+  const ort = await loadOrt();
+  const listed = (ort as { listSupportedBackends?: () => { name: string; bundled: boolean }[] }).listSupportedBackends?.() ?? [];
+  const available = new Set(listed.filter((b) => b.bundled).map((b) => b.name));
+  const out: Exclude<Device, 'auto'>[] = [];
+  if (available.has('cuda')) out.push('cuda');
+  if (available.has('webgpu')) out.push('webgpu');
+  out.push('cpu');
+  return out;
+}
+
+/** One loaded ONNX model. */
+export class OnnxModel {
+  /** Component name (e.g. `unet`), used in messages. */
+  readonly component: string;
+  /** The device the session actually runs on. */
+  readonly device: Exclude<Device, 'auto'>;
+  /** Declared inputs by name. */
+  readonly inputs: ReadonlyMap<string, TensorInfo>;
+  /** Declared outputs by name, in order. */
+  readonly outputs: readonly TensorInfo[];
+  private session: InferenceSession | undefined;
+  private readonly ort: OrtModule;
+
+  private constructor(component: string, device: Exclude<Device, 'auto'>, session: InferenceSession, ort: OrtModule) {
+    this.component = component;
+    this.device = device;
+    this.session = session;
+    this.ort = ort;
+    const meta = (list: readonly InferenceSession.ValueMetadata[]): TensorInfo[] =>
+      list.filter((m): m is InferenceSession.ValueMetadata & { isTensor: true } => m.isTensor).map((m) => ({
+        name: m.name,
+        type: m.type,
+        shape: m.shape,
+      }));
+    this.inputs = new Map(meta(session.inputMetadata).map((m) => [m.name, m]));
+    this.outputs = meta(session.outputMetadata);
+  }
+
+  /** Create a session for `path`, trying the requested device and falling back as configured. */
+  static async load(path: string, component: string, settings: SessionSettings = {}): Promise<OnnxModel> {
+    const ort = await loadOrt();
+    const logger = settings.logger ?? defaultLogger;
+    const requested = settings.device ?? 'cpu';
+    const candidates = requested === 'auto' ? await autoDevices() : [requested];
+    if (requested !== 'auto' && requested !== 'cpu' && (settings.fallbackToCpu ?? true)) candidates.push('cpu');
+    const errors: string[] = [];
+    for (const device of candidates) {
+      const options: InferenceSession.SessionOptions = {
+        executionProviders: providersFor(device),
+        graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
+        ...(settings.intraOpNumThreads ? { intraOpNumThreads: settings.intraOpNumThreads } : {}),
+        ...settings.sessionOptions,
+      };
+      try {
+        const session = await ort.InferenceSession.create(path, options);
+        if (errors.length > 0) logger('warn', `${component}: using ${device} (${errors.join('; ')})`);
+        return new OnnxModel(component, device, session, ort);
+      } catch (cause) {
+        const message = (cause as Error).message ?? String(cause);
+        if (/protobuf|parse|Load model|invalid model|No such file/i.test(message) && device === 'cpu') {
+          throw new SdError('SD_INVALID_MODEL', `${component}: cannot load ${path}: ${message}`, { cause });
+        }
+        errors.push(`${device} unavailable: ${message.split('\n')[0]}`);
+      }
+    }
+    throw new SdError('SD_DEVICE_UNAVAILABLE', `${component}: no usable device for ${path}: ${errors.join('; ')}`);
+  }
+
+  /** Declared info of an input, or undefined. */
+  input(name: string): TensorInfo | undefined {
+    return this.inputs.get(name);
+  }
+
+  /** Float tensor (float32 data) in the dtype the input declares (float32/float16/double). */
+  floatTensor(name: string, data: Float32Array, dims: readonly number[]): Tensor {
+    const info = this.requireInput(name);
+    if (info.type === 'float16') return new this.ort.Tensor('float16', toFloat16(data), dims);
+    if (info.type === 'float64') return new this.ort.Tensor('float64', Float64Array.from(data), dims);
+    if (info.type !== 'float32') {
+      throw new SdError('SD_INVALID_MODEL', `${this.component}: input ${name} has type ${info.type}, expected a float type`);
+    }
+    return new this.ort.Tensor('float32', data, dims);
+  }
+
+  /** Integer ids [batch, seq] in the declared int32/int64 dtype. */
+  idsTensor(name: string, ids: readonly number[][]): Tensor {
+    const info = this.requireInput(name);
+    const flat = ids.flat();
+    const dims = [ids.length, ids[0]?.length ?? 0];
+    if (info.type === 'int64') return new this.ort.Tensor('int64', BigInt64Array.from(flat, BigInt), dims);
+    if (info.type === 'int32') return new this.ort.Tensor('int32', Int32Array.from(flat), dims);
+    throw new SdError('SD_INVALID_MODEL', `${this.component}: input ${name} has type ${info.type}, expected int32/int64`);
+  }
+
+  /**
+   * The timestep input built from its declaration: rank 0 → scalar; rank 1 with a fixed size →
+   * that many copies; rank 1 symbolic → `batch` copies. Integer types truncate fractional
+   * timesteps, as diffusers' ONNX pipeline does (`np.array([t], dtype=int64)`).
+   */
+  timestepTensor(name: string, t: number, batch: number): Tensor {
+    const info = this.requireInput(name);
+    const rank = info.shape.length;
+    const count = rank === 0 ? 1 : typeof info.shape[0] === 'number' && info.shape[0] > 0 ? info.shape[0] : batch;
+    const dims = rank === 0 ? [] : [count];
+    switch (info.type) {
+      case 'int64':
+        return new this.ort.Tensor('int64', new BigInt64Array(count).fill(BigInt(Math.trunc(t))), dims);
+      case 'int32':
+        return new this.ort.Tensor('int32', new Int32Array(count).fill(Math.trunc(t)), dims);
+      case 'float16':
+        return new this.ort.Tensor('float16', toFloat16(new Float32Array(count).fill(t)), dims);
+      case 'float64':
+        return new this.ort.Tensor('float64', new Float64Array(count).fill(t), dims);
+      case 'float32':
+        return new this.ort.Tensor('float32', new Float32Array(count).fill(t), dims);
+      default:
+        throw new SdError('SD_INVALID_MODEL', `${this.component}: timestep input ${name} has unsupported type ${info.type}`);
+    }
+  }
+
+  /** Run and return the requested outputs as float32 arrays with their dims. */
+  async run(
+    feeds: Record<string, Tensor>,
+    outputNames?: readonly string[],
+  ): Promise<Map<string, { data: Float32Array; dims: number[] }>> {
+    const session = this.session;
+    if (!session) throw new SdError('SD_RELEASED', `${this.component}: session already released`);
+    for (const name of this.inputs.keys()) {
+      if (!(name in feeds)) {
+        throw new SdError('SD_INVALID_MODEL', `${this.component}: model input "${name}" is not one this pipeline can feed`);
+      }
+    }
+    let results: InferenceSession.ReturnType;
+    try {
+      results = outputNames ? await session.run(feeds, outputNames as string[]) : await session.run(feeds);
+    } catch (cause) {
+      throw new SdError('SD_INFERENCE_FAILED', `${this.component}: inference failed: ${(cause as Error).message}`, { cause });
+    }
+    const out = new Map<string, { data: Float32Array; dims: number[] }>();
+    for (const [name, tensor] of Object.entries(results)) {
+      const raw = tensor.data;
+      let data: Float32Array;
+      if (raw instanceof Uint16Array && tensor.type === 'float16') data = fromFloat16(raw);
+      else if (raw instanceof Float32Array) data = raw;
+      else data = Float32Array.from(raw as ArrayLike<number>);
+      out.set(name, { data, dims: [...tensor.dims] });
+      tensor.dispose?.();
+    }
+    return out;
+  }
+
+  /** Release the native session (idempotent). */
+  async release(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    await s?.release();
+  }
+
+  private requireInput(name: string): TensorInfo {
+    const info = this.inputs.get(name);
+    if (!info) {
+      throw new SdError(
+        'SD_INVALID_MODEL',
+        `${this.component}: no input named "${name}" (inputs: ${[...this.inputs.keys()].join(', ')})`,
+      );
+    }
+    return info;
+  }
+}

@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SdError } from './errors.js';
+import { StableDiffusionPipeline } from './stable-diffusion-pipeline.js';
+
+const dir = new URL('./__fixtures__/tiny-sd/', import.meta.url).pathname;
+interface Case {
+  scheduler: string;
+  scheduler_kwargs: Record<string, unknown>;
+  timestep_spacing: string;
+  steps: number;
+  guidance_scale: number;
+  negative_prompt: string | null;
+  image: { file: string };
+}
+const ref = JSON.parse(readFileSync(`${dir}reference.json`, 'utf8')) as { cases: Case[]; height: number; width: number };
+const f32 = (name: string): Float32Array => {
+  const b = readFileSync(dir + name);
+  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4).slice();
+};
+const maxAbs = (a: Float32Array, b: Float32Array): number => {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+};
+
+describe('StableDiffusionPipeline on tiny-sd (fp32, CPU) vs diffusers', () => {
+  let pipe: StableDiffusionPipeline;
+  const latents = f32('ref_latents.f32');
+  beforeAll(async () => {
+    pipe = await StableDiffusionPipeline.fromPretrained(dir, { device: 'cpu' });
+  });
+  afterAll(async () => {
+    await pipe.release();
+  });
+
+  it('loads the SD 1.x layout and reads the VAE factor from its config', () => {
+    expect(pipe.architecture).toBe('sd');
+    expect(pipe.vaeScaleFactor).toBe(2);
+    expect(pipe.vaeScalingFactor).toBe(0.18215);
+    expect(pipe.scheduler.className).toBe('PNDMScheduler');
+  });
+
+  it('prompt embeddings match to 1e-3 max abs', async () => {
+    const emb = (await pipe.encodePrompt('a photo of a cat')).get('encoder_hidden_states')!;
+    expect(emb.dims).toEqual([1, 77, 32]);
+    expect(maxAbs(emb.data, f32('ref_prompt_embeds.f32'))).toBeLessThan(1e-3);
+  });
+
+  it('UNet output at t=999 matches', async () => {
+    const emb = await pipe.encodePrompt('a photo of a cat');
+    const out = await pipe.predict({ data: latents, dims: [1, 4, 32, 32] }, 999, emb);
+    expect(maxAbs(out, f32('ref_unet_t999.f32'))).toBeLessThan(1e-3);
+  });
+
+  it('VAE decode of latents / 0.18215 matches', async () => {
+    const scaled = latents.map((v) => v / 0.18215);
+    const out = await pipe.vaeDecode(scaled, [1, 4, 32, 32]);
+    expect(maxAbs(out, f32('ref_vae_decode.f32'))).toBeLessThan(1e-3);
+  });
+
+  for (const [i, c] of ref.cases.entries()) {
+    it(`reference image ${i}: ${c.scheduler} ${c.timestep_spacing} ${c.steps} steps CFG ${c.guidance_scale}`, async () => {
+      // The reference built each scheduler from the four beta keys plus `scheduler_kwargs` and
+      // the spacing (steps_offset 0 unless listed), not from the pipeline's PNDM config.
+      const [image] = await pipe.generateImages(['a photo of a cat'], {
+        scheduler: { name: c.scheduler, config: { steps_offset: 0, ...c.scheduler_kwargs, timestep_spacing: c.timestep_spacing } },
+        steps: c.steps,
+        guidanceScale: c.guidance_scale,
+        ...(c.negative_prompt !== null ? { negativePrompt: c.negative_prompt } : {}),
+        latents,
+        outputType: 'float32',
+      });
+      expect(image!.width).toBe(64);
+      expect(image!.height).toBe(64);
+      const diff = maxAbs(image!.float32!, f32(c.image.file));
+      expect(diff).toBeLessThan(1e-3);
+      expect(image!.quality.ok).toBe(true);
+      expect(image!.data.length).toBe(64 * 64 * 3);
+    });
+  }
+});
