@@ -3,7 +3,16 @@
  */
 
 /** Stable codes carried by {@link TrainerError}. */
-export type TrainerErrorCode = 'TRAINER_CONFIG_INVALID' | 'TRAINER_CONFIG_NOT_FOUND' | 'TRAINER_CLI_USAGE';
+export type TrainerErrorCode =
+  | 'TRAINER_CONFIG_INVALID'
+  | 'TRAINER_CONFIG_NOT_FOUND'
+  | 'TRAINER_CLI_USAGE'
+  | 'TRAINER_INVALID_ARGUMENT'
+  | 'TRAINER_CHECKPOINT_FAILED'
+  | 'TRAINER_CHECKPOINT_NOT_FOUND'
+  | 'TRAINER_COMPONENT_FAILED'
+  | 'TRAINER_TOO_MANY_FAILURES'
+  | 'TRAINER_NOT_INITIALIZED';
 
 const marker = Symbol.for('vlm-grpo.trainer.error');
 

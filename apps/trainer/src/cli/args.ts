@@ -1,0 +1,117 @@
+/**
+ * Command-line parsing of the trainer: `vlm-grpo <train|evaluate|enhance> [options] [prompts…]`.
+ *
+ * - `--config <file>`: a user configuration file (JSON), layered over `config/default_config.json`.
+ * - Dotted overrides of any configuration key: `--training_settings.learning_rate 2e-6` or
+ *   `--training_settings.learning_rate=2e-6`. Values are decoded as JSON when they parse
+ *   (`2e-6`, `true`, `null`, `[1,2]`), else kept as strings. A boolean key given last or followed
+ *   by another flag means `true` (`--output_settings.overwrite`).
+ * - `--resume` (continue the run in the output folder from its latest checkpoint), or
+ *   `--resume=<checkpoint folder>` for a specific one.
+ * - `--output-dir <dir>` (= `--output_settings.output_dir`), `--device <d>` (= `--model_settings.device`).
+ * - `--help` / `-h`.
+ * Positional arguments are prompts and only `enhance` takes them.
+ */
+import { TrainerError } from '../errors.js';
+import { parseCliValue, type JsonObject } from '../config/load-config.js';
+
+/** The commands of the CLI. */
+export const CLI_COMMANDS = ['train', 'evaluate', 'enhance'] as const;
+
+/** One command of the CLI. */
+export type CliCommand = (typeof CLI_COMMANDS)[number];
+
+/** The parsed command line. */
+export interface CliArguments {
+  /** The command (default: `train`). */
+  command: CliCommand;
+  /** `--config`: a user configuration file (default: none). */
+  configFile?: string;
+  /** Dotted configuration overrides, values decoded (`{ 'training_settings.seed': 1 }`). */
+  overrides: JsonObject;
+  /** `--resume`: `true` for the latest checkpoint of the run folder, or a checkpoint folder. */
+  resume: boolean | string;
+  /** `--help` was given. */
+  help: boolean;
+  /** Positional prompts (`enhance` only). */
+  prompts: string[];
+}
+
+const SHORTCUTS: Record<string, string> = {
+  'output-dir': 'output_settings.output_dir',
+  output_dir: 'output_settings.output_dir',
+  device: 'model_settings.device',
+};
+
+function usage(message: string): TrainerError {
+  return new TrainerError('TRAINER_CLI_USAGE', `${message}\nRun with --help for the list of commands and options.`);
+}
+
+/**
+ * Parse `argv` (without `node` and the script path).
+ * @throws TrainerError `TRAINER_CLI_USAGE` naming the offending argument.
+ */
+export function parseCliArguments(argv: readonly string[]): CliArguments {
+  const result: CliArguments = { command: 'train', overrides: {}, resume: false, help: false, prompts: [] };
+  let index = 0;
+  let commandSeen = false;
+  let positionalOnly = false;
+  const takeValue = (flag: string, inline: string | undefined, allowBare: boolean): string | undefined => {
+    if (inline !== undefined) return inline;
+    const next = argv[index + 1];
+    if (next === undefined || (next.startsWith('--') && next.length > 2)) {
+      if (allowBare) return undefined;
+      throw usage(`${flag} needs a value`);
+    }
+    index += 1;
+    return next;
+  };
+  for (; index < argv.length; index++) {
+    const argument = argv[index]!;
+    if (positionalOnly || !argument.startsWith('-') || argument === '-' || /^-\d/u.test(argument)) {
+      if (!commandSeen && result.prompts.length === 0 && (CLI_COMMANDS as readonly string[]).includes(argument)) {
+        result.command = argument as CliCommand;
+        commandSeen = true;
+      } else if (!commandSeen && result.prompts.length === 0 && !positionalOnly && /^[a-z-]+$/u.test(argument)) {
+        throw usage(`unknown command "${argument}"; expected one of ${CLI_COMMANDS.join(', ')}`);
+      } else {
+        result.prompts.push(argument);
+      }
+      continue;
+    }
+    if (argument === '--') {
+      positionalOnly = true;
+      continue;
+    }
+    if (argument === '-h' || argument === '--help') {
+      result.help = true;
+      continue;
+    }
+    if (!argument.startsWith('--')) throw usage(`unknown option "${argument}"`);
+    const body = argument.slice(2);
+    const equals = body.indexOf('=');
+    const name = equals === -1 ? body : body.slice(0, equals);
+    const inline = equals === -1 ? undefined : body.slice(equals + 1);
+    if (name === '') throw usage(`empty option name in "${argument}"`);
+    if (name === 'config') {
+      const value = takeValue('--config', inline, false)!;
+      if (value === '') throw usage('--config needs a file path');
+      result.configFile = value;
+    } else if (name === 'resume') {
+      // Only the inline form takes a folder, so `--resume` never swallows a prompt.
+      result.resume = inline === undefined || inline === 'true' ? true : inline === 'false' ? false : inline;
+    } else if (SHORTCUTS[name] !== undefined) {
+      const value = takeValue(`--${name}`, inline, false)!;
+      result.overrides[SHORTCUTS[name]] = value;
+    } else if (/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/u.test(name)) {
+      const value = takeValue(`--${name}`, inline, true);
+      result.overrides[name] = value === undefined ? true : parseCliValue(value);
+    } else {
+      throw usage(`unknown option "${argument}"`);
+    }
+  }
+  if (result.prompts.length > 0 && result.command !== 'enhance') {
+    throw usage(`unexpected argument "${result.prompts[0]}": only "enhance" takes prompts`);
+  }
+  return result;
+}

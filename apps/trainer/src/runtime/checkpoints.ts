@@ -1,0 +1,183 @@
+/**
+ * Checkpoints of a run: `checkpoint_iter_N/` folders inside the run folder, written atomically
+ * and pruned to the last M.
+ *
+ * Atomicity: a checkpoint is written into a hidden temporary folder next to its target
+ * (`.checkpoint_iter_N.tmp-<pid>-<random>`); its manifest (`checkpoint.json`) is written last;
+ * the files are flushed, then the folder is renamed to `checkpoint_iter_N` (one rename, atomic on
+ * POSIX file systems). A crash leaves either the previous checkpoints or the new one, never a
+ * half-written `checkpoint_iter_N`; leftover temporary folders are removed by the next run.
+ * A folder without a readable manifest is never reported as a checkpoint.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { writeJsonAtomic } from '@vlm-grpo/data';
+import { z } from 'zod';
+
+import { TrainerError } from '../errors.js';
+import type { Logger } from './logger.js';
+
+/** Name of the manifest inside a checkpoint folder. */
+export const CHECKPOINT_MANIFEST = 'checkpoint.json';
+
+/** Folder name of the checkpoint of iteration `iteration`. */
+export const checkpointFolderName = (iteration: number): string => `checkpoint_iter_${iteration}`;
+
+const CHECKPOINT_PATTERN = /^checkpoint_iter_(\d+)$/u;
+const TEMPORARY_PATTERN = /^\.checkpoint_iter_\d+\.(tmp|old)-/u;
+
+/** Schema of `checkpoint.json`, the manifest written last into every checkpoint. */
+export const checkpointManifestSchema = z.strictObject({
+  /** Format version. */
+  format: z.literal('vlm-grpo-checkpoint/1'),
+  /** Iterations completed when the checkpoint was written. */
+  iteration: z.number().int().nonnegative(),
+  /** ISO time of writing. */
+  createdAt: z.string(),
+  /** Why it was written: on schedule, on a stop signal, on too many failures, at the end. */
+  reason: z.enum(['scheduled', 'signal', 'failures', 'final']),
+  /** Files of the checkpoint, relative to its folder. */
+  files: z.array(z.string()),
+});
+
+/** A checkpoint manifest. */
+export type CheckpointManifest = z.infer<typeof checkpointManifestSchema>;
+
+/** A checkpoint found on disk. */
+export interface CheckpointEntry {
+  /** Iterations completed. */
+  iteration: number;
+  /** Absolute folder path. */
+  path: string;
+  /** Its manifest. */
+  manifest: CheckpointManifest;
+}
+
+async function listFiles(folder: string, prefix = ''): Promise<string[]> {
+  const entries = await readdir(join(folder, prefix), { withFileTypes: true });
+  const files: string[] = [];
+  for (const entry of entries.sort((left, right) => left.name.localeCompare(right.name))) {
+    const relative = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) files.push(...(await listFiles(folder, relative)));
+    else files.push(relative);
+  }
+  return files;
+}
+
+async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } catch {
+    // Some file systems refuse fsync on folders; the rename is still atomic there.
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Read and validate the manifest of a checkpoint folder (undefined when absent or invalid). */
+export async function readCheckpointManifest(folder: string): Promise<CheckpointManifest | undefined> {
+  try {
+    const parsed = checkpointManifestSchema.safeParse(JSON.parse(await readFile(join(folder, CHECKPOINT_MANIFEST), 'utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes, lists and prunes the checkpoints of one run folder. */
+export class CheckpointManager {
+  /** The run folder. */
+  readonly directory: string;
+  /** Checkpoints kept (the newest). */
+  readonly keep: number;
+  private readonly logger: Logger | undefined;
+
+  constructor(directory: string, options: { keep: number; logger?: Logger }) {
+    if (!Number.isInteger(options.keep) || options.keep < 1) {
+      throw new TrainerError('TRAINER_INVALID_ARGUMENT', `CheckpointManager: keep must be a positive integer, received ${options.keep}`);
+    }
+    this.directory = directory;
+    this.keep = options.keep;
+    this.logger = options.logger;
+  }
+
+  /** Remove temporary folders left by an interrupted write. */
+  async cleanTemporary(): Promise<void> {
+    const entries = await readdir(this.directory).catch(() => [] as string[]);
+    for (const name of entries.filter((entry) => TEMPORARY_PATTERN.test(entry))) {
+      this.logger?.debug(`removing the unfinished checkpoint folder ${name}`);
+      await rm(join(this.directory, name), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Write the checkpoint of `iteration`: `write(folder)` fills a temporary folder, then the
+   * manifest is added and the folder renamed into place; older checkpoints beyond `keep` are
+   * removed. Returns the checkpoint's path.
+   */
+  async save(iteration: number, reason: CheckpointManifest['reason'], write: (folder: string) => Promise<void>): Promise<string> {
+    const name = checkpointFolderName(iteration);
+    const target = join(this.directory, name);
+    const temporary = join(this.directory, `.${name}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      await rm(temporary, { recursive: true, force: true });
+      await mkdir(temporary, { recursive: true });
+      await write(temporary);
+      const files = await listFiles(temporary);
+      const manifest: CheckpointManifest = { format: 'vlm-grpo-checkpoint/1', iteration, createdAt: new Date().toISOString(), reason, files };
+      await writeJsonAtomic(join(temporary, CHECKPOINT_MANIFEST), manifest);
+      await syncPath(temporary);
+      const existing = await stat(target).then(() => true, () => false);
+      if (existing) {
+        // Replacing a checkpoint of the same iteration: move the old one aside first.
+        const old = join(this.directory, `.${name}.old-${process.pid}-${randomBytes(4).toString('hex')}`);
+        await rename(target, old);
+        await rename(temporary, target);
+        await rm(old, { recursive: true, force: true });
+      } else {
+        await rename(temporary, target);
+      }
+      await syncPath(this.directory);
+    } catch (error) {
+      await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
+      throw new TrainerError('TRAINER_CHECKPOINT_FAILED', `could not write checkpoint ${target}: ${(error as Error).message}`, { cause: error });
+    }
+    await this.prune();
+    return target;
+  }
+
+  /** Complete checkpoints, oldest first. */
+  async list(): Promise<CheckpointEntry[]> {
+    const entries = await readdir(this.directory).catch(() => [] as string[]);
+    const found: CheckpointEntry[] = [];
+    for (const name of entries) {
+      const match = CHECKPOINT_PATTERN.exec(name);
+      if (!match) continue;
+      const path = join(this.directory, name);
+      const manifest = await readCheckpointManifest(path);
+      if (manifest === undefined) {
+        this.logger?.warning(`${path} has no valid ${CHECKPOINT_MANIFEST}; it is not used as a checkpoint`);
+        continue;
+      }
+      found.push({ iteration: Number(match[1]), path, manifest });
+    }
+    return found.sort((left, right) => left.iteration - right.iteration);
+  }
+
+  /** The newest complete checkpoint, if any. */
+  async latest(): Promise<CheckpointEntry | undefined> {
+    return (await this.list()).at(-1);
+  }
+
+  /** Delete all but the newest `keep` checkpoints. */
+  async prune(): Promise<void> {
+    const all = await this.list();
+    for (const entry of all.slice(0, Math.max(0, all.length - this.keep))) {
+      this.logger?.debug(`removing old checkpoint ${entry.path}`);
+      await rm(entry.path, { recursive: true, force: true });
+    }
+  }
+}

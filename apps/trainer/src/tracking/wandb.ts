@@ -1,0 +1,280 @@
+/**
+ * Weights & Biases tracking through @wandb/sdk, isolated so that it can never break a run.
+ *
+ * The SDK runs in a worker thread: it throws from event listeners when the service answers with
+ * an error, installs SIGINT/SIGTERM handlers that call `process.exit`, prints to the console and
+ * retries for minutes. Inside a worker, a throw ends the worker only (reported here as a
+ * warning), signals stay with the trainer, its console output is captured into the log at DEBUG,
+ * and every request to the worker has a time limit. Whatever happens, the trainer's local files
+ * are complete; W&B problems are WARNING lines.
+ *
+ * What is logged: the resolved configuration (at init), every metric (`log`), and validation
+ * tables (prompt, rewrite, rewards, original and enhanced images). The JS SDK streams history
+ * only, so tables and images are uploaded the way the Python SDK does it: files under `media/`
+ * through the `RunUploadUrls` GraphQL query and an HTTP PUT each, referenced from the history
+ * row as `table-file` / `image-file` values.
+ */
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Worker as WorkerType } from 'node:worker_threads';
+
+import type { Logger } from '../runtime/logger.js';
+
+/** Options of {@link WandbTracker.start}. */
+export interface WandbOptions {
+  /** Project name. */
+  project: string;
+  /** Entity (team or user); null uses the account's default. */
+  entity: string | null;
+  /** Display name of the run; null lets W&B choose. */
+  runName: string | null;
+  /** Run id (stable across resumes of the same run). */
+  runId: string;
+  /** Server URL; null uses `WANDB_BASE_URL` or https://api.wandb.ai. */
+  baseUrl: string | null;
+  /** Configuration logged with the run. */
+  config: unknown;
+  /** API key (default: `WANDB_API_KEY`). */
+  apiKey?: string;
+  /** Seconds to wait for the service to accept the run (default: 30). */
+  initTimeoutSeconds?: number;
+  /** Seconds to wait for the final upload at `finish` (default: 30). */
+  finishTimeoutSeconds?: number;
+}
+
+/** One row of a validation table. */
+export interface WandbTableRow {
+  /** Cell values: strings and numbers, or `{ png }` for an image cell. */
+  cells: Array<string | number | null | { png: Uint8Array; width: number; height: number; caption?: string }>;
+}
+
+const WORKER_SOURCE = String.raw`
+const { parentPort, workerData } = require('node:worker_threads');
+let run;
+let settings;
+const post = (message) => parentPort.postMessage(message);
+const auth = () => 'Basic ' + Buffer.from('api:' + settings.apiKey).toString('base64');
+async function uploadFiles(files) {
+  const query = 'query RunUploadUrls($name: String!, $files: [String]!, $entity: String, $run: String!) { model(name: $name, entityName: $entity) { bucket(name: $run) { id files(names: $files) { uploadHeaders edges { node { name url(upload: true) } } } } } }';
+  const response = await fetch(settings.baseUrl + '/graphql', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: auth() },
+    body: JSON.stringify({ query, variables: { name: run.project, entity: run.entity, run: run.id, files: files.map((file) => file.name) } }),
+  });
+  if (!response.ok) throw new Error('RunUploadUrls: HTTP ' + response.status);
+  const body = await response.json();
+  const edges = body && body.data && body.data.model && body.data.model.bucket && body.data.model.bucket.files && body.data.model.bucket.files.edges;
+  if (!Array.isArray(edges)) throw new Error('RunUploadUrls: unexpected answer ' + JSON.stringify(body).slice(0, 200));
+  const headers = {};
+  for (const header of (body.data.model.bucket.files.uploadHeaders || [])) {
+    const at = header.indexOf(':');
+    if (at > 0) headers[header.slice(0, at).trim()] = header.slice(at + 1).trim();
+  }
+  for (const file of files) {
+    const edge = edges.find((candidate) => candidate.node && candidate.node.name === file.name);
+    if (!edge) throw new Error('RunUploadUrls: no upload URL for ' + file.name);
+    const put = await fetch(edge.node.url, { method: 'PUT', headers, body: file.data });
+    if (!put.ok) throw new Error('upload of ' + file.name + ': HTTP ' + put.status);
+  }
+}
+parentPort.on('message', async (message) => {
+  try {
+    if (message.type === 'init') {
+      const wandb = (await import(workerData.sdkUrl)).default;
+      settings = message.settings;
+      run = await wandb.init({ project: message.project, entity: message.entity || undefined, id: message.runId, name: message.runName || undefined, config: message.config, settings });
+      post({ type: 'ready', id: message.id, url: run.url(), entity: run.entity, project: run.project });
+    } else if (message.type === 'log') {
+      run.log(message.data, message.step);
+      post({ type: 'done', id: message.id });
+    } else if (message.type === 'files') {
+      await uploadFiles(message.files);
+      post({ type: 'done', id: message.id });
+    } else if (message.type === 'finish') {
+      await run.finish(message.code);
+      post({ type: 'done', id: message.id });
+    }
+  } catch (error) {
+    post({ type: 'error', id: message.id, message: error && error.message ? error.message : String(error) });
+  }
+});
+`;
+
+interface Pending {
+  resolve: (value: Record<string, unknown>) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+/** Resolve the ESM entry of @wandb/sdk (next to the CommonJS one that `require.resolve` finds). */
+function sdkUrl(): string {
+  const require = createRequire(import.meta.url);
+  return pathToFileURL(join(dirname(require.resolve('@wandb/sdk')), 'index.js')).href;
+}
+
+/** W&B tracking for one run; every method is safe to call whatever the service does. */
+export class WandbTracker {
+  private worker: WorkerType | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private active = false;
+  private runUrl: string | undefined;
+  private readonly logger: Logger;
+  private finishTimeout = 30;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(logger: Logger) {
+    this.logger = logger;
+  }
+
+  /** True while the run is being tracked. */
+  get enabled(): boolean {
+    return this.active;
+  }
+
+  /** URL of the run on W&B (once started). */
+  get url(): string | undefined {
+    return this.runUrl;
+  }
+
+  /** Start the run. Returns false (with a logged warning) when W&B is unavailable. */
+  async start(options: WandbOptions): Promise<boolean> {
+    const apiKey = options.apiKey ?? process.env['WANDB_API_KEY'] ?? '';
+    if (apiKey === '') {
+      this.logger.warning('W&B: tracking.wandb.enabled is true but WANDB_API_KEY is not set; W&B logging is off for this run (local files are complete)');
+      return false;
+    }
+    const baseUrl = (options.baseUrl ?? process.env['WANDB_BASE_URL'] ?? 'https://api.wandb.ai').replace(/\/+$/u, '');
+    this.finishTimeout = options.finishTimeoutSeconds ?? 30;
+    try {
+      const { Worker } = await import('node:worker_threads');
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sdkUrl: sdkUrl() }, stdout: true, stderr: true });
+      this.worker = worker;
+      const forward = (chunk: Buffer) => {
+        for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') this.logger.debug(`W&B: ${line.trim()}`);
+      };
+      worker.stdout.on('data', forward);
+      worker.stderr.on('data', forward);
+      worker.on('message', (message: Record<string, unknown>) => this.onMessage(message));
+      worker.on('error', (error) => this.fail(`the W&B worker stopped: ${error.message}`));
+      worker.on('exit', (code) => {
+        if (this.active) this.fail(`the W&B worker exited with code ${code}`);
+      });
+      worker.unref();
+      const ready = await this.request(
+        { type: 'init', project: options.project, entity: options.entity, runId: options.runId, runName: options.runName, config: JSON.parse(JSON.stringify(options.config ?? {})), settings: { apiKey, baseUrl, silent: true } },
+        options.initTimeoutSeconds ?? 30,
+      );
+      this.active = true;
+      this.runUrl = typeof ready['url'] === 'string' ? ready['url'] : undefined;
+      this.logger.info(`W&B: tracking run ${options.runId}${this.runUrl ? ` at ${this.runUrl}` : ''}`);
+      return true;
+    } catch (error) {
+      this.fail(`could not start the run (${(error as Error).message})`);
+      return false;
+    }
+  }
+
+  /** Log metrics (and tables already uploaded) for `step`. */
+  log(data: Record<string, unknown>, step: number): void {
+    if (!this.active) return;
+    this.enqueue(() => this.request({ type: 'log', data, step }, 10), 'log');
+  }
+
+  /**
+   * Upload a table (with its images) and log it at `step` under `key`. Returns when the upload
+   * is done or has failed (a warning; the run goes on).
+   */
+  async logTable(key: string, columns: readonly string[], rows: readonly WandbTableRow[], step: number, uploadImages = true): Promise<void> {
+    if (!this.active) return;
+    const files: { name: string; data: Uint8Array }[] = [];
+    const data = rows.map((row, rowIndex) =>
+      row.cells.map((cell, columnIndex) => {
+        if (cell === null || typeof cell !== 'object') return cell;
+        if (!uploadImages) return cell.caption ?? null;
+        const digest = sha256(cell.png);
+        const path = `media/images/${key}_${step}_${rowIndex}_${columnIndex}_${digest.slice(0, 20)}.png`;
+        files.push({ name: path, data: cell.png });
+        return { _type: 'image-file', path, sha256: digest, size: cell.png.byteLength, width: cell.width, height: cell.height, format: 'png', ...(cell.caption ? { caption: cell.caption } : {}) };
+      }),
+    );
+    const tableJson = new TextEncoder().encode(JSON.stringify({ columns, data }));
+    const digest = sha256(tableJson);
+    const tablePath = `media/table/${key}_${step}_${digest.slice(0, 20)}.table.json`;
+    files.push({ name: tablePath, data: tableJson });
+    await this.enqueue(async () => {
+      await this.request({ type: 'files', files }, 60);
+      await this.request({ type: 'log', step, data: { [key]: { _type: 'table-file', path: tablePath, sha256: digest, size: tableJson.byteLength, ncols: columns.length, nrows: rows.length } } }, 10);
+    }, `table ${key}`);
+  }
+
+  /** Finish the run (waits for the final upload, at most the finish timeout). */
+  async finish(exitCode = 0): Promise<void> {
+    if (!this.worker) return;
+    try {
+      await this.queue;
+      if (this.active) await this.request({ type: 'finish', code: exitCode }, this.finishTimeout);
+    } catch (error) {
+      this.logger.warning(`W&B: could not finish the run cleanly (${(error as Error).message}); local files are complete`);
+    }
+    this.active = false;
+    await this.stopWorker();
+  }
+
+  private enqueue(task: () => Promise<unknown>, what: string): Promise<void> {
+    const next = this.queue.then(task).then(
+      () => undefined,
+      (error: unknown) => {
+        this.logger.warning(`W&B: ${what} failed (${(error as Error).message}); training goes on, local files are complete`);
+      },
+    );
+    this.queue = next;
+    return next;
+  }
+
+  private request(message: Record<string, unknown>, timeoutSeconds: number): Promise<Record<string, unknown>> {
+    const worker = this.worker;
+    if (!worker) return Promise.reject(new Error('no W&B worker'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`no answer within ${timeoutSeconds} s`));
+      }, timeoutSeconds * 1000);
+      timer.unref();
+      this.pending.set(id, { resolve, reject, timer });
+      worker.postMessage({ ...message, id });
+    });
+  }
+
+  private onMessage(message: Record<string, unknown>): void {
+    const pending = this.pending.get(message['id'] as number);
+    if (!pending) return;
+    this.pending.delete(message['id'] as number);
+    clearTimeout(pending.timer);
+    if (message['type'] === 'error') pending.reject(new Error(String(message['message'])));
+    else pending.resolve(message);
+  }
+
+  private fail(reason: string): void {
+    const wasActive = this.active || this.worker !== undefined;
+    this.active = false;
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new Error(reason));
+      this.pending.delete(id);
+    }
+    if (wasActive) this.logger.warning(`W&B: ${reason}; W&B logging is off for the rest of this run (local files are complete)`);
+    void this.stopWorker();
+  }
+
+  private async stopWorker(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker) await worker.terminate().catch(() => undefined);
+  }
+}
