@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SdError } from './errors.js';
 import { StableDiffusionPipeline } from './stable-diffusion-pipeline.js';
 
 const dir = new URL('./__fixtures__/tiny-sd/', import.meta.url).pathname;
