@@ -228,7 +228,7 @@ function checkSft(sft, val) {
     phraseHist.set(added.length, (phraseHist.get(added.length) ?? 0) + 1);
     if (new Set(all).size !== all.length) fail(`${where}: repeated phrase in "${ref}"`);
     for (const p of added) {
-      if (nPrompt.includes(p)) fail(`${where}: added phrase "${p}" repeats the user prompt`);
+      if (` ${nPrompt} `.includes(` ${p} `)) fail(`${where}: added phrase "${p}" repeats the user prompt`);
       phraseUse.set(p, (phraseUse.get(p) ?? 0) + 1);
     }
     const w = words(ref);

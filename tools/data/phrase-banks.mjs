@@ -45,13 +45,20 @@ const SPACE = /\b(spaceship|starship|space station|nebula|black hole|wormhole|dy
 const PLANET_SURFACE = /\b(mars|planet|moon base|rover|colony|crater|jungle|exoplanet)\b/;
 const ARMORED = /\b(knight|warrior|soldier|army|lich|dark lord|skeletons)\b/;
 const ROBED = /\b(wizard|sorceress|mage|witch|necromancer|elf)\b/;
-const WINGED = /\b(fairy|fairies|pegasus|phoenix|griffin|dragon)\b/;
 const SCALY = /\b(dragon|mermaid|kraken)\b/;
 const DARK_FANTASY = /skeleton|lich|necromancer|haunted|werewolf|blood|dark lord|army|kraken|burning|troll|dragon egg|bones/;
 const STORMY = /storm|stormy|erupting|lightning|crashing|blizzard|burning/;
 const SCI_TECH =
   /spaceship|starship|station|mech|robot|cyborg|android|car|train|rover|elevator|base|colony|city|megacity|armor|gun|machine|hologram|holographic|diner|bar|street|market|apartment|hacker|marines|bridge|dyson|helmet|time traveler|portal|ship/;
 const COSMIC = /nebula|black hole|wormhole|galaxy|exoplanet|planet|alien|jungle|star\b/;
+const FANTASY_BEING =
+  /dragon|wizard|elf|unicorn|fairy|phoenix|mermaid|troll|griffin|witch|knight|goblin|dwarf|sorceress|kraken|centaur|pegasus|necromancer|werewolf|lich|giant|mage|spirit|skeletons|lord/;
+const NOT_BEING = /village|ring|egg|cottage|library|market|portal|castle|city/;
+const OUTDOOR_BASIC = /kite|sky|beach|balloons?|airplane|rainbow|field|hill|garden|picnic|sandcastle|bubbles|park|yard|road|wind|snowman/;
+// photography prompts that name a technique and no subject, by the kind of scene that suits them
+const TECH_CITY = /^(street photography|night photography|film photo|35mm film|polaroid|fisheye shot|light trails|bokeh lights|long exposure|double exposure|monochrome photo|shadows and light|lens flare|tilt-shift photo)$/;
+const TECH_NATURE = /^(long exposure|aerial photo|drone shot|golden hour|infrared photo|film photo|35mm film|polaroid|monochrome photo|silhouette|milky way|lens flare|double exposure|shadows and light)$/;
+const TECH_STUDIO = /^(product photo|studio photo)$/;
 const CLOSE = /\b(macro|close up|close-up|dew|drops|raindrops|dewdrop|seed|droplets)\b/;
 const PERSON = /\b(man|woman|girl|boy|kid|kids|child|people|couple|family|chef|baker|rider|pilot|grandmother|mother|farmer|nurse|monk|skater|musician|singer|painter|ballerina|scientist|soldier|boxer|bride|cowboy|surfer|firefighter|fisherman|teenager|baby|businessman|businesswoman|sailor|elder)\b/;
 
@@ -101,7 +108,7 @@ export const BANKS = {
       { t: 'gentle diffused daylight', tod: 'day' }, 'soft window light',
       { t: 'golden hour glow', tod: 'golden' }, 'bright even lighting', 'soft shadows',
       'warm cozy glow', { t: 'cool morning light', tod: 'day' }, 'moody low-key lighting',
-      { t: 'moonlit blue tones', tod: 'night' }, { t: 'warm lamplight', tod: 'night' },
+      { t: 'moonlit blue tones', tod: 'night' }, { t: 'warm lamplight', tod: 'night', not: OUTDOOR_BASIC },
       'gentle rim light',
     ],
     composition: [
@@ -146,10 +153,12 @@ export const BANKS = {
       'subtle micro-contrast',
     ],
     setting: [
-      { t: 'on a leaf in the garden', if: CLOSE }, { t: 'on a flower petal', if: CLOSE },
-      { t: 'in an old town street', not: CLOSE }, { t: 'on a rainy city street', not: CLOSE },
-      { t: 'along a rocky coastline', not: CLOSE }, { t: 'in a misty forest', not: CLOSE },
-      { t: 'over a quiet harbor', not: CLOSE }, 'on location', 'in an urban setting',
+      { t: 'on a leaf in the garden', if: /^(macro photo|dew drops|raindrops on glass)$/ },
+      { t: 'on a flower petal', if: /^(macro photo|dew drops)$/ },
+      { t: 'in an old town street', if: TECH_CITY }, { t: 'on a rainy city street', if: TECH_CITY },
+      { t: 'in a quiet urban setting', if: TECH_CITY }, { t: 'along a rocky coastline', if: TECH_NATURE },
+      { t: 'in a misty forest', if: TECH_NATURE }, { t: 'over a quiet harbor', if: TECH_NATURE },
+      { t: 'on a seamless white backdrop', if: TECH_STUDIO }, { t: 'on a marble pedestal', if: /^product photo$/ },
     ],
     background: [
       'clean uncluttered background', 'creamy background bokeh', 'dark negative space',
@@ -158,20 +167,20 @@ export const BANKS = {
     lighting: [
       'natural available light', { t: 'hard directional sunlight', tod: 'day' },
       { t: 'golden backlight', tod: 'golden' }, { t: 'blue hour ambient light', tod: 'night' },
-      'soft overcast light', 'dramatic side lighting', { t: 'glowing city lights', tod: 'night' },
+      { t: 'soft overcast light', tod: 'day' }, 'dramatic side lighting', { t: 'glowing city lights', tod: 'night', if: new RegExp(`${TECH_CITY.source}|street|city|alley|neon|highway|intersection|raindrops|window|puddle|ferris|laundromat|subway|parking`) },
       { t: 'low sun with long shadows', tod: 'golden' }, 'diffused window light',
       { t: 'crisp morning light', tod: 'day' }, 'high-key lighting', 'chiaroscuro contrast',
     ],
     composition: [
       'leading lines', 'rule of thirds composition', 'strong foreground interest',
-      'minimalist framing', 'layered depth', 'symmetry', 'decisive moment',
+      'minimalist framing', 'layered depth', 'symmetry', { t: 'decisive moment', not: /product|studio|macro|dew|drops|droplets|seed|smoke|infrared|milky|tree in fog/ },
       { t: 'wide establishing view', not: CLOSE }, 'frame within a frame',
       { t: 'low angle perspective', not: /low angle|aerial|drone|overhead/ },
     ],
     photoStyle: [
       'fine art photography', { t: 'documentary style', not: /documentary|style/ },
       'editorial photo', 'award-winning photograph', 'magazine cover photo',
-      { t: 'street photography aesthetic', not: /street/ }, 'gallery print',
+      { t: 'street photography aesthetic', if: /^(night photography|film photo|35mm film|polaroid|fisheye shot|monochrome photo|shadows and light)$|crosswalk|alley|city|subway|cyclist|diner|laundromat/ }, 'gallery print',
     ],
     artStyle: ['fine art print'],
     camera: [
@@ -213,7 +222,8 @@ export const BANKS = {
       'soft key light with gentle fill', 'split lighting', { t: 'warm golden hour backlight', tod: 'golden' },
       { t: 'overcast daylight', tod: 'day' }, 'rim light',
       { t: 'diffused softbox light', not: /\b(in|on|at|under|by|near)\b/ }, 'natural light',
-      { t: 'candlelit glow', tod: 'night' }, { t: 'neon glow', tod: 'night' },
+      { t: 'candlelit glow', tod: 'night', not: /neon/ },
+      { t: 'neon glow', tod: 'night', if: /night|neon|city|street|club|bar|hacker|teenager|skater/ },
       { t: 'dappled sunlight', tod: 'day' },
     ],
     composition: [
@@ -274,7 +284,7 @@ export const BANKS = {
     lighting: [
       { t: 'golden hour light', tod: 'golden' }, { t: 'first light of dawn', tod: 'golden' },
       { t: 'warm sunset glow', tod: 'golden' }, 'god rays through the clouds',
-      'overcast soft light', { t: 'crisp clear daylight', tod: 'day' },
+      { t: 'overcast soft light', tod: 'day' }, { t: 'crisp clear daylight', tod: 'day' },
       { t: 'silver moonlight', tod: 'night' }, { t: 'faint starlight', tod: 'night' },
       { t: 'deep blue hour', tod: 'night' }, 'dramatic storm light',
       { t: 'sun breaking through clouds', tod: 'day' },
@@ -332,7 +342,7 @@ export const BANKS = {
       'sky with drifting clouds', 'soft haze behind', 'quiet surroundings', 'clean skyline',
     ],
     lighting: [
-      { t: 'warm evening light', tod: 'golden' }, 'soft overcast light',
+      { t: 'warm evening light', tod: 'golden' }, { t: 'soft overcast light', tod: 'day' },
       { t: 'crisp midday sun', tod: 'day' }, { t: 'blue hour glow', tod: 'night' },
       'dramatic shadows', { t: 'warm interior lights glowing', tod: 'night' },
       { t: 'sunlight raking across the facade', tod: 'day' }, { t: 'floodlit', tod: 'night' },
@@ -442,9 +452,9 @@ export const BANKS = {
       'shafts of light through mist',
     ],
     composition: [
-      'epic wide shot', { t: 'dynamic pose', not: /pose/ }, 'low angle heroic view',
+      'epic wide shot', { t: 'dynamic pose', if: FANTASY_BEING, not: new RegExp(`pose|${NOT_BEING.source}`) }, 'low angle heroic view',
       'cinematic composition', 'sweeping view', 'centered symmetrical framing',
-      { t: 'full body shot', not: /village|forest|island|castle|library|path|city|cave|portal|ring|market|potion|sword|cottage/ },
+      { t: 'full body shot', if: FANTASY_BEING, not: NOT_BEING },
       'dramatic perspective',
     ],
     photoStyle: [
@@ -464,7 +474,7 @@ export const BANKS = {
     camera: ['anamorphic lens', '35mm film', 'deep focus'],
     mood: [
       'mystical atmosphere', { t: 'dark and foreboding', not: /fairy|unicorn|tea party|pegasus|funny|tiny|mushroom/ },
-      { t: 'whimsical mood', not: DARK_FANTASY }, { t: 'epic and heroic', not: /tea party|funny|potion|tiny|fairy ring|mushroom/ },
+      { t: 'whimsical mood', not: DARK_FANTASY }, { t: 'epic and heroic', not: /tea party|funny|potion|tiny|fairy|mushroom|village/ },
       'enchanted mood', 'rich jewel colors', 'muted earthy palette', { t: 'dreamy pastel colors', not: DARK_FANTASY },
       'sense of wonder', 'ancient and mysterious',
     ],
@@ -499,7 +509,7 @@ export const BANKS = {
     ],
     lighting: [
       { t: 'soft morning light', tod: 'day' }, { t: 'golden hour backlight', tod: 'golden' },
-      { t: 'dappled sunlight', tod: 'day' }, 'overcast natural light',
+      { t: 'dappled sunlight', tod: 'day' }, { t: 'overcast natural light', tod: 'day' },
       { t: 'warm evening glow', tod: 'golden' }, { t: 'rim light on the fur', if: FURRY },
       'soft diffused light', { t: 'cool moonlight', tod: 'night' },
       { t: 'sunlight filtering through the water', if: AQUATIC, not: /dark/ },
@@ -623,11 +633,11 @@ export const BANKS = {
     ],
     background: [
       'blurred background', 'scenery in the distance', 'clean background',
-      { t: 'motion-blurred surroundings', not: /parked|blur|charging/ },
+      { t: 'motion-blurred surroundings', not: /parked|blur|charging|canoe|sailboat|yacht|balloons?|submarine|tractor|cable car|tram|cargo|overgrown/ },
     ],
     lighting: [
       { t: 'golden hour light', tod: 'golden' }, { t: 'dramatic sunset backlight', tod: 'golden' },
-      'soft overcast light', { t: 'neon reflections', tod: 'night', not: /neon/ },
+      { t: 'soft overcast light', tod: 'day' }, { t: 'neon reflections', tod: 'night', not: /neon/ },
       { t: 'crisp daylight', tod: 'day' }, { t: 'headlights glowing', tod: 'night', not: NOT_ROAD },
       { t: 'studio lighting', not: /\b(in|on|at|over|by|through|along|across)\b/ },
       { t: 'hard sunlight', tod: 'day' }, { t: 'moody dusk light', tod: 'golden' },
@@ -705,7 +715,7 @@ export const BANKS = {
     ],
     camera: ['16mm wide angle lens', '24mm lens', 'f/8', 'hdr', 'tripod'],
     mood: [
-      'cozy atmosphere', 'calm and minimal', 'warm and inviting', { t: 'airy and bright', not: /night|dark|dim/ },
+      'cozy atmosphere', 'calm and minimal', 'warm and inviting', { t: 'airy and bright', tod: 'day', not: /night|dark|dim/ },
       'moody and intimate', 'earthy tones', 'neutral palette', 'hygge mood', 'quiet and relaxed',
     ],
   },
