@@ -1,0 +1,158 @@
+/**
+ * Tokenizers and prompt templates. The tokenizer is Hugging Face `tokenizer.json` run by
+ * `@huggingface/transformers` (imported lazily, on first load); chat templates (`chat_template` in
+ * `tokenizer_config.json` or `chat_template.jinja`) are rendered with `@huggingface/jinja`, as
+ * `apply_chat_template(messages, add_generation_prompt=True)` does in transformers.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { VlmError } from './errors.js';
+import { fileExists } from './hub.js';
+
+/** One chat message. */
+export interface ChatMessage {
+  /** `system`, `user` or `assistant`. */
+  role: 'system' | 'user' | 'assistant';
+  /** Text of the message. */
+  content: string;
+}
+
+/** The tokenizer interface the wrapper needs (any implementation can be passed to `VLMWrapper.fromModel`). */
+export interface TextTokenizer {
+  /** Ids of `text`; `addSpecialTokens` adds BOS/EOS as the tokenizer's post-processor does (default: false). */
+  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
+  /** Text of `ids`; `skipSpecialTokens` drops special tokens (default: true). */
+  decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
+  /** EOS id, if any. */
+  readonly eosTokenId: number | null;
+  /** BOS id, if any. */
+  readonly bosTokenId: number | null;
+  /** Padding id, if any. */
+  readonly padTokenId: number | null;
+  /** Special-token strings by role (`bos_token`, `eos_token`, …) for templates. */
+  readonly specialTokens: Record<string, string>;
+  /** The chat template, when the tokenizer has one. */
+  readonly chatTemplate: string | null;
+}
+
+interface HfTokenizerLike {
+  encode(text: string, options?: { add_special_tokens?: boolean }): number[];
+  decode(ids: number[], options?: { skip_special_tokens?: boolean }): string;
+  eos_token_id?: number | null;
+  bos_token_id?: number | null;
+  pad_token_id?: number | null;
+}
+
+function tokenString(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') {
+    return (value as { content: string }).content;
+  }
+  return null;
+}
+
+/** Tokenizer loaded from a folder's `tokenizer.json` + `tokenizer_config.json`. */
+export class HfTokenizer implements TextTokenizer {
+  readonly eosTokenId: number | null;
+  readonly bosTokenId: number | null;
+  readonly padTokenId: number | null;
+  readonly specialTokens: Record<string, string>;
+  readonly chatTemplate: string | null;
+  /** Folder the tokenizer files came from. */
+  readonly dir: string;
+  private readonly inner: HfTokenizerLike;
+
+  private constructor(dir: string, inner: HfTokenizerLike, config: Record<string, unknown>, chatTemplate: string | null) {
+    this.dir = dir;
+    this.inner = inner;
+    this.eosTokenId = inner.eos_token_id ?? null;
+    this.bosTokenId = inner.bos_token_id ?? null;
+    this.padTokenId = inner.pad_token_id ?? null;
+    this.chatTemplate = chatTemplate;
+    const specialTokens: Record<string, string> = {};
+    for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
+      const value = tokenString(config[key]);
+      if (value !== null) specialTokens[key] = value;
+    }
+    this.specialTokens = specialTokens;
+  }
+
+  /**
+   * Load `tokenizer.json` and `tokenizer_config.json` from `dir` with @huggingface/transformers
+   * (never from the network). Throws `VLM_TOKENIZER_FAILED` naming the folder when they are missing
+   * or unreadable.
+   */
+  static async fromDir(dir: string): Promise<HfTokenizer> {
+    for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
+      if (!(await fileExists(join(dir, file)))) {
+        throw new VlmError('VLM_TOKENIZER_FAILED', `${join(dir, file)}: not found (a tokenizer needs tokenizer.json and tokenizer_config.json)`);
+      }
+    }
+    let config: Record<string, unknown>;
+    try {
+      config = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new VlmError('VLM_TOKENIZER_FAILED', `${join(dir, 'tokenizer_config.json')}: not valid JSON`, { cause: error });
+    }
+    let chatTemplate: string | null = null;
+    const rawTemplate = config.chat_template;
+    if (typeof rawTemplate === 'string') chatTemplate = rawTemplate;
+    else if (Array.isArray(rawTemplate)) {
+      const entry = (rawTemplate as { name?: string; template?: string }[]).find((item) => item.name === 'default') ?? rawTemplate[0];
+      chatTemplate = typeof entry?.template === 'string' ? entry.template : null;
+    }
+    if (chatTemplate === null && (await fileExists(join(dir, 'chat_template.jinja')))) {
+      chatTemplate = await readFile(join(dir, 'chat_template.jinja'), 'utf8');
+    }
+    try {
+      const transformers = await import('@huggingface/transformers');
+      transformers.env.allowRemoteModels = false;
+      const inner = (await transformers.AutoTokenizer.from_pretrained(dir, { local_files_only: true })) as unknown as HfTokenizerLike;
+      return new HfTokenizer(dir, inner, config, chatTemplate);
+    } catch (error) {
+      throw new VlmError('VLM_TOKENIZER_FAILED', `${dir}: tokenizer could not be loaded (${(error as Error).message})`, { cause: error });
+    }
+  }
+
+  encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
+    return Array.from(this.inner.encode(text, { add_special_tokens: options.addSpecialTokens ?? false }));
+  }
+
+  decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
+    return this.inner.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true });
+  }
+}
+
+/**
+ * Render a chat template with @huggingface/jinja, with the variables transformers passes:
+ * `messages`, `add_generation_prompt`, the special-token strings and `raise_exception`.
+ * Throws `VLM_TEMPLATE_FAILED` with the template's error.
+ */
+export async function renderChatTemplate(
+  template: string,
+  messages: readonly ChatMessage[],
+  specialTokens: Record<string, string> = {},
+  addGenerationPrompt = true,
+): Promise<string> {
+  const { Template } = await import('@huggingface/jinja');
+  try {
+    return new Template(template).render({
+      messages: messages.map((message) => ({ ...message })),
+      add_generation_prompt: addGenerationPrompt,
+      ...specialTokens,
+      raise_exception: (text: string) => {
+        throw new Error(text);
+      },
+    });
+  } catch (error) {
+    throw new VlmError('VLM_TEMPLATE_FAILED', `chat template failed: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Fill a plain template: every `{prompt}` becomes the prompt. */
+export function renderPlainTemplate(template: string, prompt: string): string {
+  if (!template.includes('{prompt}')) {
+    throw new VlmError('VLM_INVALID_ARGUMENT', `plain template must contain {prompt}; received ${JSON.stringify(template)}`);
+  }
+  return template.split('{prompt}').join(prompt);
+}

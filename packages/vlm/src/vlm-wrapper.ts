@@ -1,0 +1,319 @@
+/**
+ * `VLMWrapper`: a causal LM plus its tokenizer and prompt template, used as a text-to-image prompt
+ * enhancer (`enhancePrompt`) and as the GRPO policy (`sample`, `sequenceLogProbs`; it satisfies
+ * {@link GrpoPolicy}).
+ *
+ * Prompt formatting: `chat` renders the tokenizer's chat template with a system message and the
+ * user prompt (`add_generation_prompt=True`, tokenized without adding special tokens, as
+ * transformers' `apply_chat_template`); templates that reject a system role get it merged into the
+ * user message. `plain` fills a text template (default `"{prompt} Rephrase:"`, the Promptist
+ * format) and tokenizes with special tokens. `auto` picks `chat` when a chat template exists.
+ *
+ * Generation stops at EOS (the model's and the tokenizer's) and, by default, at the first newline
+ * after some text: an enhanced prompt is one line. Texts are post-processed (`postProcessPrompt`).
+ * `enhancePrompt*` replace failed completions (generation threw, empty, looping, subject dropped) by
+ * a rule-based enrichment or the original prompt and report which and why; `sample` never does
+ * (GRPO must see what the policy produced).
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { CausalLM, type CausalLMLoadOptions, type SaveOptions } from './causal-lm.js';
+import { VlmError } from './errors.js';
+import { assessCompletion, ruleBasedEnrichment, type FailureReason } from './fallback.js';
+import { resolveModelDir } from './hub.js';
+import type { GrpoPolicy, PolicySampleOptions, PolicySampleResult } from './policy.js';
+import { CLIP_MAX_TOKENS, postProcessPrompt } from './post-process.js';
+import { HfTokenizer, renderChatTemplate, renderPlainTemplate, type ChatMessage, type TextTokenizer } from './tokenizer.js';
+
+/** Default system message for chat models. */
+export const DEFAULT_SYSTEM_PROMPT =
+  'You rewrite short text-to-image prompts into one rich, detailed prompt. Keep the subject. Reply with the prompt only, on one line.';
+
+/** Default template for base (non-chat) models. */
+export const DEFAULT_PLAIN_TEMPLATE = '{prompt} Rephrase:';
+
+/** How prompts are formatted for the model. */
+export type PromptFormat = 'auto' | 'chat' | 'plain';
+
+/** What replaces a failed completion in `enhancePrompt*`. */
+export type FallbackMode = 'rules' | 'original' | 'none';
+
+/** Prompt and output settings of a {@link VLMWrapper}. */
+export interface VLMWrapperSettings {
+  /** `auto` (chat when the tokenizer has a chat template), `chat` or `plain` (default: `auto`). */
+  promptFormat?: PromptFormat;
+  /** Plain template; `{prompt}` is replaced (default: `"{prompt} Rephrase:"`). */
+  plainTemplate?: string;
+  /** System message for chat formatting; null for none (default: {@link DEFAULT_SYSTEM_PROMPT}). */
+  systemPrompt?: string | null;
+  /** Strings that end a completion (default: `["\n"]`, checked after leading whitespace). */
+  stopStrings?: string[];
+  /** CLIP token budget of post-processed texts (default: 77). */
+  maxClipTokens?: number;
+  /** Replacement of failed enhancements (default: `rules`). */
+  fallback?: FallbackMode;
+  /** Receives fallback and loading lines (default: none). */
+  logger?: (message: string) => void;
+}
+
+/** Options of {@link VLMWrapper.fromPretrained}. */
+export interface VLMWrapperOptions extends CausalLMLoadOptions, VLMWrapperSettings {
+  /** Folder with `tokenizer.json` + `tokenizer_config.json` (default: the model folder). */
+  tokenizerPath?: string;
+}
+
+/** Options of `enhancePrompt*`. */
+export interface EnhanceOptions {
+  /** Maximum new tokens (default: 77). */
+  maxNewTokens?: number;
+  /** Temperature; 0 = greedy (default: 0). */
+  temperature?: number;
+  /** Top-k, 0 = off (default: 0). */
+  topK?: number;
+  /** Top-p, 1 = off (default: 1). */
+  topP?: number;
+  /** Repetition penalty (default: 1.1). */
+  repetitionPenalty?: number;
+  /** Sampler seed (default: 0, so sampling is reproducible). */
+  seed?: number;
+  /** Prompt categories (same order as the prompts) for the rule-based fallback (default: inferred). */
+  categories?: (string | undefined)[];
+  /** Prompts per generate call (default: 16). */
+  batchSize?: number;
+  /** Overrides the wrapper's fallback mode. */
+  fallback?: FallbackMode;
+}
+
+/** Outcome of enhancing one prompt. */
+export interface EnhanceResult {
+  /** The user's prompt. */
+  prompt: string;
+  /** The enhanced prompt returned. */
+  text: string;
+  /** `model` (generation accepted), `rules` (rule-based enrichment) or `original` (prompt unchanged). */
+  source: 'model' | 'rules' | 'original';
+  /** Why the model's output was rejected, or null. */
+  failure: { reason: FailureReason; detail: string } | null;
+  /** The decoded completion before post-processing ('' when generation threw). */
+  raw: string;
+}
+
+/** A prompt enhancer and GRPO policy. */
+export class VLMWrapper implements GrpoPolicy {
+  /** The language model. */
+  readonly model: CausalLM;
+  /** The tokenizer. */
+  readonly tokenizer: TextTokenizer;
+  /** Formatting actually used: `chat` or `plain`. */
+  readonly promptFormat: 'chat' | 'plain';
+  private readonly settings: Required<Omit<VLMWrapperSettings, 'logger' | 'promptFormat'>> & { logger?: (message: string) => void };
+
+  private constructor(model: CausalLM, tokenizer: TextTokenizer, settings: VLMWrapperSettings) {
+    this.model = model;
+    this.tokenizer = tokenizer;
+    const format = settings.promptFormat ?? 'auto';
+    if (format === 'chat' && !tokenizer.chatTemplate) {
+      throw new VlmError('VLM_INVALID_ARGUMENT', 'promptFormat "chat" needs a tokenizer with a chat template');
+    }
+    this.promptFormat = format === 'auto' ? (tokenizer.chatTemplate ? 'chat' : 'plain') : format;
+    const plainTemplate = settings.plainTemplate ?? DEFAULT_PLAIN_TEMPLATE;
+    renderPlainTemplate(plainTemplate, '');
+    this.settings = {
+      plainTemplate,
+      systemPrompt: settings.systemPrompt === undefined ? DEFAULT_SYSTEM_PROMPT : settings.systemPrompt,
+      stopStrings: settings.stopStrings ?? ['\n'],
+      maxClipTokens: settings.maxClipTokens ?? CLIP_MAX_TOKENS,
+      fallback: settings.fallback ?? 'rules',
+      logger: settings.logger,
+    };
+  }
+
+  /**
+   * Load model and tokenizer from a folder or Hugging Face id (`config.json`, `model.safetensors`,
+   * `tokenizer.json`, `tokenizer_config.json`).
+   */
+  static async fromPretrained(idOrPath: string, options: VLMWrapperOptions = {}): Promise<VLMWrapper> {
+    const dir = await resolveModelDir(idOrPath, options);
+    const model = await CausalLM.fromPretrained(dir, options);
+    try {
+      const tokenizer = await HfTokenizer.fromDir(options.tokenizerPath ?? dir);
+      if (tokenizer.eosTokenId !== null && tokenizer.eosTokenId >= model.config.vocabSize) {
+        throw new VlmError('VLM_TOKENIZER_FAILED', `tokenizer EOS id ${tokenizer.eosTokenId} is outside the model's vocabulary (${model.config.vocabSize})`);
+      }
+      return new VLMWrapper(model, tokenizer, options);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+  }
+
+  /** Wrap an existing model and tokenizer (the wrapper takes ownership of the model). */
+  static fromModel(model: CausalLM, tokenizer: TextTokenizer, settings: VLMWrapperSettings = {}): VLMWrapper {
+    return new VLMWrapper(model, tokenizer, settings);
+  }
+
+  /** EOS ids used to stop: the model's and the tokenizer's. */
+  get eosTokenIds(): number[] {
+    const ids = new Set(this.model.eosTokenIds);
+    if (this.tokenizer.eosTokenId !== null) ids.add(this.tokenizer.eosTokenId);
+    return [...ids];
+  }
+
+  /** The text fed to the model for a user prompt (template applied). */
+  async formatPrompt(prompt: string): Promise<string> {
+    if (this.promptFormat === 'plain') return renderPlainTemplate(this.settings.plainTemplate, prompt);
+    const system = this.settings.systemPrompt;
+    const messages: ChatMessage[] = system ? [{ role: 'system', content: system }, { role: 'user', content: prompt }] : [{ role: 'user', content: prompt }];
+    try {
+      return await renderChatTemplate(this.tokenizer.chatTemplate!, messages, this.tokenizer.specialTokens);
+    } catch (error) {
+      if (!system) throw error;
+      return renderChatTemplate(this.tokenizer.chatTemplate!, [{ role: 'user', content: `${system}\n\n${prompt}` }], this.tokenizer.specialTokens);
+    }
+  }
+
+  /** Token ids of the formatted prompt (never empty: BOS, else EOS, is used for an empty text). */
+  async encodePrompt(prompt: string): Promise<number[]> {
+    const text = await this.formatPrompt(prompt);
+    const ids = this.tokenizer.encode(text, { addSpecialTokens: this.promptFormat === 'plain' });
+    if (ids.length > 0) return ids;
+    const fallback = this.tokenizer.bosTokenId ?? this.model.config.bosTokenId ?? this.eosTokenIds[0] ?? 0;
+    return [fallback];
+  }
+
+  private decodeCompletion(ids: readonly number[]): string {
+    return this.tokenizer.decode(ids, { skipSpecialTokens: true });
+  }
+
+  /**
+   * Sample completions for GRPO (contract {@link GrpoPolicy.sample}): rows prompt-major, log-probs
+   * log-softmax(logits / T), texts post-processed, no fallback.
+   */
+  async sample(prompts: string[], options: PolicySampleOptions = {}): Promise<PolicySampleResult> {
+    if (prompts.length === 0) return { promptIds: [], completionIds: [], completionLogProbs: [], texts: [], truncated: [] };
+    const temperature = options.temperature ?? 1;
+    const encoded = await Promise.all(prompts.map((prompt) => this.encodePrompt(prompt)));
+    const out = await this.model.generate(encoded, {
+      maxNewTokens: options.maxNewTokens ?? 64,
+      doSample: temperature > 0,
+      temperature: temperature > 0 ? temperature : 1,
+      topK: options.topK ?? 0,
+      topP: options.topP ?? 1,
+      repetitionPenalty: options.repetitionPenalty ?? 1,
+      numReturnSequences: options.numReturnSequences ?? 1,
+      seed: options.seed,
+      eosTokenIds: this.eosTokenIds,
+      padTokenId: this.tokenizer.padTokenId ?? undefined,
+      stopStrings: this.settings.stopStrings,
+      decode: (ids) => this.decodeCompletion(ids),
+    });
+    return {
+      promptIds: out.promptIds,
+      completionIds: out.completionIds,
+      completionLogProbs: out.completionLogProbs,
+      texts: out.completionIds.map((ids) =>
+        postProcessPrompt(this.decodeCompletion(ids), { maxClipTokens: this.settings.maxClipTokens, stopStrings: this.settings.stopStrings }),
+      ),
+      truncated: out.finishReasons.map((reason) => reason === 'length'),
+    };
+  }
+
+  /** Enhance prompts and report, per prompt, whether the model's text or a fallback was returned and why. */
+  async enhancePromptsDetailed(prompts: string[], options: EnhanceOptions = {}): Promise<EnhanceResult[]> {
+    const batchSize = options.batchSize ?? 16;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new VlmError('VLM_INVALID_ARGUMENT', `batchSize must be a positive integer, received ${batchSize}`);
+    const fallback = options.fallback ?? this.settings.fallback;
+    const results: EnhanceResult[] = [];
+    for (let start = 0; start < prompts.length; start += batchSize) {
+      const batch = prompts.slice(start, start + batchSize);
+      let raws: string[] | null = null;
+      let error: unknown = null;
+      try {
+        const temperature = options.temperature ?? 0;
+        const encoded = await Promise.all(batch.map((prompt) => this.encodePrompt(prompt)));
+        const out = await this.model.generate(encoded, {
+          maxNewTokens: options.maxNewTokens ?? 77,
+          doSample: temperature > 0,
+          temperature: temperature > 0 ? temperature : 1,
+          topK: options.topK ?? 0,
+          topP: options.topP ?? 1,
+          repetitionPenalty: options.repetitionPenalty ?? 1.1,
+          seed: options.seed ?? 0,
+          eosTokenIds: this.eosTokenIds,
+          padTokenId: this.tokenizer.padTokenId ?? undefined,
+          stopStrings: this.settings.stopStrings,
+          decode: (ids) => this.decodeCompletion(ids),
+        });
+        raws = out.completionIds.map((ids) => this.decodeCompletion(ids));
+      } catch (caught) {
+        error = caught;
+      }
+      batch.forEach((prompt, i) => {
+        const raw = raws?.[i] ?? '';
+        const text = raws ? postProcessPrompt(raw, { maxClipTokens: this.settings.maxClipTokens, stopStrings: this.settings.stopStrings }) : '';
+        const failure = raws
+          ? assessCompletion(prompt, raw, text)
+          : { reason: 'error' as const, detail: `generation failed: ${(error as Error)?.message ?? String(error)}` };
+        if (!failure) {
+          results.push({ prompt, text, source: 'model', failure: null, raw });
+          return;
+        }
+        const category = options.categories?.[start + i];
+        const replacement =
+          fallback === 'rules'
+            ? { text: ruleBasedEnrichment(prompt, category), source: 'rules' as const }
+            : fallback === 'original'
+              ? { text: prompt, source: 'original' as const }
+              : { text, source: 'model' as const };
+        this.settings.logger?.(`[vlm] enhance fallback (${failure.reason}) → ${replacement.source}: ${failure.detail}`);
+        results.push({ prompt, ...replacement, failure, raw });
+      });
+    }
+    return results;
+  }
+
+  /** Enhance prompts (batched); failures fall back as configured. */
+  async enhancePrompts(prompts: string[], options: EnhanceOptions = {}): Promise<string[]> {
+    return (await this.enhancePromptsDetailed(prompts, options)).map((result) => result.text);
+  }
+
+  /** Enhance one prompt. */
+  async enhancePrompt(prompt: string, options: Omit<EnhanceOptions, 'categories' | 'batchSize'> & { category?: string } = {}): Promise<string> {
+    const { category, ...rest } = options;
+    return (await this.enhancePromptsDetailed([prompt], { ...rest, categories: [category] }))[0]!.text;
+  }
+
+  /** Per-token log-probs of completions given prompts; differentiable (see {@link CausalLM.sequenceLogProbs}). */
+  sequenceLogProbs(
+    promptIds: number[][],
+    completionIds: number[][],
+    options?: { withEntropy?: boolean; temperature?: number },
+  ): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D } {
+    return this.model.sequenceLogProbs(promptIds, completionIds, options);
+  }
+
+  /** The model's weights in a stable order. */
+  trainableVariables(): tf.Variable[] {
+    return this.model.trainableVariables();
+  }
+
+  /** A deep copy with its own variables (tokenizer and settings shared). */
+  async clone(): Promise<VLMWrapper> {
+    return new VLMWrapper(this.model.clone(), this.tokenizer, { ...this.settings, promptFormat: this.promptFormat });
+  }
+
+  /** Save model, config and tokenizer files so that transformers (and `fromPretrained`) load them. */
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
+    const extraFiles: Record<string, string | Uint8Array> = { ...options.extraFiles };
+    if (this.tokenizer instanceof HfTokenizer && this.tokenizer.dir !== this.model.sourceDir) {
+      for (const file of ['tokenizer.json', 'tokenizer_config.json']) extraFiles[file] = await readFile(join(this.tokenizer.dir, file));
+    }
+    await this.model.save(dir, { ...options, extraFiles });
+  }
+
+  /** Free the model's tensors. */
+  dispose(): void {
+    this.model.dispose();
+  }
+}
