@@ -133,8 +133,7 @@ export class ModelRepository {
 
   /** Whether a folder exists locally or (for a Hub repository) its marker file can be fetched. */
   async hasComponent(folder: string, probeFile = 'model.onnx'): Promise<boolean> {
-    if (existsSync(join(this.root, folder))) return true;
-    if (!this.repoId) return false;
+    if (!this.repoId) return existsSync(join(this.root, folder));
     return (await this.file(`${folder}/${probeFile}`, folder, false)) !== undefined;
   }
 

@@ -1,0 +1,69 @@
+/**
+ * `DiffusionPipeline.fromPretrained`: open a model folder or Hub id and return the pipeline its
+ * `model_index.json` declares (diffusers' `DiffusionPipeline.from_pretrained` dispatch).
+ *
+ * `_class_name` → pipeline: StableDiffusionPipeline / OnnxStableDiffusionPipeline /
+ * ORTStableDiffusionPipeline / LatentConsistencyModelPipeline (and ORT/Onnx variants) → SD;
+ * StableDiffusionXLPipeline / ORTStableDiffusionXLPipeline / LCM-SDXL → SDXL;
+ * StableDiffusion3Pipeline / ORTStableDiffusion3Pipeline → SD3. Without a known class name the
+ * folder contents decide: `transformer/` → SD3, `text_encoder_2/` + `unet/` → SDXL, `unet/` → SD.
+ */
+import { SdError } from './errors.js';
+import { ModelRepository } from './model-files.js';
+import type { SD3GeneratorOptions } from './sd3-generator.js';
+import { SD3Generator } from './sd3-generator.js';
+import { StableDiffusionPipeline } from './stable-diffusion-pipeline.js';
+
+const SD_CLASSES = new Set([
+  'StableDiffusionPipeline',
+  'OnnxStableDiffusionPipeline',
+  'ORTStableDiffusionPipeline',
+  'LatentConsistencyModelPipeline',
+  'ORTLatentConsistencyModelPipeline',
+  'OnnxLatentConsistencyModelPipeline',
+]);
+const SDXL_CLASSES = new Set([
+  'StableDiffusionXLPipeline',
+  'ORTStableDiffusionXLPipeline',
+  'OnnxStableDiffusionXLPipeline',
+  'LCMStableDiffusionXLPipeline',
+  'ORTLatentConsistencyModelSDXLPipeline',
+]);
+const SD3_CLASSES = new Set(['StableDiffusion3Pipeline', 'ORTStableDiffusion3Pipeline', 'OnnxStableDiffusion3Pipeline']);
+
+/** Any pipeline this package loads. */
+export type AnyDiffusionPipeline = StableDiffusionPipeline | SD3Generator;
+
+/** Entry point that picks the pipeline class from `model_index.json`. */
+export class DiffusionPipeline {
+  private constructor() {}
+
+  /**
+   * Load the pipeline a model folder or Hub repository declares.
+   * Throws SD_MODEL_FILE_NOT_FOUND (naming the file) for missing files and
+   * SD_UNSUPPORTED_PIPELINE for pipeline classes this package does not implement.
+   */
+  static async fromPretrained(idOrPath: string, options: SD3GeneratorOptions = {}): Promise<AnyDiffusionPipeline> {
+    const repo = ModelRepository.open(idOrPath, options);
+    const modelIndex = (await repo.json('model_index.json', 'pipeline index (model_index.json)', false)) ?? {};
+    const cls = typeof modelIndex['_class_name'] === 'string' ? modelIndex['_class_name'] : undefined;
+    if (cls && SD3_CLASSES.has(cls)) return SD3Generator.fromRepository(repo, options);
+    if (cls && SDXL_CLASSES.has(cls)) return StableDiffusionPipeline.fromRepository(repo, modelIndex, 'sdxl', options);
+    if (cls && SD_CLASSES.has(cls)) return StableDiffusionPipeline.fromRepository(repo, modelIndex, 'sd', options);
+    if (await repo.hasComponent('transformer')) return SD3Generator.fromRepository(repo, options);
+    if (await repo.hasComponent('unet')) {
+      const arch = (await repo.hasComponent('text_encoder_2')) ? 'sdxl' : 'sd';
+      return StableDiffusionPipeline.fromRepository(repo, modelIndex, arch, options);
+    }
+    if (cls) {
+      throw new SdError(
+        'SD_UNSUPPORTED_PIPELINE',
+        `${repo.source}: model_index.json _class_name "${cls}" is not supported (SD 1.x/2.x, SDXL, SD3 are)`,
+      );
+    }
+    throw new SdError(
+      'SD_MODEL_FILE_NOT_FOUND',
+      `${repo.root}: no model_index.json, unet/ or transformer/ found: not a diffusers ONNX layout`,
+    );
+  }
+}
