@@ -119,13 +119,15 @@ export class HfTokenizer implements TextTokenizer {
   }
 
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return '';
     return this.inner.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true });
   }
 }
 
 /**
  * Render a chat template with @huggingface/jinja, with the variables transformers passes:
- * `messages`, `add_generation_prompt`, the special-token strings and `raise_exception`.
+ * `messages`, `add_generation_prompt` and the special-token strings (`raise_exception` is built into
+ * @huggingface/jinja).
  * Throws `VLM_TEMPLATE_FAILED` with the template's error.
  */
 export async function renderChatTemplate(
@@ -140,9 +142,6 @@ export async function renderChatTemplate(
       messages: messages.map((message) => ({ ...message })),
       add_generation_prompt: addGenerationPrompt,
       ...specialTokens,
-      raise_exception: (text: string) => {
-        throw new Error(text);
-      },
     });
   } catch (error) {
     throw new VlmError('VLM_TEMPLATE_FAILED', `chat template failed: ${(error as Error).message}`, { cause: error });
