@@ -26,7 +26,6 @@ export function escapeHtml(text: string): string {
  * U+FFFE/U+FFFF), so that any prompt can go into an SVG document.
  */
 export function stripInvalidXmlCharacters(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/gu, '');
 }
 
