@@ -4,6 +4,7 @@
  * every exporter: int32 or int64 ids; timestep as a scalar, `[1]`, `[batch]`, float32, float16 or
  * int64; float16 or float32 latents. onnxruntime-node is imported lazily on first use.
  */
+import type * as OrtNamespace from 'onnxruntime-node';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { SdError } from './errors.js';
 import { fromFloat16, toFloat16 } from './numeric.js';
@@ -43,12 +44,12 @@ export interface TensorInfo {
   shape: readonly Dim[];
 }
 
-type OrtModule = typeof import('onnxruntime-node');
+type OrtModule = typeof OrtNamespace;
 let ortPromise: Promise<OrtModule> | undefined;
 
 /** The lazily imported onnxruntime-node module. */
 export function loadOrt(): Promise<OrtModule> {
-  ortPromise ??= import('onnxruntime-node').then((m) => ((m as { default?: OrtModule }).default ?? m) as OrtModule);
+  ortPromise ??= import('onnxruntime-node').then((m) => ((m as unknown as { default?: OrtModule }).default ?? m) as OrtModule);
   return ortPromise;
 }
 

@@ -15,6 +15,7 @@
  * run one prompt at a time (batch 1, so exports with a fixed batch of 1 work); VAE slicing decodes
  * one image at a time; no safety checker.
  */
+import type { Tensor } from 'onnxruntime-node';
 import { QualityCheckError, SdError } from './errors.js';
 import type { HubOptions, ModelRepository } from './model-files.js';
 import type { Logger, SessionSettings, TensorInfo } from './onnx-session.js';
@@ -437,7 +438,7 @@ export abstract class BasePipeline {
     conditioning: Map<string, { data: Float32Array; dims: number[] }>,
   ): Promise<Float32Array> {
     const batch = sample.dims[0]!;
-    const feeds: Record<string, import('onnxruntime-node').Tensor> = {
+    const feeds: Record<string, Tensor> = {
       [this.sampleInputName()]: model.floatTensor(this.sampleInputName(), sample.data, sample.dims),
       timestep: model.timestepTensor('timestep', t, batch),
     };
