@@ -155,7 +155,7 @@ export async function renderContactSheet(entries: readonly ContactSheetEntry[], 
   });
 
   const sharp = (await import('sharp')).default;
-  const textWidthChars = (pixels: number) => Math.floor(pixels / (fontSize * 0.6));
+  const textWidthChars = (pixels: number) => Math.floor(pixels / (fontSize * 0.58));
   const fullWidthChars = textWidthChars(width - 2 * padding);
   const tileChars = textWidthChars(tileSize);
   const svg: string[] = [
@@ -204,7 +204,12 @@ export async function renderContactSheet(entries: readonly ContactSheetEntry[], 
     }
     svg.push('</svg>');
     composites.push({ input: Buffer.from(svg.join('\n')), top: 0, left: 0 });
-    const png = await sharp({ create: { width, height, channels: 3, background } }).composite(composites).png({ compressionLevel: 6 }).toBuffer();
+    // Composition yields RGBA (the SVG layer has alpha); a second pass drops the opaque alpha channel.
+    const composed = await sharp({ create: { width, height, channels: 3, background } }).composite(composites).raw().toBuffer({ resolveWithObject: true });
+    const png = await sharp(composed.data, { raw: { width, height, channels: composed.info.channels } })
+      .removeAlpha()
+      .png({ compressionLevel: 6 })
+      .toBuffer();
     return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
   } catch (error) {
     if (EvalError.isInstance(error)) throw error;
