@@ -7,7 +7,7 @@
  * [0, 1] (diffusers' `output_type="np"`) become bytes with round-half-to-even(255·v), as
  * diffusers' `numpy_to_pil` does.
  */
-import type { Sharp } from 'sharp';
+import type { Sharp, SharpConstructor } from 'sharp';
 import { ClipRewardError, ImageInputError } from './errors.js';
 
 /** Raw pixels: HWC row-major, 1 (grey), 3 (RGB) or 4 (RGBA) channels, bytes or floats in [0, 1]. */
@@ -38,12 +38,11 @@ export interface RgbImage {
   height: number;
 }
 
-type SharpFactory = typeof import('sharp');
-let sharpPromise: Promise<SharpFactory> | undefined;
+let sharpPromise: Promise<SharpConstructor> | undefined;
 
 /** Import sharp once, on first use. */
-export function loadSharp(): Promise<SharpFactory> {
-  sharpPromise ??= import('sharp').then((m) => ((m as { default?: SharpFactory }).default ?? (m as unknown as SharpFactory)));
+export function loadSharp(): Promise<SharpConstructor> {
+  sharpPromise ??= import('sharp').then((m) => m.default);
   return sharpPromise;
 }
 
