@@ -4,6 +4,10 @@
  * rewrite lengths, fallback rate; `validation_iter_N.json`, a contact sheet PNG and an HTML report.
  * @packageDocumentation
  */
+
+/** The npm name of this package. */
+export const PACKAGE_NAME = '@vlm-grpo/eval' as const;
+
 export { EvalError, InvalidResultError, TooManyFailuresError, describeError, type EvalErrorCode } from './errors.js';
 export type {
   EnhanceCallOptions,
