@@ -139,49 +139,17 @@ export class OnnxModel {
 
   /** Float tensor (float32 data) in the dtype the input declares (float32/float16/double). */
   floatTensor(name: string, data: Float32Array, dims: readonly number[]): Tensor {
-    const info = this.requireInput(name);
-    if (info.type === 'float16') return new this.ort.Tensor('float16', toFloat16(data), dims);
-    if (info.type === 'float64') return new this.ort.Tensor('float64', Float64Array.from(data), dims);
-    if (info.type !== 'float32') {
-      throw new SdError('SD_INVALID_MODEL', `${this.component}: input ${name} has type ${info.type}, expected a float type`);
-    }
-    return new this.ort.Tensor('float32', data, dims);
+    return buildFloatTensor(this.ort, this.component, this.requireInput(name), data, dims);
   }
 
   /** Integer ids [batch, seq] in the declared int32/int64 dtype. */
   idsTensor(name: string, ids: readonly number[][]): Tensor {
-    const info = this.requireInput(name);
-    const flat = ids.flat();
-    const dims = [ids.length, ids[0]?.length ?? 0];
-    if (info.type === 'int64') return new this.ort.Tensor('int64', BigInt64Array.from(flat, BigInt), dims);
-    if (info.type === 'int32') return new this.ort.Tensor('int32', Int32Array.from(flat), dims);
-    throw new SdError('SD_INVALID_MODEL', `${this.component}: input ${name} has type ${info.type}, expected int32/int64`);
+    return buildIdsTensor(this.ort, this.component, this.requireInput(name), ids);
   }
 
-  /**
-   * The timestep input built from its declaration: rank 0 → scalar; rank 1 with a fixed size →
-   * that many copies; rank 1 symbolic → `batch` copies. Integer types truncate fractional
-   * timesteps, as diffusers' ONNX pipeline does (`np.array([t], dtype=int64)`).
-   */
+  /** The timestep input built from its declaration (see {@link buildTimestepTensor}). */
   timestepTensor(name: string, t: number, batch: number): Tensor {
-    const info = this.requireInput(name);
-    const rank = info.shape.length;
-    const count = rank === 0 ? 1 : typeof info.shape[0] === 'number' && info.shape[0] > 0 ? info.shape[0] : batch;
-    const dims = rank === 0 ? [] : [count];
-    switch (info.type) {
-      case 'int64':
-        return new this.ort.Tensor('int64', new BigInt64Array(count).fill(BigInt(Math.trunc(t))), dims);
-      case 'int32':
-        return new this.ort.Tensor('int32', new Int32Array(count).fill(Math.trunc(t)), dims);
-      case 'float16':
-        return new this.ort.Tensor('float16', toFloat16(new Float32Array(count).fill(t)), dims);
-      case 'float64':
-        return new this.ort.Tensor('float64', new Float64Array(count).fill(t), dims);
-      case 'float32':
-        return new this.ort.Tensor('float32', new Float32Array(count).fill(t), dims);
-      default:
-        throw new SdError('SD_INVALID_MODEL', `${this.component}: timestep input ${name} has unsupported type ${info.type}`);
-    }
+    return buildTimestepTensor(this.ort, this.component, this.requireInput(name), t, batch);
   }
 
   /** Run and return the requested outputs as float32 arrays with their dims. */
@@ -231,5 +199,50 @@ export class OnnxModel {
       );
     }
     return info;
+  }
+}
+
+/** Float tensor (float32 data) in the dtype `info` declares: float32, float16 (bits) or float64. */
+export function buildFloatTensor(ort: OrtModule, component: string, info: TensorInfo, data: Float32Array, dims: readonly number[]): Tensor {
+  if (info.type === 'float16') return new ort.Tensor('float16', toFloat16(data), dims);
+  if (info.type === 'float64') return new ort.Tensor('float64', Float64Array.from(data), dims);
+  if (info.type !== 'float32') {
+    throw new SdError('SD_INVALID_MODEL', `${component}: input ${info.name} has type ${info.type}, expected a float type`);
+  }
+  return new ort.Tensor('float32', data, dims);
+}
+
+/** Integer ids [batch, seq] in the int32/int64 dtype `info` declares. */
+export function buildIdsTensor(ort: OrtModule, component: string, info: TensorInfo, ids: readonly number[][]): Tensor {
+  const flat = ids.flat();
+  const dims = [ids.length, ids[0]?.length ?? 0];
+  if (info.type === 'int64') return new ort.Tensor('int64', BigInt64Array.from(flat, BigInt), dims);
+  if (info.type === 'int32') return new ort.Tensor('int32', Int32Array.from(flat), dims);
+  throw new SdError('SD_INVALID_MODEL', `${component}: input ${info.name} has type ${info.type}, expected int32/int64`);
+}
+
+/**
+ * The timestep tensor from its declaration: rank 0 → scalar; rank 1 with a fixed size → that many
+ * copies; rank 1 symbolic → `batch` copies. Integer types truncate fractional timesteps, as
+ * diffusers' ONNX pipeline does (`np.array([t], dtype=int64)`).
+ */
+export function buildTimestepTensor(ort: OrtModule, component: string, info: TensorInfo, t: number, batch: number): Tensor {
+  const rank = info.shape.length;
+  const first = info.shape[0];
+  const count = rank === 0 ? 1 : typeof first === 'number' && first > 0 ? first : batch;
+  const dims = rank === 0 ? [] : [count];
+  switch (info.type) {
+    case 'int64':
+      return new ort.Tensor('int64', new BigInt64Array(count).fill(BigInt(Math.trunc(t))), dims);
+    case 'int32':
+      return new ort.Tensor('int32', new Int32Array(count).fill(Math.trunc(t)), dims);
+    case 'float16':
+      return new ort.Tensor('float16', toFloat16(new Float32Array(count).fill(t)), dims);
+    case 'float64':
+      return new ort.Tensor('float64', new Float64Array(count).fill(t), dims);
+    case 'float32':
+      return new ort.Tensor('float32', new Float32Array(count).fill(t), dims);
+    default:
+      throw new SdError('SD_INVALID_MODEL', `${component}: timestep input ${info.name} has unsupported type ${info.type}`);
   }
 }

@@ -172,6 +172,18 @@ describe('model loading', () => {
     if (logs.length > 0) expect(logs.join('\n')).toMatch(/using cpu \(webgpu unavailable/);
   });
 
+  it('without fallback, an unavailable device is SD_DEVICE_UNAVAILABLE', async () => {
+    const { loadOrt } = await import('./onnx-session.js');
+    const ort = await loadOrt();
+    const cuda = ort.listSupportedBackends().find((b) => b.name === 'cuda');
+    if (cuda?.bundled) return; // a machine with the CUDA provider installed can start it
+    await expectSdError(
+      StableDiffusionPipeline.fromPretrained(tinySd, { device: 'cuda', fallbackToCpu: false }),
+      'SD_DEVICE_UNAVAILABLE',
+      /cuda unavailable/,
+    );
+  });
+
   it('loads from the Hub through fetch into a cache, and reports offline clearly', async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'sd-hub-'));
     const requested: string[] = [];
