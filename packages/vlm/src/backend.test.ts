@@ -1,0 +1,36 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { initBackend } from './backend.js';
+import { VlmError } from './errors.js';
+
+describe('initBackend', () => {
+  it('explains why tensorflow (tfjs-node) is unavailable and auto falls back to a working backend', async () => {
+    const error = await initBackend('tensorflow').catch((e: unknown) => e);
+    expect(VlmError.isInstance(error) && error.code).toBe('VLM_BACKEND_UNAVAILABLE');
+    expect((error as Error).message).toMatch(/@tensorflow\/tfjs-node-gpu: .*@tensorflow\/tfjs-node: /u);
+    const lines: string[] = [];
+    const report = await initBackend('auto', { logger: (line) => lines.push(line) });
+    expect(['webgpu', 'wasm']).toContain(report.backend);
+    expect(report.skipped[0]!.backend).toBe('tensorflow');
+    expect(lines[0]).toMatch(new RegExp(`^\\[vlm\\] backend: auto picked ${report.backend} .*skipped tensorflow`, 'u'));
+    expect(tf.getBackend()).toBe(report.backend);
+  });
+
+  it('switches to cpu and wasm on request and rejects unknown names', async () => {
+    expect((await initBackend('cpu')).backend).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    expect((await initBackend('wasm')).backend).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    const error = await initBackend('gpu' as never).catch((e: unknown) => e);
+    expect(VlmError.isInstance(error) && error.code).toBe('VLM_INVALID_ARGUMENT');
+  });
+
+  it('reports a missing WebGPU adapter as unavailable (or initialises webgpu where a GPU exists)', async () => {
+    const result = await initBackend('webgpu').then(
+      (report) => report.backend,
+      (error: unknown) => (VlmError.isInstance(error) ? error.code : String(error)),
+    );
+    expect(['webgpu', 'VLM_BACKEND_UNAVAILABLE']).toContain(result);
+    await initBackend('wasm');
+  });
+});
