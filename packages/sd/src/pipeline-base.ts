@@ -350,7 +350,10 @@ export abstract class BasePipeline {
     }
     const sigma0 = scheduler.initNoiseSigma;
     if (sigma0 !== 1) for (let i = 0; i < latents.length; i++) latents[i] = latents[i]! * sigma0;
-    const generators = Array.from({ length: batch }, (_, i) => new PhiloxGenerator(((seed ?? 0) + i + 0x5eed) % Number.MAX_SAFE_INTEGER));
+    // Step noise (ancestral/SDE/LCM) comes from separate per-image streams: seed + i + 0x5eed, where
+    // the seed is `options.seed` even with explicit latents (0 when neither is given).
+    const noiseSeed = options.seed ?? seed ?? 0;
+    const generators = Array.from({ length: batch }, (_, i) => new PhiloxGenerator((noiseSeed + i + 0x5eed) % Number.MAX_SAFE_INTEGER));
     const noise: NoiseSource = () => {
       const out = new Float32Array(batch * perImage);
       for (let i = 0; i < batch; i++) out.set(generators[i]!.randn(perImage), i * perImage);
