@@ -2,7 +2,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DiffusionPipeline, StableDiffusionPipeline, guidanceScaleEmbedding } from './index.js';
+import type { StableDiffusionPipeline } from './index.js';
+import { DiffusionPipeline, guidanceScaleEmbedding } from './index.js';
 
 const fixtures = new URL('./__fixtures__/', import.meta.url).pathname;
 const f32 = (path: string): Float32Array => {
