@@ -99,6 +99,25 @@ describe('GRPOTrainer: metrics and bookkeeping', () => {
     expect(tf.memory().numTensors).toBe(after1);
   });
 
+  it('train() stops at maxSteps, between steps on abort, and refuses use after dispose()', async () => {
+    const { trainer } = await makeTrainer({ ...small, maxSteps: 3 });
+    const controller = new AbortController();
+    const seen: number[] = [];
+    await trainer.train({
+      onStep: (_m, step) => {
+        seen.push(step);
+        if (step === 2) controller.abort();
+      },
+      signal: controller.signal,
+    });
+    expect(seen).toEqual([1, 2]);
+    expect((await trainer.train()).length).toBe(1);
+    expect(trainer.step).toBe(3);
+    trainer.dispose();
+    const error = await trainer.trainStep().catch((e: unknown) => e);
+    expect(GrpoError.isInstance(error) && error.code).toBe('GRPO_DISPOSED');
+  });
+
   it('beta = 0 holds no reference model and logs no kl', async () => {
     const { trainer } = await makeTrainer(small);
     expect(trainer.hasReference).toBe(false);
