@@ -20,6 +20,7 @@
  * serialised) and restores them afterwards. A local folder is passed as an absolute path with
  * remote access off, so loading it never touches the network.
  */
+import type * as Hf from '@huggingface/transformers';
 import type { PreTrainedModel, PreTrainedTokenizer, Tensor as HfTensor } from '@huggingface/transformers';
 import { ClipRewardError, ModelFileMissingError } from './errors.js';
 import { parsePreprocessorConfig, type ClipPreprocessConfig } from './clip-preprocess.js';
@@ -77,7 +78,7 @@ const DTYPE_SUFFIX: Readonly<Record<ClipDtype, string>> = {
   bnb4: '_bnb4',
 };
 
-type Transformers = typeof import('@huggingface/transformers');
+type Transformers = typeof Hf;
 let transformersPromise: Promise<Transformers> | undefined;
 function loadTransformers(): Promise<Transformers> {
   transformersPromise ??= import('@huggingface/transformers');

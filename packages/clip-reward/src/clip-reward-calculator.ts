@@ -173,10 +173,28 @@ const optionsSchema = z.strictObject({
   rewards: rewardsSchema.optional(),
 });
 
+interface LooseIssue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  errors?: LooseIssue[][];
+}
+
+/** The most specific issue: inside a union, the branch that got furthest (longest path). */
+function deepestIssue(issue: LooseIssue, prefix: PropertyKey[] = []): { path: PropertyKey[]; message: string } {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_union' && issue.errors?.length) {
+    const candidates = issue.errors.flat().map((inner) => deepestIssue(inner, path));
+    candidates.sort((a, b) => b.path.length - a.path.length);
+    if (candidates[0]!.path.length > path.length) return candidates[0]!;
+  }
+  return { path, message: issue.message };
+}
+
 function configError(error: z.ZodError, what: string): ClipRewardError {
-  const issue = error.issues[0]!;
-  const key = issue.path.join('.') || '(root)';
-  return new ClipRewardError('CLIP_INVALID_CONFIG', `${what}: ${key}: ${issue.message}`);
+  const { path, message } = deepestIssue(error.issues[0] as unknown as LooseIssue);
+  const key = path.map(String).join('.') || '(root)';
+  return new ClipRewardError('CLIP_INVALID_CONFIG', `${what}: ${key}: ${message}`);
 }
 
 const BUILT_IN = ['similarity', 'relevanceToOriginal', 'consistency', 'quality', 'aesthetic'] as const;
