@@ -1,9 +1,11 @@
 /**
- * @vlm-grpo/trainer: the application that composes the @vlm-grpo packages into the GRPO loop.
- * This entry point exports the configuration schema and loader the trainer runs on.
+ * @vlm-grpo/trainer: the application that composes the @vlm-grpo packages into the GRPO loop
+ * (`nx run trainer:train`). This entry point exports the system, its configuration, the file
+ * schemas of a run folder and the runtime pieces (logger, checkpoints, tracking) it is built from.
  * @packageDocumentation
  */
 export * from './config/config-schema.js';
+export { CONFIG_KEY_DOCS } from './config/config-docs.js';
 export {
   DEFAULT_CONFIG_FILE,
   configIssues,
@@ -16,3 +18,51 @@ export {
   type ResolveConfigOptions,
 } from './config/load-config.js';
 export { ConfigValidationError, TrainerError, type ConfigIssue, type TrainerErrorCode } from './errors.js';
+export { CLI_COMMANDS, parseCliArguments, type CliArguments, type CliCommand } from './cli/args.js';
+export { configKeyHelp, helpText, type ConfigKeyHelp } from './cli/help.js';
+export { runCli, type CliIo } from './cli.js';
+export { RUN_FILES, VLMGRPOSystem, type EnhanceOutput, type EvaluationOutput, type VLMGRPOSystemOptions } from './vlm-grpo-system.js';
+export {
+  bestSchema,
+  finalResultsSchema,
+  metricsLineSchema,
+  stageTimingsSchema,
+  trainerStateSchema,
+  validationSummarySchema,
+  type FinalResults,
+  type MetricsLine,
+  type StageTimings,
+  type TrainerState,
+  type ValidationSummary,
+} from './results/schemas.js';
+export { contentWords, lengthInRangeReward, singular, STOP_WORDS, subjectKeptReward, words } from './rewards/text-rewards.js';
+export { RunningNormalizer, TrainingRewards, type RewardBatchReport, type RewardTimings, type RunningStats, type TrainingRewardsOptions } from './rewards/training-rewards.js';
+export {
+  CHECKPOINT_MANIFEST,
+  CheckpointManager,
+  checkpointFolderName,
+  checkpointManifestSchema,
+  readCheckpointManifest,
+  type CheckpointEntry,
+  type CheckpointManifest,
+} from './runtime/checkpoints.js';
+export { FailureTracker, type FailureTrackerState, type IterationFailureSummary, type SampleFailure } from './runtime/failures.js';
+export { LOG_LEVELS, Logger, type ConsoleOverlay, type LogLevel, type LogSink, type LoggerOptions } from './runtime/logger.js';
+export { Progress, formatDuration, type ProgressOptions, type ProgressStream, type ProgressValues } from './runtime/progress.js';
+export { StopSignal, type StopSignalName } from './runtime/stop-signal.js';
+export { adaptImageRewards, adaptPolicy, adaptRenderer, loadComponents } from './system/load-components.js';
+export {
+  IMAGE_REWARD_NAMES,
+  type ComponentDevices,
+  type EnhanceOptions,
+  type EnhancedPrompt,
+  type ImageRenderer,
+  type ImageRewardModel,
+  type ImageRewardName,
+  type ItemError,
+  type RenderedImage,
+  type RewardComponents,
+  type SystemComponents,
+  type TrainablePolicy,
+} from './system/ports.js';
+export { WandbTracker, type WandbOptions, type WandbTableRow } from './tracking/wandb.js';

@@ -1,0 +1,240 @@
+/**
+ * Loading of the real models behind the {@link SystemComponents} ports, each package imported
+ * lazily through its public entry point and adapted:
+ * - policy: `VLMWrapper.fromPretrained` (@vlm-grpo/vlm) on the tfjs backend of
+ *   `model_settings.policy_backend` (`auto` follows `device`: webgpu → webgpu, else the
+ *   package's own fastest-that-initialises order), templates from `generation_settings`;
+ * - renderer: `DiffusionPipeline.fromPretrained` (@vlm-grpo/sd), one image per (prompt, seed),
+ *   images with NaN/Inf latents or pixels reported as failed items;
+ * - image rewards: `CLIPRewardCalculator.fromPretrained` (@vlm-grpo/clip-reward), components
+ *   scored against the original prompt (relevance) and the rewrite (similarity).
+ * A requested device that does not initialise falls back to CPU inside each package; the fallback
+ * reasons reach this logger as WARNING lines.
+ */
+import type { TrainerConfig } from '../config/config-schema.js';
+import { TrainerError } from '../errors.js';
+import type { Logger } from '../runtime/logger.js';
+import type {
+  EnhanceOptions,
+  ImageRenderer,
+  ImageRewardModel,
+  RenderedImage,
+  RewardComponents,
+  SystemComponents,
+  TrainablePolicy,
+} from './ports.js';
+import { IMAGE_REWARD_NAMES } from './ports.js';
+
+/** What the trainer uses of @vlm-grpo/vlm's `VLMWrapper`. */
+interface VlmWrapperLike extends Omit<TrainablePolicy, 'enhancePrompts' | 'save' | 'clone'> {
+  clone(): Promise<VlmWrapperLike>;
+  save(directory: string): Promise<void>;
+  enhancePromptsDetailed(
+    prompts: string[],
+    options?: { maxNewTokens?: number; temperature?: number; seed?: number; categories?: (string | undefined)[] },
+  ): Promise<Array<{ text: string; source: 'model' | 'rules' | 'original'; failure: { reason: string; detail: string } | null }>>;
+}
+
+interface VlmModule {
+  VLMWrapper?: { fromPretrained(path: string, options: Record<string, unknown>): Promise<VlmWrapperLike> };
+}
+
+interface SdImageLike extends RenderedImage {
+  quality?: { ok: boolean; issues: string[] };
+}
+
+interface SdPipelineLike {
+  generateImage(prompt: string, options: Record<string, unknown>): Promise<SdImageLike>;
+  release?(): Promise<void>;
+}
+
+interface SdModule {
+  DiffusionPipeline?: { fromPretrained(path: string, options: Record<string, unknown>): Promise<SdPipelineLike> };
+}
+
+interface ClipResultLike {
+  total?: number;
+  components: Record<string, number | undefined>;
+}
+
+interface ClipCalculatorLike {
+  calculateRewards(
+    images: Array<{ data: Uint8Array; width: number; height: number; channels?: number }>,
+    texts: string[],
+    options?: Record<string, unknown>,
+  ): Promise<ClipResultLike[]>;
+  dispose?(): Promise<void> | void;
+}
+
+interface ClipModule {
+  CLIPRewardCalculator?: { fromPretrained(path: string, options: Record<string, unknown>): Promise<ClipCalculatorLike> };
+}
+
+function missing(pkg: string, name: string): TrainerError {
+  return new TrainerError('TRAINER_COMPONENT_FAILED', `${pkg} does not export ${name}; update the workspace packages (npm install at the root)`);
+}
+
+/** Adapt a `VLMWrapper` to the trainer's policy port. */
+export function adaptPolicy(wrapper: VlmWrapperLike): TrainablePolicy {
+  return {
+    sample: (prompts, options) => wrapper.sample(prompts, options),
+    sequenceLogProbs: (promptIds, completionIds, options) => wrapper.sequenceLogProbs(promptIds, completionIds, options),
+    trainableVariables: () => wrapper.trainableVariables(),
+    clone: async () => adaptPolicy(await wrapper.clone()),
+    dispose: () => wrapper.dispose(),
+    save: (directory) => wrapper.save(directory),
+    async enhancePrompts(prompts: string[], options: EnhanceOptions = {}) {
+      const results = await wrapper.enhancePromptsDetailed(prompts, {
+        ...(options.maxNewTokens === undefined ? {} : { maxNewTokens: options.maxNewTokens }),
+        ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
+        ...(options.seed === undefined ? {} : { seed: options.seed }),
+        ...(options.categories === undefined ? {} : { categories: options.categories }),
+      });
+      return results.map((result) => ({
+        text: result.text,
+        fallback: result.source === 'model' ? { used: false } : { used: true, reason: result.failure ? `${result.failure.reason}: ${result.failure.detail}` : `${result.source} fallback` },
+      }));
+    },
+  };
+}
+
+/** Adapt a diffusion pipeline to the renderer port (one image per prompt and seed). */
+export function adaptRenderer(pipeline: SdPipelineLike, config: TrainerConfig): ImageRenderer {
+  const d = config.diffusion_settings;
+  return {
+    async render(prompts, { seeds, signal }) {
+      const out: Array<RenderedImage | Error> = [];
+      for (let index = 0; index < prompts.length; index++) {
+        try {
+          const image = await pipeline.generateImage(prompts[index]!, {
+            seed: seeds[index],
+            steps: d.steps,
+            guidanceScale: d.guidance_scale,
+            height: d.height,
+            width: d.width,
+            ...(d.guidance_scale > 1 ? { negativePrompt: d.negative_prompt } : {}),
+            ...(signal ? { signal } : {}),
+          });
+          const broken = (image.quality?.issues ?? []).filter((issue) => /nan|inf/u.test(issue));
+          out.push(broken.length > 0 ? new Error(`image rejected (${broken.join(', ')})`) : { width: image.width, height: image.height, data: image.data, channels: 3 });
+        } catch (error) {
+          if (signal?.aborted) throw error;
+          out.push(error instanceof Error ? error : new Error(String(error)));
+        }
+      }
+      return out;
+    },
+  };
+}
+
+/** Map the calculator's component names (camelCase or snake_case) to the trainer's. */
+function componentValue(components: Record<string, number | undefined>, name: string): number | undefined {
+  const camel = name.replace(/_(\w)/gu, (_, letter: string) => letter.toUpperCase());
+  return components[name] ?? components[camel];
+}
+
+/** Adapt a CLIP reward calculator to the image reward port. */
+export function adaptImageRewards(calculator: ClipCalculatorLike): ImageRewardModel {
+  return {
+    async components(images, originals, prompts) {
+      try {
+        const results = await calculator.calculateRewards(
+          images.map((image) => ({ data: image.data, width: image.width, height: image.height, channels: image.channels ?? 3 })),
+          prompts,
+          { originalPrompts: originals },
+        );
+        return results.map((result) => {
+          const row: RewardComponents = {};
+          for (const name of IMAGE_REWARD_NAMES) {
+            const value = componentValue(result.components, name);
+            if (typeof value === 'number') row[name] = value;
+          }
+          return row;
+        });
+      } catch (error) {
+        return images.map(() => (error instanceof Error ? error : new Error(String(error))));
+      }
+    },
+  };
+}
+
+/** Load the policy, diffusion pipeline and CLIP reward named in the configuration. */
+export async function loadComponents(config: TrainerConfig, logger: Logger): Promise<SystemComponents> {
+  const m = config.model_settings;
+  const device = m.device;
+  const hub = { localFilesOnly: m.local_files_only, ...(m.cache_dir === null ? {} : { cacheDir: m.cache_dir }) };
+  const backend = m.policy_backend !== 'auto' ? m.policy_backend : device === 'webgpu' ? 'webgpu' : device === 'cpu' ? 'auto' : 'auto';
+
+  logger.info(`loading the policy ${m.vlm_model} (tfjs backend ${backend})`);
+  const vlm = (await import('@vlm-grpo/vlm')) as unknown as VlmModule;
+  if (!vlm.VLMWrapper) throw missing('@vlm-grpo/vlm', 'VLMWrapper');
+  const template = config.generation_settings.prompt_template;
+  let wrapper: VlmWrapperLike;
+  try {
+    wrapper = await vlm.VLMWrapper.fromPretrained(m.vlm_model, {
+      ...hub,
+      backend,
+      ...(template === null ? {} : { promptFormat: 'plain', plainTemplate: template }),
+      logger: (message: string) => logger.info(`policy: ${message}`),
+    });
+  } catch (error) {
+    throw new TrainerError('TRAINER_COMPONENT_FAILED', `could not load the policy ${m.vlm_model}: ${(error as Error).message}`, { cause: error });
+  }
+  const tf = await import('@tensorflow/tfjs');
+  const policyDevice = tf.getBackend() ?? 'unknown';
+
+  const sdLogger = (level: 'info' | 'warn', message: string) => (level === 'warn' ? logger.warning(`diffusion: ${message}`) : logger.debug(`diffusion: ${message}`));
+  logger.info(`loading the diffusion model ${m.sd_model} (device ${device})`);
+  const sd = (await import('@vlm-grpo/sd')) as unknown as SdModule;
+  if (!sd.DiffusionPipeline) throw missing('@vlm-grpo/sd', 'DiffusionPipeline');
+  let pipeline: SdPipelineLike;
+  try {
+    pipeline = await sd.DiffusionPipeline.fromPretrained(m.sd_model, {
+      ...hub,
+      device,
+      memoryEfficient: m.memory_efficient,
+      validation: 'report',
+      logger: sdLogger,
+      ...(config.diffusion_settings.scheduler === null ? {} : { scheduler: config.diffusion_settings.scheduler }),
+    });
+  } catch (error) {
+    wrapper.dispose();
+    throw new TrainerError('TRAINER_COMPONENT_FAILED', `could not load the diffusion model ${m.sd_model}: ${(error as Error).message}`, { cause: error });
+  }
+
+  logger.info(`loading CLIP ${m.clip_model} (device ${device})`);
+  const clip = (await import('@vlm-grpo/clip-reward')) as unknown as ClipModule;
+  if (!clip.CLIPRewardCalculator) {
+    wrapper.dispose();
+    await pipeline.release?.();
+    throw missing('@vlm-grpo/clip-reward', 'CLIPRewardCalculator');
+  }
+  const r = config.reward_settings;
+  let calculator: ClipCalculatorLike;
+  try {
+    calculator = await clip.CLIPRewardCalculator.fromPretrained(m.clip_model, {
+      ...hub,
+      device,
+      dtype: m.dtype,
+      logger: (message: string) => logger.info(`clip: ${message}`),
+      similarityMode: r.similarity.mode === 'clip_score' ? 'clipScore' : 'cosine',
+      promptistGate: r.relevance_to_original.promptist_gate,
+      ...(r.aesthetic.head_path === null ? {} : { aestheticHeadPath: r.aesthetic.head_path }),
+    });
+  } catch (error) {
+    wrapper.dispose();
+    await pipeline.release?.();
+    throw new TrainerError('TRAINER_COMPONENT_FAILED', `could not load CLIP ${m.clip_model}: ${(error as Error).message}`, { cause: error });
+  }
+  return {
+    policy: adaptPolicy(wrapper),
+    renderer: adaptRenderer(pipeline, config),
+    imageRewards: adaptImageRewards(calculator),
+    devices: { policy: policyDevice, diffusion: device, clip: device },
+    async dispose() {
+      wrapper.dispose();
+      await pipeline.release?.();
+      await calculator.dispose?.();
+    },
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * The interfaces through which `VLMGRPOSystem` uses its models. The real implementations adapt
+ * @vlm-grpo/vlm (policy), @vlm-grpo/sd (renderer) and @vlm-grpo/clip-reward (image rewards) in
+ * `load-components.ts`; tests may pass their own. The renderer and the enhancer have exactly the
+ * shapes of @vlm-grpo/eval's `ImageRenderer` and `PromptEnhancer`, so the validator takes them
+ * unchanged.
+ */
+import type { GrpoPolicy } from '@vlm-grpo/grpo';
+
+/** An image as 8-bit RGB(A) pixels, row-major (eval's `RenderedImage`). */
+export interface RenderedImage {
+  width: number;
+  height: number;
+  /** `width * height * channels` bytes. */
+  data: Uint8Array;
+  /** 3 (RGB, default) or 4 (RGBA). */
+  channels?: 3 | 4;
+}
+
+/** A per-item failure (eval's `ItemError`). */
+export interface ItemError {
+  error: Error | string;
+}
+
+/** Draws one image per prompt with the given seed (eval's `ImageRenderer`). */
+export interface ImageRenderer {
+  render(prompts: string[], options: { seeds: number[]; signal?: AbortSignal }): Promise<Array<RenderedImage | ItemError | Error>>;
+}
+
+/** A rewrite returned by the policy's deterministic enhancement (eval's `EnhancedPrompt`). */
+export interface EnhancedPrompt {
+  text: string;
+  fallback?: { used: boolean; reason?: string };
+}
+
+/** Options of {@link TrainablePolicy.enhancePrompts}. */
+export interface EnhanceOptions {
+  /** Seed of any sampling. */
+  seed?: number;
+  /** Sampling temperature; 0 is greedy (default: the policy's). */
+  temperature?: number;
+  /** Longest rewrite in tokens (default: the policy's). */
+  maxNewTokens?: number;
+  /** Category of each prompt, for the rule-based fallback (default: none). */
+  categories?: (string | undefined)[];
+  /** Abort signal. */
+  signal?: AbortSignal;
+}
+
+/** The policy: what GRPO trains, plus enhancement for validation and `enhance`, and saving. */
+export interface TrainablePolicy extends GrpoPolicy {
+  /** Rewrite prompts (one item per prompt; an `Error` for a prompt that failed alone). */
+  enhancePrompts(prompts: string[], options?: EnhanceOptions): Promise<Array<EnhancedPrompt | string | Error>>;
+  /** Save a Hugging Face-compatible folder (config, safetensors weights, tokenizer). */
+  save(directory: string): Promise<void>;
+}
+
+/** Unweighted reward components of one image (names as in `reward_settings`). */
+export type RewardComponents = Partial<Record<ImageRewardName, number>>;
+
+/** The image reward components the trainer knows. */
+export const IMAGE_REWARD_NAMES = ['relevance_to_original', 'similarity', 'consistency', 'quality', 'aesthetic'] as const;
+
+/** One image reward component. */
+export type ImageRewardName = (typeof IMAGE_REWARD_NAMES)[number];
+
+/** Scores images with the CLIP reward components, unweighted and independently per image. */
+export interface ImageRewardModel {
+  /**
+   * Component values of each image: `originals[i]` is the user's prompt, `prompts[i]` the prompt
+   * that produced the image. One item per image; an `Error` for an image that failed alone.
+   */
+  components(images: RenderedImage[], originals: string[], prompts: string[], signal?: AbortSignal): Promise<Array<RewardComponents | Error>>;
+}
+
+/** Where each model runs, after device fallbacks. */
+export interface ComponentDevices {
+  policy: string;
+  diffusion: string;
+  clip: string;
+}
+
+/** Everything `VLMGRPOSystem` needs from the model packages. */
+export interface SystemComponents {
+  policy: TrainablePolicy;
+  /** Diffusion renderer (training skips it when no image reward has a weight). */
+  renderer: ImageRenderer;
+  /** CLIP reward components. */
+  imageRewards: ImageRewardModel;
+  devices: ComponentDevices;
+  /** Release every model. */
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,738 @@
+/**
+ * `VLMGRPOSystem`: the end-to-end GRPO system (the original design's class).
+ *
+ * user prompt → policy (G rewrites) → diffusion images (same noise per group) → CLIP rewards
+ * against the ORIGINAL prompt + text rewards → GRPO update; validation every N iterations;
+ * checkpoints, results and tracking in one run folder.
+ *
+ * Composition:
+ * - Data: `PromptDataset` from `data_settings.train_file`; the GRPO trainer's dataset is the
+ *   balanced order of `PromptSampler` (round-robin over `balance_by` strata, one order per epoch,
+ *   `deriveSeed(seed, epoch)`) laid out for `dataset_epochs` epochs and read in order
+ *   (`shuffleDataset: false`), so every batch is balanced and the cursor is part of the GRPO state.
+ * - GRPO: `GRPOTrainer` (@vlm-grpo/grpo) with the reward functions of `TrainingRewards`.
+ * - Validation: `Validator` (@vlm-grpo/eval) on `validation_settings.num_prompts` balanced
+ *   validation prompts, with the policy (greedy), the renderer and a scorer whose total is the
+ *   training reward's weighted sum (image components + text rewards, unnormalised).
+ * - Resume: a checkpoint holds the GRPO state (policy, reference, AdamW, RNG, data cursor), the
+ *   application state (sampler position, failure counts, reward normalisers, best validation,
+ *   metrics so far) and an HF-compatible copy of the policy. Every random choice derives from
+ *   `training_settings.seed` and the iteration, so a resumed run is identical to an uninterrupted one.
+ */
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+import { PromptDataset, PromptSampler, ResultWriter, RUN_MARKER_FILE, balancedOrder, type PromptRecord, type RunMarker } from '@vlm-grpo/data';
+import type { GRPOConfigInput, GRPOTrainer, GRPOMetrics } from '@vlm-grpo/grpo';
+
+import { trainerConfigSchema, type TrainerConfig, type TrainerConfigInput } from './config/config-schema.js';
+import { resolveTrainerConfig, type JsonObject } from './config/load-config.js';
+import { TrainerError } from './errors.js';
+import { finalResultsSchema, metricsLineSchema, trainerStateSchema, type FinalResults, type MetricsLine, type StageTimings, type TrainerState, type ValidationSummary } from './results/schemas.js';
+import { lengthInRangeReward, subjectKeptReward } from './rewards/text-rewards.js';
+import { TrainingRewards } from './rewards/training-rewards.js';
+import { CheckpointManager, readCheckpointManifest, type CheckpointManifest } from './runtime/checkpoints.js';
+import { FailureTracker, type SampleFailure } from './runtime/failures.js';
+import { Logger } from './runtime/logger.js';
+import { Progress, type ProgressStream } from './runtime/progress.js';
+import { StopSignal } from './runtime/stop-signal.js';
+import { loadComponents } from './system/load-components.js';
+import { IMAGE_REWARD_NAMES, type ImageRenderer, type RenderedImage, type SystemComponents, type TrainablePolicy } from './system/ports.js';
+import { WandbTracker } from './tracking/wandb.js';
+
+/** Files of a run folder. */
+export const RUN_FILES = {
+  log: 'vlm_grpo_training.log',
+  metrics: 'metrics.jsonl',
+  finalResults: 'final_results.json',
+  bestModel: 'best_model',
+  report: 'report.html',
+} as const;
+
+/** Options of {@link VLMGRPOSystem}. */
+export interface VLMGRPOSystemOptions {
+  /** Overrides applied last (dotted or nested keys), as CLI flags are (default: none). */
+  overrides?: JsonObject;
+  /** Base configuration file (default: `config/default_config.json`; `null`: schema defaults only). */
+  defaultConfigFile?: string | null;
+  /** `true`: continue from the latest checkpoint of the run folder; a path: from that checkpoint (default: false). */
+  resume?: boolean | string;
+  /** Folder relative paths of the configuration resolve against (default: `process.cwd()`). */
+  baseDirectory?: string;
+  /** Logger (default: console + the run folder's log file, at `logging_settings.level`). */
+  logger?: Logger;
+  /** Component factory, for tests or other models (default: the @vlm-grpo packages). */
+  loadComponents?: (config: TrainerConfig, logger: Logger) => Promise<SystemComponents>;
+  /** Stop control (default: SIGINT/SIGTERM handlers installed during `runTraining`). */
+  stopSignal?: StopSignal;
+  /** Where the progress bar is drawn (default: process.stdout). */
+  progressStream?: ProgressStream & { isTTY?: boolean };
+  /** Called after every iteration (tests use it to interrupt at a given point). */
+  onIteration?: (iteration: number, line: MetricsLine) => void | Promise<void>;
+}
+
+/** One rewrite of {@link VLMGRPOSystem.enhance}. */
+export interface EnhanceOutput {
+  prompt: string;
+  enhanced: string;
+  /** True when the policy's text was replaced by a fallback. */
+  fallback: boolean;
+  /** Why it fell back. */
+  reason: string | null;
+}
+
+/** Result of {@link VLMGRPOSystem.evaluate}. */
+export interface EvaluationOutput {
+  summary: ValidationSummary;
+  /** The run folder of the evaluation. */
+  directory: string;
+}
+
+interface ValidatorLike {
+  validate(records: readonly unknown[], options: { iteration: number; writer?: ResultWriter; signal?: AbortSignal }): Promise<ValidatorRun>;
+}
+interface ValidatorRun {
+  result: {
+    iteration: number;
+    counts: { evaluated: number; failed: number };
+    metrics: {
+      original: { reward: { mean: number | null } };
+      enhanced: { reward: { mean: number | null } };
+      mean_improvement: number | null;
+      win_rate: number | null;
+      success_rate: number | null;
+      fallback_rate: number | null;
+    };
+  };
+  pairs: { item: { status: string; prompt?: string; user_prompt?: string; enhanced_prompt?: string; rewrite?: string; original?: { total: number }; enhanced?: { total: number } } & Record<string, unknown>; originalImages: RenderedImage[]; enhancedImages: RenderedImage[] }[];
+  files: { result: string | null; contactSheet: string | null; report: string | null; images: string[] };
+  outputWarnings: string[];
+}
+
+const GRPO_STATE_JSON = 'trainer_state.json';
+const GRPO_STATE_BIN = 'trainer_state.bin';
+const APP_STATE = 'state.json';
+const POLICY_FOLDER = 'policy';
+
+const mean = (values: readonly number[]): number => (values.length === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / values.length);
+
+/** The GRPO training system (see the file header). */
+export class VLMGRPOSystem {
+  private readonly source: string | TrainerConfigInput | undefined;
+  private readonly options: VLMGRPOSystemOptions;
+  private resolved: TrainerConfig | undefined;
+  private components: SystemComponents | undefined;
+  private logger: Logger;
+  private readonly ownLogger: boolean;
+  private train: PromptDataset | undefined;
+  private validationRecords: PromptRecord[] = [];
+  private initSeconds = 0;
+
+  /**
+   * @param configPathOrObject a configuration file path, a (partial) configuration object, or
+   *   nothing for the default configuration.
+   */
+  constructor(configPathOrObject?: string | TrainerConfigInput, options: VLMGRPOSystemOptions = {}) {
+    this.source = configPathOrObject;
+    this.options = options;
+    this.ownLogger = options.logger === undefined;
+    this.logger = options.logger ?? new Logger();
+  }
+
+  /** The resolved configuration (after {@link loadConfig} or {@link initializeComponents}). */
+  get config(): TrainerConfig {
+    if (!this.resolved) throw new TrainerError('TRAINER_NOT_INITIALIZED', 'VLMGRPOSystem: call initializeComponents() (or loadConfig()) first');
+    return this.resolved;
+  }
+
+  /** Resolve the configuration layers (idempotent). */
+  async loadConfig(): Promise<TrainerConfig> {
+    if (this.resolved) return this.resolved;
+    const config = await resolveTrainerConfig({
+      ...(this.options.defaultConfigFile === undefined ? {} : { defaultConfigFile: this.options.defaultConfigFile }),
+      ...(this.source === undefined ? {} : { config: this.source as string | JsonObject }),
+      ...(this.options.overrides ? { overrides: this.options.overrides } : {}),
+    });
+    this.resolved = config;
+    if (this.ownLogger) this.logger.level = config.logging_settings.level;
+    return config;
+  }
+
+  /** Absolute path of a configured path. */
+  private path(path: string): string {
+    return isAbsolute(path) ? path : resolve(this.options.baseDirectory ?? process.cwd(), path);
+  }
+
+  /** Load the policy, diffusion, CLIP and data (device fallbacks are logged). */
+  async initializeComponents(): Promise<void> {
+    if (this.components) return;
+    const started = performance.now();
+    const config = await this.loadConfig();
+    const absolute: TrainerConfig = {
+      ...config,
+      model_settings: {
+        ...config.model_settings,
+        vlm_model: this.localOrHub(config.model_settings.vlm_model),
+        sd_model: this.localOrHub(config.model_settings.sd_model),
+        clip_model: this.localOrHub(config.model_settings.clip_model),
+      },
+    };
+    this.logger.info(`loading data: ${config.data_settings.train_file}, ${config.data_settings.val_file}`);
+    const loadOptions = { mode: config.data_settings.skip_invalid ? 'skipInvalid' : 'strict', duplicates: config.data_settings.drop_duplicates ? 'drop' : 'report' } as const;
+    this.train = await PromptDataset.fromFile(this.path(config.data_settings.train_file), loadOptions);
+    const validation = await PromptDataset.fromFile(this.path(config.data_settings.val_file), loadOptions);
+    const wanted = config.validation_settings.num_prompts === 0 ? validation.size : Math.min(config.validation_settings.num_prompts, validation.size);
+    const order = config.data_settings.balance_by === 'none' ? validation.epochOrder(config.training_settings.seed, 0) : balancedOrder(validation.records, config.data_settings.balance_by, config.training_settings.seed, 0);
+    this.validationRecords = order.slice(0, wanted).map((index) => validation.records[index]!);
+    this.logger.info(`data: ${this.train.size} training prompts, ${this.validationRecords.length} of ${validation.size} validation prompts used`);
+    const factory = this.options.loadComponents ?? loadComponents;
+    this.components = await factory(absolute, this.logger);
+    const devices = this.components.devices;
+    this.logger.info(`devices: policy ${devices.policy}, diffusion ${devices.diffusion}, CLIP ${devices.clip}`);
+    this.initSeconds = (performance.now() - started) / 1000;
+  }
+
+  /** A configured model path: a local folder (resolved) when it looks like a path, else a hub id. */
+  private localOrHub(value: string): string {
+    if (isAbsolute(value) || value.startsWith('.') || value.startsWith('data/') || !/^[\w.-]+\/[\w.-]+$/u.test(value)) return this.path(value);
+    return value;
+  }
+
+  private requireComponents(): SystemComponents {
+    if (!this.components || !this.train) throw new TrainerError('TRAINER_NOT_INITIALIZED', 'VLMGRPOSystem: call initializeComponents() first');
+    return this.components;
+  }
+
+  /** Rewrite prompts with the policy (greedy, fallbacks reported). */
+  async enhance(prompts: readonly string[]): Promise<EnhanceOutput[]> {
+    if (prompts.length === 0) throw new TrainerError('TRAINER_INVALID_ARGUMENT', 'enhance: give at least one prompt');
+    await this.initializeComponents();
+    const { policy } = this.requireComponents();
+    const out = await policy.enhancePrompts([...prompts], { temperature: 0, maxNewTokens: this.config.generation_settings.max_new_tokens, seed: this.config.training_settings.seed });
+    return out.map((item, index) => {
+      const prompt = prompts[index]!;
+      if (item instanceof Error) return { prompt, enhanced: prompt, fallback: true, reason: item.message };
+      if (typeof item === 'string') return { prompt, enhanced: item, fallback: false, reason: null };
+      return { prompt, enhanced: item.text, fallback: item.fallback?.used ?? false, reason: item.fallback?.reason ?? null };
+    });
+  }
+
+  /** Validate the configured policy once (original vs enhanced) into `<output_dir>/evaluation`. */
+  async evaluate(): Promise<EvaluationOutput> {
+    await this.initializeComponents();
+    const directory = join(this.path(this.config.output_settings.output_dir), 'evaluation');
+    const writer = await ResultWriter.open(directory, { runId: `evaluation-${Date.now()}`, overwrite: true });
+    if (this.logger.file === undefined) this.logger.attachFile(join(directory, this.config.logging_settings.log_file));
+    try {
+      const summary = await this.runValidation(0, writer, undefined);
+      return { summary, directory };
+    } finally {
+      await writer.close();
+    }
+  }
+
+  /** Free every model. */
+  async dispose(): Promise<void> {
+    await this.components?.dispose();
+    this.components = undefined;
+  }
+
+  /** The validator over the current policy (the eval package, adapted). */
+  private async validator(): Promise<ValidatorLike> {
+    const { policy, renderer, imageRewards } = this.requireComponents();
+    const config = this.config;
+    const rewards = config.reward_settings;
+    const evalModule = (await import('@vlm-grpo/eval')) as unknown as { Validator: new (options: Record<string, unknown>) => ValidatorLike };
+    const maxNewTokens = config.generation_settings.max_new_tokens;
+    const scorer = {
+      // Total = the training reward's weighted sum, unnormalised, so that validations compare across iterations.
+      score: async (images: RenderedImage[], options: { originalPrompts: string[]; enhancedPrompts: string[]; signal?: AbortSignal }) => {
+        const components = await imageRewards.components(images, options.originalPrompts, options.enhancedPrompts, options.signal);
+        return components.map((item, index) => {
+          if (item instanceof Error) return item;
+          const parts: Record<string, number> = {};
+          let total = 0;
+          for (const name of IMAGE_REWARD_NAMES) {
+            if (rewards[name].weight > 0 && typeof item[name] === 'number') {
+              parts[name] = item[name]!;
+              total += rewards[name].weight * item[name]!;
+            }
+          }
+          const text = options.enhancedPrompts[index]!;
+          if (rewards.length_in_range.weight > 0) {
+            parts['length_in_range'] = lengthInRangeReward(text, rewards.length_in_range.min_words, rewards.length_in_range.max_words);
+            total += rewards.length_in_range.weight * parts['length_in_range'];
+          }
+          if (rewards.subject_kept.weight > 0) {
+            parts['subject_kept'] = subjectKeptReward(options.originalPrompts[index]!, text);
+            total += rewards.subject_kept.weight * parts['subject_kept'];
+          }
+          return { total, components: parts };
+        });
+      },
+    };
+    const enhancer = {
+      enhancePrompts: (prompts: string[], options: { seed?: number; signal?: AbortSignal } = {}) =>
+        policy.enhancePrompts(prompts, { temperature: 0, maxNewTokens, ...(options.seed === undefined ? {} : { seed: options.seed }), ...(options.signal ? { signal: options.signal } : {}) }),
+    };
+    return new evalModule.Validator({
+      enhancer,
+      renderer: renderer satisfies ImageRenderer,
+      scorer,
+      seed: config.training_settings.seed,
+      successThreshold: config.validation_settings.success_threshold,
+      improvementMargin: config.validation_settings.improvement_margin,
+      imagesPerPrompt: config.diffusion_settings.images_per_prompt,
+      batchSize: Math.max(1, config.training_settings.batch_size),
+      contactSheet: config.validation_settings.save_images,
+      saveImages: config.validation_settings.save_images,
+      report: { metricsFile: RUN_FILES.metrics, fileName: RUN_FILES.report },
+      logger: { warn: (message: string) => this.logger.warning(`validation: ${message}`), info: (message: string) => this.logger.debug(`validation: ${message}`) },
+    });
+  }
+
+  private async runValidation(iteration: number, writer: ResultWriter, tracker: WandbTracker | undefined, signal?: AbortSignal): Promise<ValidationSummary> {
+    const validator = await this.validator();
+    this.logger.info(`validation at iteration ${iteration} on ${this.validationRecords.length} prompts`);
+    const run = await validator.validate(this.validationRecords, { iteration, writer, ...(signal ? { signal } : {}) });
+    for (const warning of run.outputWarnings) this.logger.warning(`validation output: ${warning}`);
+    const metrics = run.result.metrics;
+    const summary: ValidationSummary = {
+      iteration,
+      file: run.files.result === null ? null : relative(writer.directory, run.files.result),
+      evaluated: run.result.counts.evaluated,
+      failed: run.result.counts.failed,
+      original_mean_reward: metrics.original.reward.mean,
+      enhanced_mean_reward: metrics.enhanced.reward.mean,
+      mean_improvement: metrics.mean_improvement,
+      win_rate: metrics.win_rate,
+      success_rate: metrics.success_rate,
+      fallback_rate: metrics.fallback_rate,
+    };
+    const format = (value: number | null, digits = 4) => (value === null ? 'n/a' : value.toFixed(digits));
+    this.logger.info(
+      `validation ${iteration}: enhanced reward ${format(summary.enhanced_mean_reward)} vs original ${format(summary.original_mean_reward)}, ` +
+        `win rate ${format(summary.win_rate, 3)}, success rate ${format(summary.success_rate, 3)}, fallback rate ${format(summary.fallback_rate, 3)}, failed ${summary.failed}`,
+    );
+    if (tracker?.enabled) {
+      tracker.log(Object.fromEntries(Object.entries(summary).filter(([, value]) => typeof value === 'number').map(([key, value]) => [`validation/${key}`, value])), iteration);
+      const logImages = this.config.tracking.wandb.log_images;
+      const { encodePng } = (await import('@vlm-grpo/eval')) as unknown as { encodePng?: (image: RenderedImage) => Promise<Uint8Array> | Uint8Array };
+      const rows = [];
+      for (const pair of run.pairs) {
+        const item = pair.item;
+        const image = async (list: RenderedImage[]) => {
+          const first = list[0];
+          if (!first || !logImages || !encodePng) return null;
+          return { png: await encodePng(first), width: first.width, height: first.height };
+        };
+        rows.push({
+          cells: [
+            String(item['user_prompt'] ?? item['prompt'] ?? ''),
+            String(item['enhanced_prompt'] ?? item['rewrite'] ?? item['enhanced_text'] ?? ''),
+            item.status,
+            typeof item.original?.total === 'number' ? item.original.total : null,
+            typeof item.enhanced?.total === 'number' ? item.enhanced.total : null,
+            await image(pair.originalImages),
+            await image(pair.enhancedImages),
+          ],
+        });
+      }
+      await tracker.logTable('validation/samples', ['prompt', 'rewrite', 'status', 'original_reward', 'enhanced_reward', 'original_image', 'enhanced_image'], rows, iteration, logImages);
+    }
+    return summary;
+  }
+
+  private grpoConfig(rewards: TrainingRewards): GRPOConfigInput {
+    const t = this.config.training_settings;
+    const g = this.config.generation_settings;
+    return {
+      numGenerations: t.num_generations,
+      generationBatchSize: t.batch_size * t.num_generations,
+      gradientAccumulationSteps: t.gradient_accumulation_steps,
+      numIterations: t.num_inner_iterations,
+      maxSteps: t.num_iterations,
+      maxCompletionLength: g.max_new_tokens,
+      temperature: g.temperature,
+      topK: g.top_k,
+      topP: g.top_p,
+      repetitionPenalty: g.repetition_penalty,
+      learningRate: t.learning_rate,
+      lrSchedulerType: t.lr_scheduler === 'constant' && t.warmup_steps > 0 ? 'constant_with_warmup' : t.lr_scheduler,
+      warmupSteps: t.warmup_steps,
+      adamBeta1: t.adam_beta1,
+      adamBeta2: t.adam_beta2,
+      adamEpsilon: t.adam_epsilon,
+      weightDecay: t.weight_decay,
+      maxGradNorm: t.max_grad_norm,
+      beta: t.beta,
+      epsilon: t.epsilon,
+      ...(t.epsilon_high === null ? {} : { epsilonHigh: t.epsilon_high }),
+      ...(t.delta === null ? {} : { delta: t.delta }),
+      importanceSamplingLevel: t.importance_sampling_level,
+      lossType: t.loss_type,
+      scaleRewards: t.scale_rewards,
+      multiObjectiveAggregation: this.config.reward_settings.aggregation === 'normalize_then_sum' ? 'normalizeThenSum' : 'sumThenNormalize',
+      rewardWeights: rewards.weights,
+      maskTruncatedCompletions: t.mask_truncated_completions,
+      syncRefModel: t.ref_model_sync.enabled,
+      refModelMixupAlpha: t.ref_model_sync.alpha,
+      refModelSyncSteps: t.ref_model_sync.every_steps,
+      dynamicSampling: t.dynamic_sampling.enabled,
+      maxGenerationBatches: 1 + t.dynamic_sampling.max_refill_rounds,
+      shuffleDataset: false,
+      seed: t.seed,
+    };
+  }
+
+  /**
+   * The GRPO dataset: `epochs` epochs of the balanced prompt stream of `PromptSampler` (one
+   * sampler batch of the dataset's size is exactly one epoch in the sampler's order).
+   */
+  private balancedDataset(epochs: number): PromptRecord[] {
+    const train = this.train!;
+    const sampler = new PromptSampler(train, { batchSize: train.size, seed: this.config.training_settings.seed, balanceBy: this.config.data_settings.balance_by });
+    return Array.from({ length: epochs }, () => sampler.next()).flat();
+  }
+
+  /** Sampler position after `consumed` prompts (for checkpoints and logs). */
+  private samplerState(consumed: number): TrainerState['sampler'] {
+    const size = this.train!.size;
+    const batch = this.config.training_settings.batch_size;
+    return { epoch: Math.floor(consumed / size), offset: consumed % size, batchesDrawn: Math.floor(consumed / batch) };
+  }
+
+  /** Find the run id and checkpoint to resume from. */
+  private async resumePoint(outputDir: string): Promise<{ runId: string; checkpoint: string | undefined }> {
+    const resume = this.options.resume ?? false;
+    const marker = await readFile(join(outputDir, RUN_MARKER_FILE), 'utf8').then((text) => JSON.parse(text) as RunMarker, () => undefined);
+    if (resume === false) return { runId: `run-${new Date().toISOString().replace(/[:.]/gu, '-')}-${randomBytes(3).toString('hex')}`, checkpoint: undefined };
+    if (!marker) throw new TrainerError('TRAINER_CHECKPOINT_NOT_FOUND', `--resume: ${outputDir} is not a vlm-grpo run folder (no ${RUN_MARKER_FILE}); start a new run without --resume or pass --output-dir of the run to continue`);
+    if (typeof resume === 'string') {
+      const folder = this.path(resume);
+      if (!(await readCheckpointManifest(folder))) throw new TrainerError('TRAINER_CHECKPOINT_NOT_FOUND', `--resume=${resume}: ${folder} is not a complete checkpoint (no valid checkpoint.json)`);
+      return { runId: marker.runId, checkpoint: folder };
+    }
+    const latest = await new CheckpointManager(outputDir, { keep: this.config.training_settings.keep_checkpoints }).latest();
+    if (!latest) this.logger.warning(`--resume: ${outputDir} has no complete checkpoint yet; starting run ${marker.runId} from iteration 0`);
+    return { runId: marker.runId, checkpoint: latest?.path };
+  }
+
+  /**
+   * Run GRPO training to `num_iterations` (or until a stop signal or too many failures).
+   * Returns the final results (also written to `final_results.json`).
+   * @throws TrainerError `TRAINER_TOO_MANY_FAILURES` after writing a checkpoint and the results.
+   */
+  async runTraining(): Promise<FinalResults> {
+    await this.initializeComponents();
+    const components = this.requireComponents();
+    const config = this.config;
+    const t = config.training_settings;
+    const outputDir = this.path(config.output_settings.output_dir);
+    const { runId, checkpoint } = await this.resumePoint(outputDir);
+    const writer = await ResultWriter.open(outputDir, { runId, overwrite: config.output_settings.overwrite && !this.options.resume });
+    if (this.logger.file === undefined) this.logger.attachFile(writer.path(config.logging_settings.log_file));
+    this.logger.info(`run ${runId} in ${outputDir}${writer.resumed ? ' (existing run folder)' : ''}`);
+    const checkpoints = new CheckpointManager(outputDir, { keep: t.keep_checkpoints, logger: this.logger });
+    await checkpoints.cleanTemporary();
+    const stop = this.options.stopSignal ?? new StopSignal({ logger: this.logger });
+    const installed = this.options.stopSignal === undefined;
+    if (installed) stop.install();
+    const failures = new FailureTracker({ maxFailureFraction: t.max_failure_fraction, maxFailedIterations: t.max_failed_iterations });
+    const rewards = new TrainingRewards({ config, renderer: components.renderer, imageRewards: components.imageRewards });
+    const tracker = new WandbTracker(this.logger);
+    let trainer: GRPOTrainer | undefined;
+    let progress: Progress | undefined;
+    try {
+      // Application state, fresh or from the checkpoint.
+      let state: TrainerState = {
+        format: 'vlm-grpo-trainer-state/1',
+        iteration: 0,
+        run_id: runId,
+        dataset_epochs: Math.max(1, Math.ceil((t.num_iterations * t.batch_size * (1 + (t.dynamic_sampling.enabled ? t.dynamic_sampling.max_refill_rounds : 0))) / this.train!.size)),
+        sampler: { epoch: 0, offset: 0, batchesDrawn: 0 },
+        failures: failures.getState(),
+        reward_normalizers: {},
+        best: null,
+        validations: [],
+        metrics: [],
+        training_seconds: 0,
+      };
+      let grpoState: { manifest: Record<string, unknown>; data: Uint8Array } | undefined;
+      if (checkpoint) {
+        const parsed = trainerStateSchema.safeParse(JSON.parse(await readFile(join(checkpoint, APP_STATE), 'utf8')));
+        if (!parsed.success) throw new TrainerError('TRAINER_CHECKPOINT_FAILED', `${join(checkpoint, APP_STATE)}: not a trainer state (${parsed.error.issues[0]?.message})`);
+        state = parsed.data;
+        grpoState = {
+          manifest: JSON.parse(await readFile(join(checkpoint, GRPO_STATE_JSON), 'utf8')) as Record<string, unknown>,
+          data: new Uint8Array(await readFile(join(checkpoint, GRPO_STATE_BIN))),
+        };
+        failures.setState(state.failures);
+        rewards.setState(state.reward_normalizers);
+        // Lines written after the checkpoint belong to iterations that will run again.
+        await writer.close();
+        await writer.writeFile(RUN_FILES.metrics, state.metrics.map((line) => `${JSON.stringify(line)}\n`).join(''));
+        this.logger.info(`resuming from ${checkpoint} at iteration ${state.iteration}`);
+      } else if (writer.resumed && this.options.resume) {
+        await rm(writer.path(RUN_FILES.metrics), { force: true });
+      }
+      const resumedFrom = checkpoint ? state.iteration : null;
+      const grpo = await import('@vlm-grpo/grpo');
+      const timed = new TimedPolicy(components.policy);
+      trainer = await grpo.GRPOTrainer.create({
+        policy: timed,
+        rewardFuncs: rewards.functions,
+        dataset: this.balancedDataset(state.dataset_epochs),
+        config: this.grpoConfig(rewards),
+      });
+      if (grpoState) trainer.setState(grpo.decodeTrainerState(grpoState.manifest, grpoState.data));
+
+      if (config.tracking.wandb.enabled) {
+        await tracker.start({
+          project: config.tracking.wandb.project,
+          entity: config.tracking.wandb.entity,
+          runName: config.tracking.wandb.run_name,
+          runId: runId.replace(/[^a-z0-9-]/giu, '').toLowerCase().slice(-64),
+          baseUrl: config.tracking.wandb.base_url,
+          config,
+        });
+      }
+
+      progress = new Progress({ total: t.num_iterations, start: state.iteration, mode: config.logging_settings.progress_bar, logger: this.logger, ...(this.options.progressStream ? { stream: this.options.progressStream } : {}) });
+      const sessionTimings: StageTimings[] = [];
+      let validationSeconds = 0;
+      let lastCheckpoint = checkpoint ? state.iteration : -1;
+      let lastValidated = state.validations.at(-1)?.iteration ?? -1;
+      let status: FinalResults['status'] = 'completed';
+      let message = `completed ${t.num_iterations} iterations`;
+
+      const saveCheckpoint = async (reason: CheckpointManifest['reason']) => {
+        if (lastCheckpoint === state.iteration) return;
+        const snapshot = trainer!.getState();
+        const encoded = grpo.encodeTrainerState(snapshot);
+        const appState: TrainerState = { ...state, failures: failures.getState(), reward_normalizers: rewards.getState() };
+        const path = await checkpoints.save(state.iteration, reason, async (folder) => {
+          await components.policy.save(join(folder, POLICY_FOLDER));
+          await writeFile(join(folder, GRPO_STATE_JSON), JSON.stringify(encoded.manifest));
+          await writeFile(join(folder, GRPO_STATE_BIN), encoded.data);
+          await writeFile(join(folder, APP_STATE), `${JSON.stringify(appState, null, 2)}\n`);
+        });
+        lastCheckpoint = state.iteration;
+        this.logger.info(`checkpoint written: ${path} (${reason})`);
+      };
+
+      const validate = async () => {
+        const started = performance.now();
+        const summary = await this.runValidation(state.iteration, writer, tracker);
+        validationSeconds += (performance.now() - started) / 1000;
+        lastValidated = state.iteration;
+        state = { ...state, validations: [...state.validations, summary] };
+        const metricName = config.validation_settings.best_metric;
+        const value = summary[metricName];
+        if (value !== null && Number.isFinite(value) && (state.best === null || value > state.best.value)) {
+          state = { ...state, best: { metric: metricName, value, iteration: state.iteration } };
+          if (config.output_settings.save_best_model) {
+            const target = writer.path(RUN_FILES.bestModel);
+            const temporary = `${target}.tmp-${process.pid}`;
+            await rm(temporary, { recursive: true, force: true });
+            await components.policy.save(temporary);
+            await rm(`${target}.old`, { recursive: true, force: true });
+            await import('node:fs/promises').then(async (fs) => {
+              await fs.rename(target, `${target}.old`).catch(() => undefined);
+              await fs.rename(temporary, target);
+              await fs.rm(`${target}.old`, { recursive: true, force: true });
+            });
+            this.logger.info(`best model (${metricName} ${value.toFixed(4)} at iteration ${state.iteration}) saved to ${target}`);
+          }
+        }
+      };
+
+      while (state.iteration < t.num_iterations && !stop.requested) {
+        const started = performance.now();
+        timed.reset();
+        progress.stage('generating');
+        let metrics: GRPOMetrics = {};
+        const stepFailures: SampleFailure[] = [];
+        const samples = t.batch_size * t.num_generations;
+        try {
+          metrics = await trainer.trainStep();
+        } catch (error) {
+          const stage = timed.failed ? 'generation' : (error as { code?: string }).code === 'GRPO_NON_FINITE' ? 'update' : 'rewards';
+          stepFailures.push({ stage, sample: -1, message: (error as Error).message });
+          this.logger.error(`iteration ${state.iteration + 1}: ${stage} failed for the whole batch: ${(error as Error).message}`);
+        }
+        const report = rewards.takeReport();
+        stepFailures.push(...report.failures);
+        for (const failure of report.failures) this.logger.warning(`iteration ${state.iteration + 1}: sample ${failure.sample} excluded (${failure.stage}: ${failure.message})`);
+        const total = (performance.now() - started) / 1000;
+        const timings: StageTimings = {
+          generation: timed.seconds,
+          rendering: report.timings.rendering,
+          scoring: report.timings.scoring,
+          update: Math.max(0, total - timed.seconds - report.timings.wall),
+          total,
+        };
+        sessionTimings.push(timings);
+        const summary = failures.record(samples, stepFailures);
+        const iteration = state.iteration + 1;
+        const consumed = iteration * t.batch_size;
+        const line = metricsLineSchema.parse({
+          iteration,
+          time: new Date().toISOString(),
+          epoch: consumed / this.train!.size,
+          metrics: Object.fromEntries(Object.entries(metrics).filter(([, value]) => Number.isFinite(value))),
+          timings_s: timings,
+          samples: { total: samples, failed: summary.failed },
+          failures: stepFailures,
+        });
+        await writer.appendJsonl(RUN_FILES.metrics, line);
+        state = { ...state, iteration, sampler: this.samplerState(consumed), metrics: [...state.metrics, line], training_seconds: state.training_seconds + total };
+        tracker.log({ ...line.metrics, ...Object.fromEntries(Object.entries(timings).map(([key, value]) => [`time/${key}`, value])), 'samples/failed': summary.failed }, iteration);
+        progress.tick(iteration, { reward: metrics['reward'], kl: metrics['kl'] });
+        this.logger.debug(`iteration ${iteration}: ${JSON.stringify(line.metrics)}`);
+        await this.options.onIteration?.(iteration, line);
+        if (summary.stop) {
+          status = 'failed';
+          message = failures.stopMessage();
+          this.logger.error(message);
+          await saveCheckpoint('failures');
+          break;
+        }
+        if (t.validation_every > 0 && iteration % t.validation_every === 0) await validate();
+        if (iteration % t.checkpoint_every === 0) await saveCheckpoint('scheduled');
+      }
+      progress.finish();
+      if (status !== 'failed' && stop.requested && state.iteration < t.num_iterations) {
+        status = 'stopped';
+        message = `stopped by ${stop.reason} after iteration ${state.iteration}; continue with --resume`;
+        this.logger.warning(message);
+        await saveCheckpoint('signal');
+      }
+      if (status === 'completed') {
+        if (lastValidated !== state.iteration) await validate();
+        await saveCheckpoint('final');
+      }
+      const results = await this.writeFinalResults(writer, {
+        runId, status, message, resumedFrom, state, sessionTimings, validationSeconds, failures, checkpoints,
+        finalMetrics: state.metrics.at(-1)?.metrics ?? {},
+      });
+      await tracker.finish(status === 'failed' ? 1 : 0);
+      if (status === 'failed') throw new TrainerError('TRAINER_TOO_MANY_FAILURES', message);
+      return results;
+    } finally {
+      progress?.finish();
+      if (installed) stop.uninstall();
+      trainer?.dispose();
+      await tracker.finish().catch(() => undefined);
+      await writer.close();
+    }
+  }
+
+  private async writeFinalResults(
+    writer: ResultWriter,
+    input: {
+      runId: string;
+      status: FinalResults['status'];
+      message: string;
+      resumedFrom: number | null;
+      state: TrainerState;
+      sessionTimings: StageTimings[];
+      validationSeconds: number;
+      failures: FailureTracker;
+      checkpoints: CheckpointManager;
+      finalMetrics: Record<string, number>;
+    },
+  ): Promise<FinalResults> {
+    const config = this.config;
+    const { state, sessionTimings } = input;
+    const rel = (path: string) => relative(writer.directory, path);
+    const bestExists = await readFile(join(writer.path(RUN_FILES.bestModel), 'config.json')).then(() => true, () => false);
+    const reportExists = await readFile(writer.path(RUN_FILES.report)).then(() => true, () => false);
+    const failureState = input.failures.getState();
+    const results: FinalResults = {
+      format: 'vlm-grpo-final-results/1',
+      run_id: input.runId,
+      status: input.status,
+      message: input.message,
+      created_at: new Date().toISOString(),
+      config: trainerConfigSchema.parse(config) as unknown as Record<string, unknown>,
+      iterations: { completed: state.iteration, planned: config.training_settings.num_iterations, resumed_from: input.resumedFrom },
+      devices: this.components!.devices,
+      timings_s: {
+        initialization: this.initSeconds,
+        training: state.training_seconds,
+        validation: input.validationSeconds,
+        per_iteration:
+          sessionTimings.length === 0
+            ? null
+            : {
+                generation: mean(sessionTimings.map((entry) => entry.generation)),
+                rendering: mean(sessionTimings.map((entry) => entry.rendering)),
+                scoring: mean(sessionTimings.map((entry) => entry.scoring)),
+                update: mean(sessionTimings.map((entry) => entry.update)),
+                total: mean(sessionTimings.map((entry) => entry.total)),
+              },
+      },
+      best: state.best,
+      final_metrics: input.finalMetrics,
+      validations: state.validations,
+      failures: { failed_samples: failureState.totalFailed, total_samples: failureState.totalSamples },
+      files: {
+        run_folder: writer.directory,
+        log: config.logging_settings.log_file,
+        metrics: RUN_FILES.metrics,
+        best_model: bestExists ? RUN_FILES.bestModel : null,
+        checkpoints: (await input.checkpoints.list()).map((entry) => rel(entry.path)),
+        validations: state.validations.map((summary) => summary.file).filter((file): file is string => file !== null),
+        report: reportExists ? RUN_FILES.report : null,
+      },
+    };
+    const checked = finalResultsSchema.parse(results);
+    await writer.writeJson(RUN_FILES.finalResults, checked);
+    this.logger.info(`${input.status}: ${input.message}. Results: ${writer.path(RUN_FILES.finalResults)}`);
+    return checked;
+  }
+}
+
+/** Delegates to the policy and measures the time spent sampling (the generation stage). */
+class TimedPolicy implements TrainablePolicy {
+  seconds = 0;
+  failed = false;
+  constructor(private readonly inner: TrainablePolicy) {}
+  reset(): void {
+    this.seconds = 0;
+    this.failed = false;
+  }
+  async sample(...args: Parameters<TrainablePolicy['sample']>): ReturnType<TrainablePolicy['sample']> {
+    const started = performance.now();
+    try {
+      return await this.inner.sample(...args);
+    } catch (error) {
+      this.failed = true;
+      throw error;
+    } finally {
+      this.seconds += (performance.now() - started) / 1000;
+    }
+  }
+  sequenceLogProbs(...args: Parameters<TrainablePolicy['sequenceLogProbs']>): ReturnType<TrainablePolicy['sequenceLogProbs']> {
+    return this.inner.sequenceLogProbs(...args);
+  }
+  trainableVariables(): ReturnType<TrainablePolicy['trainableVariables']> {
+    return this.inner.trainableVariables();
+  }
+  clone(): ReturnType<TrainablePolicy['clone']> {
+    return this.inner.clone();
+  }
+  dispose(): void {
+    this.inner.dispose();
+  }
+  enhancePrompts(...args: Parameters<TrainablePolicy['enhancePrompts']>): ReturnType<TrainablePolicy['enhancePrompts']> {
+    return this.inner.enhancePrompts(...args);
+  }
+  save(directory: string): Promise<void> {
+    return this.inner.save(directory);
+  }
+}
+
+
