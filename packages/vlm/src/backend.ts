@@ -64,7 +64,7 @@ async function tryWebgpu(flags: string[]): Promise<string> {
   const global = globalThis as Record<string, unknown>;
   const navigatorObject = (global.navigator ?? {}) as { gpu?: { requestAdapter(options?: unknown): Promise<unknown> } };
   if (!navigatorObject.gpu) {
-    const webgpu = (await import(/* @vite-ignore */ 'webgpu')) as {
+    const webgpu = (await import(/* @vite-ignore */ 'webgpu')) as unknown as {
       create(flags: string[]): { requestAdapter(options?: unknown): Promise<unknown> };
       globals: Record<string, unknown>;
     };

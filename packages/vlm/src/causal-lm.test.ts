@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CausalLM } from './causal-lm.js';
 import { MissingWeightsError, UnsupportedArchitectureError, VlmError } from './errors.js';
 import { parseSafetensors, serializeSafetensors } from './safetensors.js';
-import { FIXTURES, LM_FIXTURES, loadReference, maxAbsDiff, useTestBackend } from './test-utils.js';
+import { FIXTURES, LM_FIXTURES, loadReference, maxAbsDiff, useTestBackend } from './__fixtures__/test-utils.js';
 
 let scratch: string;
 beforeAll(async () => {

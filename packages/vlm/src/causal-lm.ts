@@ -129,10 +129,11 @@ export interface SaveOptions {
   extraFiles?: Record<string, string | Uint8Array>;
 }
 
-interface LayerCache {
+/** Keys and values of one layer, [B, numKvHeads, S, headDim] (a type alias so tf.tidy can return it). */
+type LayerCache = {
   k: tf.Tensor4D;
   v: tf.Tensor4D;
-}
+};
 
 /** Pad rows on the left; returns flat ids and mask [B·L] and the padded length. */
 function leftPad(rows: readonly (readonly number[])[], pad: number): { ids: Int32Array; mask: Int32Array; length: number } {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VlmError } from './errors.js';
 import { resolveModelDir } from './hub.js';
-import { FIXTURES } from './test-utils.js';
+import { FIXTURES } from './__fixtures__/test-utils.js';
 
 let server: Server;
 let endpoint: string;

@@ -1,7 +1,113 @@
 /**
- * @vlm-grpo/vlm: public entry point. See README.md for what this package holds.
+ * @vlm-grpo/vlm: trainable prompt-enhancer language models in TensorFlow.js. GPT-2, Llama and
+ * Qwen2 causal LMs loaded from and saved to Hugging Face checkpoints, KV-cached generation,
+ * differentiable log-probabilities, `VLMWrapper` (prompt enhancement and the GRPO policy) and SFT.
  * @packageDocumentation
  */
 
 /** The npm name of this package. */
 export const PACKAGE_NAME = '@vlm-grpo/vlm' as const;
+
+export { AUTO_BACKEND_ORDER, initBackend, type BackendName, type BackendReport, type InitBackendOptions } from './backend.js';
+export {
+  CausalLM,
+  TOKENIZER_FILES,
+  readCheckpoint,
+  type CausalLMInitOptions,
+  type CausalLMLoadOptions,
+  type FinishReason,
+  type GenerateOptions,
+  type GenerateOutput,
+  type SaveOptions,
+  type SequenceLogProbsOptions,
+} from './causal-lm.js';
+export {
+  MissingWeightsError,
+  SafetensorsError,
+  UnsupportedArchitectureError,
+  VlmError,
+  type VlmErrorCode,
+} from './errors.js';
+export {
+  CATEGORY_DESCRIPTORS,
+  assessCompletion,
+  contentWords,
+  dropsSubject,
+  isLooping,
+  resolveCategory,
+  ruleBasedEnrichment,
+  type FailureReason,
+} from './fallback.js';
+export { OPTIONAL_MODEL_FILES, resolveModelDir, type HubOptions } from './hub.js';
+export {
+  SUPPORTED_ARCHITECTURES,
+  detectArchitecture,
+  parseModelConfig,
+  weightSpecs,
+  type Architecture,
+  type ModelConfig,
+  type RopeScaling,
+  type WeightSpec,
+} from './model-config.js';
+export {
+  AdamW,
+  clipByGlobalNorm,
+  learningRateAt,
+  type AdamWOptions,
+  type AdamWState,
+  type ScheduleKind,
+} from './optim.js';
+export type { GrpoPolicy, PolicySampleOptions, PolicySampleResult } from './policy.js';
+export {
+  CLIP_MAX_TOKENS,
+  approximateClipTokenCount,
+  collapseRepetitions,
+  postProcessPrompt,
+  truncateToClipTokens,
+  type PostProcessOptions,
+} from './post-process.js';
+export {
+  MAX_SAFETENSORS_HEADER_BYTES,
+  SAFETENSORS_DTYPES,
+  float16BitsToFloat,
+  float32ToTensor,
+  floatToBfloat16Bits,
+  floatToFloat16Bits,
+  parseSafetensors,
+  readSafetensorsFile,
+  serializeSafetensors,
+  tensorToFloat32,
+  writeSafetensorsFile,
+  type SafetensorsDtype,
+  type SafetensorsFile,
+  type SafetensorsInput,
+  type SafetensorsTensor,
+} from './safetensors.js';
+export {
+  applyRepetitionPenalty,
+  applyTopK,
+  applyTopP,
+  chooseToken,
+  logSumExp,
+  tokenLogProb,
+  type TokenChoiceOptions,
+} from './sampling.js';
+export { sft, type SftOptions, type SftPair, type SftResult, type SftStepLog } from './sft.js';
+export {
+  HfTokenizer,
+  renderChatTemplate,
+  renderPlainTemplate,
+  type ChatMessage,
+  type TextTokenizer,
+} from './tokenizer.js';
+export {
+  DEFAULT_PLAIN_TEMPLATE,
+  DEFAULT_SYSTEM_PROMPT,
+  VLMWrapper,
+  type EnhanceOptions,
+  type EnhanceResult,
+  type FallbackMode,
+  type PromptFormat,
+  type VLMWrapperOptions,
+  type VLMWrapperSettings,
+} from './vlm-wrapper.js';

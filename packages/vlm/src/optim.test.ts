@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdamW, clipByGlobalNorm, learningRateAt } from './optim.js';
-import { useTestBackend } from './test-utils.js';
+import { useTestBackend } from './__fixtures__/test-utils.js';
 
 beforeAll(async () => {
   await useTestBackend();

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CausalLM } from './causal-lm.js';
 import { VlmError } from './errors.js';
 import { sft } from './sft.js';
-import { FIXTURES, maxAbsDiff, useTestBackend } from './test-utils.js';
+import { FIXTURES, maxAbsDiff, useTestBackend } from './__fixtures__/test-utils.js';
 import { VLMWrapper } from './vlm-wrapper.js';
 
 let scratch: string;

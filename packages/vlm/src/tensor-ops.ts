@@ -9,7 +9,9 @@
 import * as tf from '@tensorflow/tfjs';
 
 /** `table[ids]` along axis 0 (embedding lookup), with a scatter-add gradient that works on wasm. */
-export const gatherRows = tf.customGrad((table: tf.Tensor, ids: tf.Tensor, save: tf.GradSaveFunc) => {
+type CustomGradFunc = Parameters<typeof tf.customGrad>[0];
+
+export const gatherRows = tf.customGrad(((table: tf.Tensor, ids: tf.Tensor, save: tf.GradSaveFunc) => {
   save([ids]);
   return {
     value: tf.gather(table, ids),
@@ -18,13 +20,13 @@ export const gatherRows = tf.customGrad((table: tf.Tensor, ids: tf.Tensor, save:
       return [tf.scatterND(indices.expandDims(1), dy as tf.Tensor, table.shape), tf.zerosLike(indices)];
     },
   };
-}) as (table: tf.Tensor, ids: tf.Tensor) => tf.Tensor;
+}) as unknown as CustomGradFunc) as (table: tf.Tensor, ids: tf.Tensor) => tf.Tensor;
 
 /** Identity forward, zero gradient (tfjs has no `stopGradient`). */
-export const stopGradient = tf.customGrad((x: tf.Tensor, _save: tf.GradSaveFunc) => ({
+export const stopGradient = tf.customGrad(((x: tf.Tensor, _save: tf.GradSaveFunc) => ({
   value: x.clone(),
   gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [tf.zerosLike(dy as tf.Tensor)],
-})) as (x: tf.Tensor) => tf.Tensor;
+})) as unknown as CustomGradFunc) as (x: tf.Tensor) => tf.Tensor;
 
 /**
  * Affine map on the last axis. `weight` is `[in, out]` (GPT-2 `Conv1D`) when `transposed` is

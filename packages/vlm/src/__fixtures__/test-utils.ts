@@ -5,10 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend } from './backend.js';
+import { initBackend } from '../backend.js';
 
 /** Absolute path of `src/__fixtures__`. */
-export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '__fixtures__');
+export const FIXTURES = dirname(fileURLToPath(import.meta.url));
 
 /** The three tiny causal-LM fixtures. */
 export const LM_FIXTURES = ['tiny-gpt2', 'tiny-llama', 'tiny-qwen2'] as const;

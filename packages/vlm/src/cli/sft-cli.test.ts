@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VlmError } from '../errors.js';
-import { FIXTURES, useTestBackend } from '../test-utils.js';
+import { FIXTURES, useTestBackend } from '../__fixtures__/test-utils.js';
 import { VLMWrapper } from '../vlm-wrapper.js';
 import { parseSftArgs, readSftPairs, runSftCli } from './sft-cli.js';
 
