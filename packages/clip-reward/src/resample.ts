@@ -128,6 +128,7 @@ function precomputeCoeffs(inSize: number, outSize: number, filter: Filter, flavo
 }
 
 function clip8(acc: number, one: number): number {
+  // acc is an exact integer below 2^53, so floor(acc / 2^bits) equals C's arithmetic shift.
   const v = Math.floor(acc / one);
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
@@ -175,10 +176,27 @@ export function resizeImage(
         const xmin = bounds[xx * 2]!;
         const count = bounds[xx * 2 + 1]!;
         const kOff = xx * ksize;
+        const dst = (y * outW + xx) * channels;
+        if (channels === 3) {
+          let a0 = half;
+          let a1 = half;
+          let a2 = half;
+          let p = row + xmin * 3;
+          for (let x = 0; x < count; x++, p += 3) {
+            const w = kk[kOff + x]!;
+            a0 += src[p]! * w;
+            a1 += src[p + 1]! * w;
+            a2 += src[p + 2]! * w;
+          }
+          tmp[dst] = clip8(a0, one);
+          tmp[dst + 1] = clip8(a1, one);
+          tmp[dst + 2] = clip8(a2, one);
+          continue;
+        }
         for (let c = 0; c < channels; c++) {
           let acc = half;
           for (let x = 0; x < count; x++) acc += src[row + (x + xmin) * channels + c]! * kk[kOff + x]!;
-          tmp[(y * outW + xx) * channels + c] = clip8(acc, one);
+          tmp[dst + c] = clip8(acc, one);
         }
       }
     }
@@ -194,13 +212,15 @@ export function resizeImage(
       const ymin = bounds[yy * 2]!;
       const count = bounds[yy * 2 + 1]!;
       const kOff = yy * ksize;
-      for (let x = 0; x < srcW; x++) {
-        for (let c = 0; c < channels; c++) {
-          let acc = half;
-          for (let y = 0; y < count; y++) acc += src[((y + ymin) * srcW + x) * channels + c]! * kk[kOff + y]!;
-          out[(yy * srcW + x) * channels + c] = clip8(acc, one);
-        }
+      // Accumulate whole rows: for each tap, add weight · source row to the accumulators.
+      const acc = new Float64Array(srcW * channels).fill(half);
+      for (let y = 0; y < count; y++) {
+        const w = kk[kOff + y]!;
+        const base = (y + ymin) * srcW * channels;
+        for (let i = 0; i < acc.length; i++) acc[i] += src[base + i]! * w;
       }
+      const dst = yy * srcW * channels;
+      for (let i = 0; i < acc.length; i++) out[dst + i] = clip8(acc[i]!, one);
     }
     src = out;
   }
