@@ -15,8 +15,7 @@ export type VlmErrorCode =
   | 'VLM_BACKEND_UNAVAILABLE'
   | 'VLM_TOKENIZER_FAILED'
   | 'VLM_TEMPLATE_FAILED'
-  | 'VLM_DISPOSED'
-  | 'VLM_WRITE_FAILED';
+  | 'VLM_DISPOSED';
 
 const marker = Symbol.for('vlm-grpo.vlm.error');
 
