@@ -53,15 +53,17 @@ interface SdModule {
 }
 
 interface ClipResultLike {
-  total?: number;
-  components: Record<string, number | undefined>;
+  total: number;
+  /** Component values before normalisation (the trainer normalises and weights itself). */
+  raw: Record<string, number | undefined>;
 }
 
 interface ClipCalculatorLike {
+  readonly device?: string;
   calculateRewards(
-    images: Array<{ data: Uint8Array; width: number; height: number; channels?: number }>,
+    images: Array<{ data: Uint8Array; width: number; height: number; channels?: 1 | 3 | 4 }>,
     texts: string[],
-    options?: Record<string, unknown>,
+    options?: { originalPrompts?: string[]; updateNormalization?: boolean },
   ): Promise<ClipResultLike[]>;
   dispose?(): Promise<void> | void;
 }
@@ -141,12 +143,12 @@ export function adaptImageRewards(calculator: ClipCalculatorLike): ImageRewardMo
         const results = await calculator.calculateRewards(
           images.map((image) => ({ data: image.data, width: image.width, height: image.height, channels: image.channels ?? 3 })),
           prompts,
-          { originalPrompts: originals },
+          { originalPrompts: originals, updateNormalization: false },
         );
         return results.map((result) => {
           const row: RewardComponents = {};
           for (const name of IMAGE_REWARD_NAMES) {
-            const value = componentValue(result.components, name);
+            const value = componentValue(result.raw, name);
             if (typeof value === 'number') row[name] = value;
           }
           return row;
@@ -212,14 +214,21 @@ export async function loadComponents(config: TrainerConfig, logger: Logger): Pro
   const r = config.reward_settings;
   let calculator: ClipCalculatorLike;
   try {
+    // Every component at weight 1 and unnormalised: the trainer weights them through GRPO's
+    // reward weights and normalises them itself (running z-score), so each is logged on its own.
+    const on = (weight: number) => weight > 0;
     calculator = await clip.CLIPRewardCalculator.fromPretrained(m.clip_model, {
       ...hub,
       device,
       dtype: m.dtype,
       logger: (message: string) => logger.info(`clip: ${message}`),
-      similarityMode: r.similarity.mode === 'clip_score' ? 'clipScore' : 'cosine',
-      promptistGate: r.relevance_to_original.promptist_gate,
-      ...(r.aesthetic.head_path === null ? {} : { aestheticHeadPath: r.aesthetic.head_path }),
+      rewards: {
+        similarity: on(r.similarity.weight) ? { weight: 1, mode: r.similarity.mode === 'clip_score' ? 'clipScore' : 'cosine' } : false,
+        relevanceToOriginal: on(r.relevance_to_original.weight) ? { weight: 1, mode: r.relevance_to_original.promptist_gate ? 'promptistGate' : r.similarity.mode === 'clip_score' ? 'clipScore' : 'cosine' } : false,
+        consistency: on(r.consistency.weight) ? { weight: 1 } : false,
+        quality: on(r.quality.weight) ? { weight: 1 } : false,
+        aesthetic: on(r.aesthetic.weight) && r.aesthetic.head_path !== null ? { weight: 1, head: r.aesthetic.head_path } : false,
+      },
     });
   } catch (error) {
     wrapper.dispose();
@@ -230,7 +239,7 @@ export async function loadComponents(config: TrainerConfig, logger: Logger): Pro
     policy: adaptPolicy(wrapper),
     renderer: adaptRenderer(pipeline, config),
     imageRewards: adaptImageRewards(calculator),
-    devices: { policy: policyDevice, diffusion: device, clip: device },
+    devices: { policy: policyDevice, diffusion: device, clip: calculator.device ?? device },
     async dispose() {
       wrapper.dispose();
       await pipeline.release?.();
