@@ -180,6 +180,20 @@ describe('model loading', () => {
     }
   });
 
+  it('loads a Hub id from the transformers.js cache with localFilesOnly, and names a missing one', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'hf-cache-'));
+    temp.push(cache);
+    cpSync(fixture, join(cache, 'test-org', 'tiny-clip'), { recursive: true });
+    const calc = await CLIPRewardCalculator.fromPretrained('test-org/tiny-clip', { localFilesOnly: true, cacheDir: cache, logger: quiet });
+    expect(calc.source).toBe('test-org/tiny-clip');
+    expect(calc.layout).toBe('split');
+    expect(maxAbsDiff(await calc.embedPixelValues(refPixels, 3), ref.image_embeds)).toBeLessThan(1e-4);
+    await calc.dispose();
+    const error = await CLIPRewardCalculator.fromPretrained('Xenova/clip-vit-base-patch32', { localFilesOnly: true, cacheDir: cache }).catch((e: unknown) => e);
+    expect(ClipRewardError.isInstance(error) && error.code).toBe('CLIP_MODEL_LOAD_FAILED');
+    expect((error as Error).message).toMatch(/^Xenova\/clip-vit-base-patch32: cannot load the tokenizer \(localFilesOnly is set/);
+  });
+
   it('restores transformers.js env after loading (settings are per call)', async () => {
     const { env } = await import('@huggingface/transformers');
     const before = { remote: env.allowRemoteModels, path: env.localModelPath, cache: env.cacheDir };

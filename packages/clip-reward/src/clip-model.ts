@@ -217,7 +217,11 @@ export class ClipModel {
         const message = (cause as Error)?.message ?? String(cause);
         const m = /file was not found locally at "([^"]+)"/.exec(message);
         if (m && local) return new ModelFileMissingError(source, path.relative(source, m[1]!), message);
-        return new ClipRewardError('CLIP_MODEL_LOAD_FAILED', `${source}: cannot load ${what}: ${message}`, { cause });
+        const hint =
+          !local && options.localFilesOnly
+            ? ` (localFilesOnly is set: the files must already be in the cache${options.cacheDir ? ` ${path.resolve(options.cacheDir)}` : ''})`
+            : '';
+        return new ClipRewardError('CLIP_MODEL_LOAD_FAILED', `${source}: cannot load ${what}${hint}: ${message}`, { cause });
       };
       let tokenizer: PreTrainedTokenizer;
       try {
