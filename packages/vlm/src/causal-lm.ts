@@ -472,23 +472,19 @@ export class CausalLM {
   }
 
   /**
-   * Logits [B, T, V] for `inputIds` [B, T] (rows of equal length; pad on the left and pass the
-   * mask for ragged batches). Position ids come from `attentionMask` (cumsum − 1) unless
+   * Logits [B, T, V] for `inputIds` [B, T] (plain arrays, rows of equal length; pad on the left and
+   * pass the mask for ragged batches). Position ids come from `attentionMask` (cumsum − 1) unless
    * `positionIds` [B, T] is given. Differentiable; the caller owns the returned tensor.
    */
-  forward(
-    inputIds: number[][] | tf.Tensor2D,
-    attentionMask?: number[][] | tf.Tensor2D,
-    positionIds?: number[][],
-  ): tf.Tensor3D {
+  forward(inputIds: number[][], attentionMask?: number[][], positionIds?: number[][]): tf.Tensor3D {
     this.assertLive();
-    const rows = Array.isArray(inputIds) ? inputIds : (inputIds.arraySync() as number[][]);
+    const rows = inputIds;
     const batch = rows.length;
     const t = rows[0]?.length ?? 0;
     if (batch === 0 || t === 0 || rows.some((row) => row.length !== t)) {
       throw new VlmError('VLM_INVALID_ARGUMENT', 'forward: inputIds must be a non-empty [batch, time] array with rows of equal length');
     }
-    const maskRows = attentionMask ? (Array.isArray(attentionMask) ? attentionMask : (attentionMask.arraySync() as number[][])) : null;
+    const maskRows = attentionMask ?? null;
     const mask = new Int32Array(batch * t).fill(1);
     if (maskRows) {
       if (maskRows.length !== batch || maskRows.some((row) => row.length !== t)) {

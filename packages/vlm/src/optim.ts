@@ -92,8 +92,9 @@ export class AdamW {
   }
 
   /** Copy of the state (for checkpoints). */
-  getState(): AdamWState {
-    return { step: this.step, m: this.m.map((t) => t.dataSync() as Float32Array).map((a) => a.slice()), v: this.v.map((t) => (t.dataSync() as Float32Array).slice()) };
+  async getState(): Promise<AdamWState> {
+    const read = (tensors: tf.Variable[]) => Promise.all(tensors.map(async (t) => ((await t.data()) as Float32Array).slice()));
+    return { step: this.step, m: await read(this.m), v: await read(this.v) };
   }
 
   /** Restore a state from {@link getState}. */
@@ -115,11 +116,14 @@ export class AdamW {
 }
 
 /**
- * Scale gradients so their global L2 norm is at most `maxNorm`. Returns new tensors (the caller
- * disposes them and the inputs) and the norm before clipping.
+ * Scale gradients so their global L2 norm is at most `maxNorm` (0 or ∞ = no clipping). Returns new
+ * tensors (the caller disposes them and the inputs) and the norm before clipping. Async because the
+ * norm is read back with `data()` (synchronous reads are unavailable on WebGPU in Node).
  */
-export function clipByGlobalNorm(grads: readonly tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: number } {
-  const norm = Math.sqrt(tf.tidy(() => tf.addN(grads.map((g) => g.square().sum())).dataSync()[0]!));
+export async function clipByGlobalNorm(grads: readonly tf.Tensor[], maxNorm: number): Promise<{ grads: tf.Tensor[]; norm: number }> {
+  const squared = tf.tidy(() => tf.addN(grads.map((g) => g.square().sum())));
+  const norm = Math.sqrt((await squared.data())[0]!);
+  squared.dispose();
   const scale = Number.isFinite(maxNorm) && maxNorm > 0 ? Math.min(1, maxNorm / (norm + 1e-6)) : 1;
   return { grads: grads.map((g) => (scale === 1 ? g.clone() : g.mul(scale))), norm };
 }

@@ -195,7 +195,7 @@ export async function sft(target: CausalLM | VLMWrapper, pairs: readonly SftPair
     const saveCheckpoint = async (step: number) => {
       const dir = join(options.outputDir!, `checkpoint-${step}`);
       await (target instanceof VLMWrapper ? target.save(dir) : model.save(dir));
-      const state = optimizer.getState();
+      const state = await optimizer.getState();
       const tensors = new Map<string, SafetensorsInput>();
       variables.forEach((variable, i) => {
         tensors.set(`m.${i}`, { dtype: 'F32', shape: variable.shape, data: state.m[i]! });
@@ -240,7 +240,7 @@ export async function sft(target: CausalLM | VLMWrapper, pairs: readonly SftPair
           );
           return logProbs.sum().neg().div(tokens) as tf.Scalar;
         }, variables);
-        loss += value.dataSync()[0]!;
+        loss += (await value.data())[0]!;
         const ordered = variables.map((variable) => grads[variable.name]!);
         if (summed === null) summed = ordered;
         else {
@@ -257,7 +257,7 @@ export async function sft(target: CausalLM | VLMWrapper, pairs: readonly SftPair
         schedule: options.schedule ?? 'cosine',
         minLearningRate: options.minLearningRate,
       });
-      const clipped = clipByGlobalNorm(summed!, options.maxGradNorm ?? 1);
+      const clipped = await clipByGlobalNorm(summed!, options.maxGradNorm ?? 1);
       optimizer.applyGradients(clipped.grads, lr);
       tf.dispose([...summed!, ...clipped.grads]);
       lastLoss = loss;

@@ -61,7 +61,7 @@ async function trainStep(model: CausalLM, optimizer: AdamW, batch: number, promp
     variables,
   );
   const ordered = variables.map((variable) => grads[variable.name]!);
-  const clipped = clipByGlobalNorm(ordered, 1);
+  const clipped = await clipByGlobalNorm(ordered, 1);
   optimizer.applyGradients(clipped.grads, 1e-4);
   await value.data();
   tf.dispose([value, ...ordered, ...clipped.grads]);
