@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finalResultsSchema, metricsLineSchema, trainerStateSchema } from './results/schemas.js';
 import { checkpointManifestSchema } from './runtime/checkpoints.js';
 import { Logger } from './runtime/logger.js';
+import type { TrainerConfigInput } from './config/config-schema.js';
 import { VLMGRPOSystem } from './vlm-grpo-system.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,7 +34,7 @@ const tiny = (output: string, iterations: number) => ({
   validation_settings: { num_prompts: 2 },
   output_settings: { output_dir: output },
   logging_settings: { progress_bar: 'never' },
-});
+}) satisfies TrainerConfigInput;
 
 let folder: string;
 beforeAll(async () => {

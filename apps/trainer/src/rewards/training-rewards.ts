@@ -231,10 +231,13 @@ export class TrainingRewards {
       this.report.images += present.length;
       try {
         const rows = present.map((entry) => chunk.jobs[entry.index]!.row);
+        // An empty rewrite is a valid (poor) answer, not a failure: its image comes from the empty
+        // prompt and its similarity is measured against the original prompt.
+        const texts = rows.map((row) => (context.completions[row]!.trim() === '' ? context.prompts[row]! : context.completions[row]!));
         const out = await this.imageRewards.components(
           present.map((entry) => entry.image),
           rows.map((row) => context.prompts[row]!),
-          rows.map((row) => context.completions[row]!),
+          texts,
           this.signal,
         );
         if (!Array.isArray(out) || out.length !== present.length) throw new Error(`image reward returned ${Array.isArray(out) ? out.length : typeof out} items for ${present.length} images`);

@@ -135,26 +135,40 @@ function componentValue(components: Record<string, number | undefined>, name: st
   return components[name] ?? components[camel];
 }
 
-/** Adapt a CLIP reward calculator to the image reward port. */
+/**
+ * Adapt a CLIP reward calculator to the image reward port. A call that throws is retried image by
+ * image, so one bad item (e.g. an empty text) fails alone.
+ */
 export function adaptImageRewards(calculator: ClipCalculatorLike): ImageRewardModel {
+  const score = async (images: RenderedImage[], originals: string[], prompts: string[]): Promise<RewardComponents[]> => {
+    const results = await calculator.calculateRewards(
+      images.map((image) => ({ data: image.data, width: image.width, height: image.height, channels: image.channels ?? 3 })),
+      prompts,
+      { originalPrompts: originals, updateNormalization: false },
+    );
+    return results.map((result) => {
+      const row: RewardComponents = {};
+      for (const name of IMAGE_REWARD_NAMES) {
+        const value = componentValue(result.raw, name);
+        if (typeof value === 'number') row[name] = value;
+      }
+      return row;
+    });
+  };
   return {
     async components(images, originals, prompts) {
       try {
-        const results = await calculator.calculateRewards(
-          images.map((image) => ({ data: image.data, width: image.width, height: image.height, channels: image.channels ?? 3 })),
-          prompts,
-          { originalPrompts: originals, updateNormalization: false },
-        );
-        return results.map((result) => {
-          const row: RewardComponents = {};
-          for (const name of IMAGE_REWARD_NAMES) {
-            const value = componentValue(result.raw, name);
-            if (typeof value === 'number') row[name] = value;
-          }
-          return row;
-        });
+        return await score(images, originals, prompts);
       } catch (error) {
-        return images.map(() => (error instanceof Error ? error : new Error(String(error))));
+        if (images.length === 1) return [error instanceof Error ? error : new Error(String(error))];
+        return Promise.all(
+          images.map((image, index) =>
+            score([image], [originals[index]!], [prompts[index]!]).then(
+              (rows) => rows[0]!,
+              (reason: unknown) => (reason instanceof Error ? reason : new Error(String(reason))),
+            ),
+          ),
+        );
       }
     },
   };
@@ -185,7 +199,14 @@ export async function loadComponents(config: TrainerConfig, logger: Logger): Pro
   const tf = await import('@tensorflow/tfjs');
   const policyDevice = tf.getBackend() ?? 'unknown';
 
-  const sdLogger = (level: 'info' | 'warn', message: string) => (level === 'warn' ? logger.warning(`diffusion: ${message}`) : logger.debug(`diffusion: ${message}`));
+  // The pipeline reports the device each session really uses when it differs from the request.
+  let diffusionDevice: string = device;
+  const sdLogger = (level: 'info' | 'warn', message: string) => {
+    const used = /^\w+: using (\w+)/u.exec(message);
+    if (used) diffusionDevice = used[1]!;
+    if (level === 'warn') logger.warning(`diffusion: ${message}`);
+    else logger.debug(`diffusion: ${message}`);
+  };
   logger.info(`loading the diffusion model ${m.sd_model} (device ${device})`);
   const sd = (await import('@vlm-grpo/sd')) as unknown as SdModule;
   if (!sd.DiffusionPipeline) throw missing('@vlm-grpo/sd', 'DiffusionPipeline');
@@ -239,7 +260,7 @@ export async function loadComponents(config: TrainerConfig, logger: Logger): Pro
     policy: adaptPolicy(wrapper),
     renderer: adaptRenderer(pipeline, config),
     imageRewards: adaptImageRewards(calculator),
-    devices: { policy: policyDevice, diffusion: device, clip: calculator.device ?? device },
+    devices: { policy: policyDevice, diffusion: diffusionDevice, clip: calculator.device ?? device },
     async dispose() {
       wrapper.dispose();
       await pipeline.release?.();
