@@ -311,13 +311,14 @@ export class CLIPRewardCalculator {
   async encodeTexts(texts: readonly string[]): Promise<TextEncoding[]> {
     checkTexts(texts, 'texts');
     const result = new Map<string, TextEncoding>();
-    const todo: string[] = [];
+    const pending = new Set<string>();
     for (const t of texts) {
-      if (result.has(t) || todo.includes(t)) continue;
+      if (result.has(t) || pending.has(t)) continue;
       const hit = this.textCache.get(t);
       if (hit) result.set(t, hit);
-      else todo.push(t);
+      else pending.add(t);
     }
+    const todo = [...pending];
     for (let start = 0; start < todo.length; start += this.batchSize) {
       const chunk = todo.slice(start, start + this.batchSize);
       const counts = this.model.tokenCounts(chunk);
