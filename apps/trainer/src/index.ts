@@ -54,6 +54,7 @@ export { adaptImageRewards, adaptPolicy, adaptRenderer, loadComponents } from '.
 export {
   IMAGE_REWARD_NAMES,
   type ComponentDevices,
+  type ComponentScope,
   type EnhanceOptions,
   type EnhancedPrompt,
   type ImageRenderer,

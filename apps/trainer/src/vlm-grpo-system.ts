@@ -38,7 +38,7 @@ import { Logger } from './runtime/logger.js';
 import { Progress, type ProgressStream } from './runtime/progress.js';
 import { StopSignal } from './runtime/stop-signal.js';
 import { loadComponents } from './system/load-components.js';
-import { IMAGE_REWARD_NAMES, type ImageRenderer, type RenderedImage, type SystemComponents, type TrainablePolicy } from './system/ports.js';
+import { IMAGE_REWARD_NAMES, type ComponentScope, type ImageRenderer, type ImageRewardModel, type RenderedImage, type SystemComponents, type TrainablePolicy } from './system/ports.js';
 import { WandbTracker } from './tracking/wandb.js';
 
 /** Files of a run folder. */
@@ -63,7 +63,7 @@ export interface VLMGRPOSystemOptions {
   /** Logger (default: console + the run folder's log file, at `logging_settings.level`). */
   logger?: Logger;
   /** Component factory, for tests or other models (default: the @vlm-grpo packages). */
-  loadComponents?: (config: TrainerConfig, logger: Logger) => Promise<SystemComponents>;
+  loadComponents?: (config: TrainerConfig, logger: Logger, scope: ComponentScope) => Promise<SystemComponents>;
   /** Stop control (default: SIGINT/SIGTERM handlers installed during `runTraining`). */
   stopSignal?: StopSignal;
   /** Where the progress bar is drawn (default: process.stdout). */
@@ -164,9 +164,13 @@ export class VLMGRPOSystem {
     return isAbsolute(path) ? path : resolve(this.options.baseDirectory ?? process.cwd(), path);
   }
 
-  /** Load the policy, diffusion, CLIP and data (device fallbacks are logged). */
-  async initializeComponents(): Promise<void> {
-    if (this.components) return;
+  /**
+   * Load the policy, diffusion, CLIP and data (device fallbacks are logged). With `scope:
+   * 'policy'` only the policy is loaded (what `enhance` needs); a later call loads the rest.
+   */
+  async initializeComponents(scope: ComponentScope = 'all'): Promise<void> {
+    if (this.components && (scope === 'policy' || this.components.renderer !== undefined)) return;
+    if (this.components) await this.dispose();
     const started = performance.now();
     const config = await this.loadConfig();
     const absolute: TrainerConfig = {
@@ -187,7 +191,7 @@ export class VLMGRPOSystem {
     this.validationRecords = order.slice(0, wanted).map((index) => validation.records[index]!);
     this.logger.info(`data: ${this.train.size} training prompts, ${this.validationRecords.length} of ${validation.size} validation prompts used`);
     const factory = this.options.loadComponents ?? loadComponents;
-    this.components = await factory(absolute, this.logger);
+    this.components = await factory(absolute, this.logger, scope);
     const devices = this.components.devices;
     this.logger.info(`devices: policy ${devices.policy}, diffusion ${devices.diffusion}, CLIP ${devices.clip}`);
     this.initSeconds = (performance.now() - started) / 1000;
@@ -199,16 +203,19 @@ export class VLMGRPOSystem {
     return value;
   }
 
-  private requireComponents(): SystemComponents {
-    if (!this.components || !this.train) throw new TrainerError('TRAINER_NOT_INITIALIZED', 'VLMGRPOSystem: call initializeComponents() first');
-    return this.components;
+  private requireComponents(): SystemComponents & { renderer: ImageRenderer; imageRewards: ImageRewardModel } {
+    const components = this.components;
+    if (!components || !this.train || !components.renderer || !components.imageRewards) {
+      throw new TrainerError('TRAINER_NOT_INITIALIZED', 'VLMGRPOSystem: call initializeComponents() first');
+    }
+    return components as SystemComponents & { renderer: ImageRenderer; imageRewards: ImageRewardModel };
   }
 
   /** Rewrite prompts with the policy (greedy, fallbacks reported). */
   async enhance(prompts: readonly string[]): Promise<EnhanceOutput[]> {
     if (prompts.length === 0) throw new TrainerError('TRAINER_INVALID_ARGUMENT', 'enhance: give at least one prompt');
-    await this.initializeComponents();
-    const { policy } = this.requireComponents();
+    await this.initializeComponents('policy');
+    const policy = this.components!.policy;
     const out = await policy.enhancePrompts([...prompts], { temperature: 0, maxNewTokens: this.config.generation_settings.max_new_tokens, seed: this.config.training_settings.seed });
     return out.map((item, index) => {
       const prompt = prompts[index]!;

@@ -130,7 +130,7 @@ export interface TestComponentOptions {
 
 /** A component factory for `VLMGRPOSystem` built from the stand-ins. */
 export function testComponents(options: TestComponentOptions = {}) {
-  return async (_config: TrainerConfig, _logger: Logger): Promise<SystemComponents> => {
+  return async (_config: TrainerConfig, _logger: Logger, _scope?: string): Promise<SystemComponents> => {
     const tf = await import('@tensorflow/tfjs');
     await tf.setBackend('cpu');
     const policy = new UnigramPolicy(tf);

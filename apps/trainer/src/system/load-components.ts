@@ -15,6 +15,7 @@ import type { TrainerConfig } from '../config/config-schema.js';
 import { TrainerError } from '../errors.js';
 import type { Logger } from '../runtime/logger.js';
 import type {
+  ComponentScope,
   EnhanceOptions,
   ImageRenderer,
   ImageRewardModel,
@@ -175,7 +176,7 @@ export function adaptImageRewards(calculator: ClipCalculatorLike): ImageRewardMo
 }
 
 /** Load the policy, diffusion pipeline and CLIP reward named in the configuration. */
-export async function loadComponents(config: TrainerConfig, logger: Logger): Promise<SystemComponents> {
+export async function loadComponents(config: TrainerConfig, logger: Logger, scope: ComponentScope = 'all'): Promise<SystemComponents> {
   const m = config.model_settings;
   const device = m.device;
   const hub = { localFilesOnly: m.local_files_only, ...(m.cache_dir === null ? {} : { cacheDir: m.cache_dir }) };
@@ -198,6 +199,17 @@ export async function loadComponents(config: TrainerConfig, logger: Logger): Pro
   }
   const tf = await import('@tensorflow/tfjs');
   const policyDevice = tf.getBackend() ?? 'unknown';
+  if (scope === 'policy') {
+    return {
+      policy: adaptPolicy(wrapper),
+      renderer: undefined,
+      imageRewards: undefined,
+      devices: { policy: policyDevice, diffusion: 'not loaded', clip: 'not loaded' },
+      async dispose() {
+        wrapper.dispose();
+      },
+    };
+  }
 
   // The pipeline reports the device each session really uses when it differs from the request.
   let diffusionDevice: string = device;

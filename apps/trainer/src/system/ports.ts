@@ -73,6 +73,9 @@ export interface ImageRewardModel {
   components(images: RenderedImage[], originals: string[], prompts: string[], signal?: AbortSignal): Promise<Array<RewardComponents | Error>>;
 }
 
+/** Which models to load: everything, or only the policy (for `enhance`). */
+export type ComponentScope = 'all' | 'policy';
+
 /** Where each model runs, after device fallbacks. */
 export interface ComponentDevices {
   policy: string;
@@ -83,10 +86,10 @@ export interface ComponentDevices {
 /** Everything `VLMGRPOSystem` needs from the model packages. */
 export interface SystemComponents {
   policy: TrainablePolicy;
-  /** Diffusion renderer (training skips it when no image reward has a weight). */
-  renderer: ImageRenderer;
-  /** CLIP reward components. */
-  imageRewards: ImageRewardModel;
+  /** Diffusion renderer; absent when only the policy was loaded (`enhance`). */
+  renderer: ImageRenderer | undefined;
+  /** CLIP reward components; absent like `renderer`. */
+  imageRewards: ImageRewardModel | undefined;
   devices: ComponentDevices;
   /** Release every model. */
   dispose(): Promise<void>;
