@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseValidationResult } from '@vlm-grpo/eval';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import { fakeWandb, historyRows } from './__fixtures__/fake-wandb-server.js';
 import { testComponents, type UnigramPolicy } from './__fixtures__/test-components.js';
 import { TrainerError } from './errors.js';
 import { finalResultsSchema, metricsLineSchema, trainerStateSchema } from './results/schemas.js';
@@ -187,5 +188,41 @@ describe('VLMGRPOSystem with stand-in models', () => {
     expect(summary.iteration).toBe(0);
     expect(await readdir(directory)).toContain('validation_iter_0.json');
     await system.dispose();
+  });
+
+  it('logs the config, every iteration, validation metrics and a validation table with images to W&B', async () => {
+    const fake = await fakeWandb();
+    const saved = process.env['WANDB_API_KEY'];
+    process.env['WANDB_API_KEY'] = 'k'.repeat(40);
+    try {
+      const system = new VLMGRPOSystem(undefined, {
+        baseDirectory: repoRoot,
+        overrides: tinyOverrides(join(folder, 'tracked'), { 'tracking.wandb.enabled': true, 'tracking.wandb.base_url': fake.base, 'tracking.wandb.project': 'tracked' }),
+        loadComponents: testComponents(),
+        logger: quietLogger(),
+      });
+      await system.runTraining();
+      await system.dispose();
+    } finally {
+      if (saved === undefined) delete process.env['WANDB_API_KEY'];
+      else process.env['WANDB_API_KEY'] = saved;
+      await new Promise<void>((done) => fake.server.close(() => done()));
+    }
+    const upsert = fake.requests.find((request) => request.body.includes('upsertBucket'))!;
+    const config = JSON.parse((JSON.parse(upsert.body) as { variables: { config: string } }).variables.config) as { training_settings: { batch_size: number } };
+    expect(config.training_settings.batch_size).toBe(2);
+    const rows = historyRows(fake.requests);
+    const byStep = new Map<number, Record<string, unknown>>();
+    for (const row of rows) byStep.set(row['_step'] as number, { ...byStep.get(row['_step'] as number), ...row });
+    expect([...byStep.keys()].sort()).toEqual([1, 2, 3]);
+    for (const step of [1, 2, 3]) expect(byStep.get(step)!['reward']).toBeTypeOf('number');
+    expect(byStep.get(2)!['validation/win_rate']).toBeTypeOf('number');
+    expect(byStep.get(2)!['validation/samples']).toMatchObject({ _type: 'table-file', ncols: 7, nrows: 4 });
+    const table = fake.requests.find((request) => request.method === 'PUT' && request.url.includes('validation_samples_2_') && request.url.endsWith('.table.json'))!;
+    const content = JSON.parse(table.body) as { columns: string[]; data: unknown[][] };
+    expect(content.columns).toEqual(['prompt', 'rewrite', 'outcome', 'original_reward', 'enhanced_reward', 'original_image', 'enhanced_image']);
+    expect(String(content.data[0]![1]).startsWith(String(content.data[0]![0]))).toBe(true);
+    expect(content.data[0]![6]).toMatchObject({ _type: 'image-file', format: 'png', width: 8, height: 8 });
+    expect(fake.requests.filter((request) => request.method === 'PUT' && request.url.endsWith('.png')).length).toBeGreaterThanOrEqual(8);
   });
 });

@@ -24,6 +24,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 import { PromptDataset, PromptSampler, ResultWriter, RUN_MARKER_FILE, balancedOrder, type PromptRecord, type RunMarker } from '@vlm-grpo/data';
+import type { ValidationRun, Validator } from '@vlm-grpo/eval';
 import type { GRPOConfigInput, GRPOTrainer, GRPOMetrics } from '@vlm-grpo/grpo';
 
 import { trainerConfigSchema, type TrainerConfig, type TrainerConfigInput } from './config/config-schema.js';
@@ -87,27 +88,6 @@ export interface EvaluationOutput {
   summary: ValidationSummary;
   /** The run folder of the evaluation. */
   directory: string;
-}
-
-interface ValidatorLike {
-  validate(records: readonly unknown[], options: { iteration: number; writer?: ResultWriter; signal?: AbortSignal }): Promise<ValidatorRun>;
-}
-interface ValidatorRun {
-  result: {
-    iteration: number;
-    counts: { evaluated: number; failed: number };
-    metrics: {
-      original: { reward: { mean: number | null } };
-      enhanced: { reward: { mean: number | null } };
-      mean_improvement: number | null;
-      win_rate: number | null;
-      success_rate: number | null;
-      fallback_rate: number | null;
-    };
-  };
-  pairs: { item: { status: string; prompt?: string; user_prompt?: string; enhanced_prompt?: string; rewrite?: string; original?: { total: number }; enhanced?: { total: number } } & Record<string, unknown>; originalImages: RenderedImage[]; enhancedImages: RenderedImage[] }[];
-  files: { result: string | null; contactSheet: string | null; report: string | null; images: string[] };
-  outputWarnings: string[];
 }
 
 const GRPO_STATE_JSON = 'trainer_state.json';
@@ -232,7 +212,7 @@ export class VLMGRPOSystem {
     const writer = await ResultWriter.open(directory, { runId: `evaluation-${Date.now()}`, overwrite: true });
     if (this.logger.file === undefined) this.logger.attachFile(join(directory, this.config.logging_settings.log_file));
     try {
-      const summary = await this.runValidation(0, writer, undefined);
+      const { summary } = await this.runValidation(0, writer, undefined);
       return { summary, directory };
     } finally {
       await writer.close();
@@ -246,11 +226,11 @@ export class VLMGRPOSystem {
   }
 
   /** The validator over the current policy (the eval package, adapted). */
-  private async validator(): Promise<ValidatorLike> {
+  private async validator(): Promise<Validator> {
     const { policy, renderer, imageRewards } = this.requireComponents();
     const config = this.config;
     const rewards = config.reward_settings;
-    const evalModule = (await import('@vlm-grpo/eval')) as unknown as { Validator: new (options: Record<string, unknown>) => ValidatorLike };
+    const evalModule = await import('@vlm-grpo/eval');
     const maxNewTokens = config.generation_settings.max_new_tokens;
     const scorer = {
       // Total = the training reward's weighted sum, unnormalised, so that validations compare across iterations.
@@ -299,10 +279,11 @@ export class VLMGRPOSystem {
     });
   }
 
-  private async runValidation(iteration: number, writer: ResultWriter, tracker: WandbTracker | undefined, signal?: AbortSignal): Promise<ValidationSummary> {
+  /** Validate at `iteration`; returns the summary and the values to log to W&B for it. */
+  private async runValidation(iteration: number, writer: ResultWriter, tracker: WandbTracker | undefined, signal?: AbortSignal): Promise<{ summary: ValidationSummary; tracking: Record<string, unknown> }> {
     const validator = await this.validator();
     this.logger.info(`validation at iteration ${iteration} on ${this.validationRecords.length} prompts`);
-    const run = await validator.validate(this.validationRecords, { iteration, writer, ...(signal ? { signal } : {}) });
+    const run: ValidationRun = await validator.validate(this.validationRecords, { iteration, writer, ...(signal ? { signal } : {}) });
     for (const warning of run.outputWarnings) this.logger.warning(`validation output: ${warning}`);
     const metrics = run.result.metrics;
     const summary: ValidationSummary = {
@@ -322,33 +303,35 @@ export class VLMGRPOSystem {
       `validation ${iteration}: enhanced reward ${format(summary.enhanced_mean_reward)} vs original ${format(summary.original_mean_reward)}, ` +
         `win rate ${format(summary.win_rate, 3)}, success rate ${format(summary.success_rate, 3)}, fallback rate ${format(summary.fallback_rate, 3)}, failed ${summary.failed}`,
     );
+    const tracking: Record<string, unknown> = {};
     if (tracker?.enabled) {
-      tracker.log(Object.fromEntries(Object.entries(summary).filter(([, value]) => typeof value === 'number').map(([key, value]) => [`validation/${key}`, value])), iteration);
+      for (const [key, value] of Object.entries(summary)) if (typeof value === 'number' && key !== 'iteration') tracking[`validation/${key}`] = value;
       const logImages = this.config.tracking.wandb.log_images;
-      const { encodePng } = (await import('@vlm-grpo/eval')) as unknown as { encodePng?: (image: RenderedImage) => Promise<Uint8Array> | Uint8Array };
+      const { encodePng } = await import('@vlm-grpo/eval');
       const rows = [];
       for (const pair of run.pairs) {
         const item = pair.item;
         const image = async (list: RenderedImage[]) => {
           const first = list[0];
-          if (!first || !logImages || !encodePng) return null;
+          if (!first || !logImages) return null;
           return { png: await encodePng(first), width: first.width, height: first.height };
         };
         rows.push({
           cells: [
-            String(item['user_prompt'] ?? item['prompt'] ?? ''),
-            String(item['enhanced_prompt'] ?? item['rewrite'] ?? item['enhanced_text'] ?? ''),
-            item.status,
-            typeof item.original?.total === 'number' ? item.original.total : null,
-            typeof item.enhanced?.total === 'number' ? item.enhanced.total : null,
+            item.user_prompt,
+            item.enhanced_prompt ?? '',
+            item.status === 'ok' ? item.outcome : `failed (${item.stage})`,
+            item.status === 'ok' ? item.original.total : null,
+            item.status === 'ok' ? item.enhanced.total : null,
             await image(pair.originalImages),
             await image(pair.enhancedImages),
           ],
         });
       }
-      await tracker.logTable('validation/samples', ['prompt', 'rewrite', 'status', 'original_reward', 'enhanced_reward', 'original_image', 'enhanced_image'], rows, iteration, logImages);
+      const table = await tracker.uploadTable('validation/samples', ['prompt', 'rewrite', 'outcome', 'original_reward', 'enhanced_reward', 'original_image', 'enhanced_image'], rows, iteration, logImages);
+      if (table) tracking['validation/samples'] = table;
     }
-    return summary;
+    return { summary, tracking };
   }
 
   private grpoConfig(rewards: TrainingRewards): GRPOConfigInput {
@@ -529,9 +512,9 @@ export class VLMGRPOSystem {
         this.logger.info(`checkpoint written: ${path} (${reason})`);
       };
 
-      const validate = async () => {
+      const validate = async (): Promise<Record<string, unknown>> => {
         const started = performance.now();
-        const summary = await this.runValidation(state.iteration, writer, tracker);
+        const { summary, tracking } = await this.runValidation(state.iteration, writer, tracker);
         validationSeconds += (performance.now() - started) / 1000;
         lastValidated = state.iteration;
         state = { ...state, validations: [...state.validations, summary] };
@@ -553,6 +536,7 @@ export class VLMGRPOSystem {
             this.logger.info(`best model (${metricName} ${value.toFixed(4)} at iteration ${state.iteration}) saved to ${target}`);
           }
         }
+        return tracking;
       };
 
       while (state.iteration < t.num_iterations && !stop.requested) {
@@ -595,7 +579,7 @@ export class VLMGRPOSystem {
         });
         await writer.appendJsonl(RUN_FILES.metrics, line);
         state = { ...state, iteration, sampler: this.samplerState(consumed), metrics: [...state.metrics, line], training_seconds: state.training_seconds + total };
-        tracker.log({ ...line.metrics, ...Object.fromEntries(Object.entries(timings).map(([key, value]) => [`time/${key}`, value])), 'samples/failed': summary.failed }, iteration);
+        const trackData: Record<string, unknown> = { ...line.metrics, ...Object.fromEntries(Object.entries(timings).map(([key, value]) => [`time/${key}`, value])), 'samples/failed': summary.failed };
         progress.tick(iteration, { reward: metrics['reward'], kl: metrics['kl'] });
         this.logger.debug(`iteration ${iteration}: ${JSON.stringify(line.metrics)}`);
         await this.options.onIteration?.(iteration, line);
@@ -603,10 +587,13 @@ export class VLMGRPOSystem {
           status = 'failed';
           message = failures.stopMessage();
           this.logger.error(message);
+          tracker.log(trackData, iteration);
           await saveCheckpoint('failures');
           break;
         }
-        if (t.validation_every > 0 && iteration % t.validation_every === 0) await validate();
+        if (t.validation_every > 0 && iteration % t.validation_every === 0) Object.assign(trackData, await validate());
+        // One W&B history row per iteration: training metrics and, when it ran, the validation.
+        tracker.log(trackData, iteration);
         if (iteration % t.checkpoint_every === 0) await saveCheckpoint('scheduled');
       }
       progress.finish();
@@ -617,7 +604,7 @@ export class VLMGRPOSystem {
         await saveCheckpoint('signal');
       }
       if (status === 'completed') {
-        if (lastValidated !== state.iteration) await validate();
+        if (lastValidated !== state.iteration) tracker.log(await validate(), state.iteration);
         await saveCheckpoint('final');
       }
       const results = await this.writeFinalResults(writer, {

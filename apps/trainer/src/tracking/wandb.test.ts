@@ -1,54 +1,10 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { fakeWandb, historyRows } from '../__fixtures__/fake-wandb-server.js';
 import { Logger, type LogLevel } from '../runtime/logger.js';
 import { WandbTracker } from './wandb.js';
-
-interface Recorded {
-  method: string;
-  url: string;
-  authorization: string | undefined;
-  body: string;
-}
-
-/** A stand-in for the W&B API that records every request (GraphQL, file stream, uploads). */
-async function fakeWandb(): Promise<{ server: Server; base: string; requests: Recorded[] }> {
-  const requests: Recorded[] = [];
-  const read = (request: IncomingMessage) =>
-    new Promise<string>((resolve) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    });
-  let base = '';
-  const server = createServer((request, response) => {
-    void read(request).then((body) => {
-      requests.push({ method: request.method ?? '', url: request.url ?? '', authorization: request.headers.authorization, body });
-      response.setHeader('Content-Type', 'application/json');
-      if (request.url === '/graphql') {
-        const { query, variables } = JSON.parse(body) as { query: string; variables: Record<string, unknown> };
-        if (query.includes('viewer')) {
-          response.end(JSON.stringify({ data: { viewer: { id: '1', entity: 'tester', flags: '{}', teams: { edges: [] } } } }));
-        } else if (query.includes('upsertBucket')) {
-          response.end(JSON.stringify({ data: { upsertBucket: { bucket: { id: 'b', name: variables['name'], displayName: 'fake-run', project: { id: 'p', name: variables['project'], entity: { id: 'e', name: 'tester' } } }, inserted: true } } }));
-        } else if (query.includes('RunUploadUrls')) {
-          const files = variables['files'] as string[];
-          response.end(JSON.stringify({ data: { model: { bucket: { id: 'b', files: { uploadHeaders: [], edges: files.map((name) => ({ node: { name, url: `${base}/upload/${name}` } })) } } } } }));
-        } else {
-          response.statusCode = 400;
-          response.end('{}');
-        }
-        return;
-      }
-      response.end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { server, base, requests };
-}
 
 function captureLogger(): { logger: Logger; lines: { level: LogLevel; line: string }[] } {
   const lines: { level: LogLevel; line: string }[] = [];
@@ -73,7 +29,8 @@ describe('WandbTracker', () => {
     tracker.log({ reward: 0.5, kl: 0.01 }, 1);
     tracker.log({ reward: 0.75, kl: 0.02 }, 2);
     const png = new Uint8Array([137, 80, 78, 71, 1, 2, 3]);
-    await tracker.logTable('validation', ['prompt', 'rewrite', 'reward', 'enhanced_image'], [{ cells: ['a cat', 'a fluffy cat, soft light', 0.61, { png, width: 8, height: 8, caption: 'a cat' }] }], 2);
+    const table = await tracker.uploadTable('validation', ['prompt', 'rewrite', 'reward', 'enhanced_image'], [{ cells: ['a cat', 'a fluffy cat, soft light', 0.61, { png, width: 8, height: 8, caption: 'a cat' }] }], 3);
+    tracker.log({ reward: 0.8, validation: table }, 3);
     await tracker.finish();
 
     const upsert = fake.requests.find((request) => request.url === '/graphql' && request.body.includes('upsertBucket'));
@@ -85,18 +42,15 @@ describe('WandbTracker', () => {
     expect(JSON.parse(variables['config']!)).toEqual({ training_settings: { learning_rate: 2e-6 } });
 
     const stream = fake.requests.filter((request) => request.url === '/files/tester/vlm-grpo-test/run123/file_stream');
-    const history = stream.flatMap((request) => {
-      const files = (JSON.parse(request.body) as { files?: Record<string, { content: string[] }> }).files ?? {};
-      return (files['wandb-history.jsonl']?.content ?? []).map((line) => JSON.parse(line) as Record<string, unknown>);
-    });
-    expect(history.map((row) => row['reward']).filter((value) => value !== undefined)).toEqual([0.5, 0.75]);
+    const history = historyRows(stream);
+    expect(history.map((row) => row['reward']).filter((value) => value !== undefined)).toEqual([0.5, 0.75, 0.8]);
     const tableRow = history.find((row) => row['validation'] !== undefined);
     expect(tableRow?.['validation']).toMatchObject({ _type: 'table-file', ncols: 4, nrows: 1 });
     expect(stream.some((request) => request.body.includes('"complete":true'))).toBe(true);
 
     const uploads = fake.requests.filter((request) => request.method === 'PUT');
-    const table = uploads.find((request) => request.url.endsWith('.table.json'));
-    expect(JSON.parse(table!.body)).toMatchObject({ columns: ['prompt', 'rewrite', 'reward', 'enhanced_image'], data: [['a cat', 'a fluffy cat, soft light', 0.61, { _type: 'image-file', width: 8, height: 8, format: 'png' }]] });
+    const tableUpload = uploads.find((request) => request.url.endsWith('.table.json'));
+    expect(JSON.parse(tableUpload!.body)).toMatchObject({ columns: ['prompt', 'rewrite', 'reward', 'enhanced_image'], data: [['a cat', 'a fluffy cat, soft light', 0.61, { _type: 'image-file', width: 8, height: 8, format: 'png' }]] });
     expect(uploads.some((request) => request.url.includes('/upload/media/images/') && request.url.endsWith('.png'))).toBe(true);
     expect(lines.filter((line) => line.level === 'WARNING')).toEqual([]);
   });
@@ -110,7 +64,7 @@ describe('WandbTracker', () => {
     const started = await tracker.start({ project: 'p', entity: null, runName: null, runId: 'r1', baseUrl: base, apiKey: 'k'.repeat(40), config: {}, initTimeoutSeconds: 10 });
     expect(started).toBe(false);
     tracker.log({ reward: 1 }, 1);
-    await tracker.logTable('validation', ['prompt'], [{ cells: ['a cat'] }], 1);
+    expect(await tracker.uploadTable('validation', ['prompt'], [{ cells: ['a cat'] }], 1)).toBeUndefined();
     await tracker.finish();
     expect(tracker.enabled).toBe(false);
     expect(lines.some((line) => line.level === 'WARNING' && line.line.includes('W&B: could not start the run'))).toBe(true);

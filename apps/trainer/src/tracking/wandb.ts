@@ -179,37 +179,41 @@ export class WandbTracker {
     }
   }
 
-  /** Log metrics (and tables already uploaded) for `step`. */
+  /** Log the values of `step` (metrics, and tables from {@link uploadTable}); one history row per step. */
   log(data: Record<string, unknown>, step: number): void {
     if (!this.active) return;
     this.enqueue(() => this.request({ type: 'log', data, step }, 10), 'log');
   }
 
   /**
-   * Upload a table (with its images) and log it at `step` under `key`. Returns when the upload
-   * is done or has failed (a warning; the run goes on).
+   * Upload a table (with its images) as W&B media files and return the history value that
+   * references it (`{ _type: 'table-file', … }`), to be logged with the step's other values.
+   * Returns undefined (with a warning) when tracking is off or the upload fails.
    */
-  async logTable(key: string, columns: readonly string[], rows: readonly WandbTableRow[], step: number, uploadImages = true): Promise<void> {
-    if (!this.active) return;
+  async uploadTable(key: string, columns: readonly string[], rows: readonly WandbTableRow[], step: number, uploadImages = true): Promise<Record<string, unknown> | undefined> {
+    if (!this.active) return undefined;
     const files: { name: string; data: Uint8Array }[] = [];
+    const safeKey = key.replace(/[^\w-]+/gu, '_');
     const data = rows.map((row, rowIndex) =>
       row.cells.map((cell, columnIndex) => {
         if (cell === null || typeof cell !== 'object') return cell;
         if (!uploadImages) return cell.caption ?? null;
         const digest = sha256(cell.png);
-        const path = `media/images/${key}_${step}_${rowIndex}_${columnIndex}_${digest.slice(0, 20)}.png`;
+        const path = `media/images/${safeKey}_${step}_${rowIndex}_${columnIndex}_${digest.slice(0, 20)}.png`;
         files.push({ name: path, data: cell.png });
         return { _type: 'image-file', path, sha256: digest, size: cell.png.byteLength, width: cell.width, height: cell.height, format: 'png', ...(cell.caption ? { caption: cell.caption } : {}) };
       }),
     );
     const tableJson = new TextEncoder().encode(JSON.stringify({ columns, data }));
     const digest = sha256(tableJson);
-    const tablePath = `media/table/${key}_${step}_${digest.slice(0, 20)}.table.json`;
+    const tablePath = `media/table/${safeKey}_${step}_${digest.slice(0, 20)}.table.json`;
     files.push({ name: tablePath, data: tableJson });
+    let uploaded = false;
     await this.enqueue(async () => {
       await this.request({ type: 'files', files }, 60);
-      await this.request({ type: 'log', step, data: { [key]: { _type: 'table-file', path: tablePath, sha256: digest, size: tableJson.byteLength, ncols: columns.length, nrows: rows.length } } }, 10);
-    }, `table ${key}`);
+      uploaded = true;
+    }, `upload of table ${key}`);
+    return uploaded ? { _type: 'table-file', path: tablePath, sha256: digest, size: tableJson.byteLength, ncols: columns.length, nrows: rows.length } : undefined;
   }
 
   /** Finish the run (waits for the final upload, at most the finish timeout). */
