@@ -430,10 +430,15 @@ export class VLMGRPOSystem {
     const installed = this.options.stopSignal === undefined;
     if (installed) stop.install();
     const failures = new FailureTracker({ maxFailureFraction: t.max_failure_fraction, maxFailedIterations: t.max_failed_iterations });
-    const rewards = new TrainingRewards({ config, renderer: components.renderer, imageRewards: components.imageRewards });
+    let progress: Progress | undefined;
+    const rewards = new TrainingRewards({
+      config,
+      renderer: components.renderer,
+      imageRewards: components.imageRewards,
+      onStage: (stage) => progress?.stage(stage === 'rewards' ? 'rendering + scoring' : 'updating'),
+    });
     const tracker = new WandbTracker(this.logger);
     let trainer: GRPOTrainer | undefined;
-    let progress: Progress | undefined;
     try {
       // Application state, fresh or from the checkpoint.
       let state: TrainerState = {

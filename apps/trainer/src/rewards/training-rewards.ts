@@ -83,6 +83,8 @@ export interface TrainingRewardsOptions {
   imageRewards: ImageRewardModel;
   /** Stops rendering between groups when aborted (the batch then fails). */
   signal?: AbortSignal;
+  /** Told when a batch's rewards start and end (progress display). */
+  onStage?: (stage: 'rewards' | 'update') => void;
 }
 
 type Values = Map<string, (number | null)[]>;
@@ -105,6 +107,7 @@ export class TrainingRewards {
   private readonly renderer: ImageRenderer;
   private readonly imageRewards: ImageRewardModel;
   private readonly signal: AbortSignal | undefined;
+  private readonly onStage: TrainingRewardsOptions['onStage'];
   private readonly normalizers = new Map<string, RunningNormalizer>();
   private readonly batches = new WeakMap<RewardContext, Promise<Values>>();
   private report: RewardBatchReport = { failures: [], timings: { rendering: 0, scoring: 0, wall: 0 }, images: 0 };
@@ -114,6 +117,7 @@ export class TrainingRewards {
     this.renderer = options.renderer;
     this.imageRewards = options.imageRewards;
     this.signal = options.signal;
+    this.onStage = options.onStage;
     const rewards = options.config.reward_settings;
     this.imageComponents = IMAGE_REWARD_NAMES.filter((name) => rewards[name].weight > 0);
     const named: { name: string; weight: number }[] = [
@@ -166,6 +170,7 @@ export class TrainingRewards {
 
   private async compute(context: RewardContext): Promise<Values> {
     const started = performance.now();
+    this.onStage?.('rewards');
     const n = context.completions.length;
     const rewards = this.config.reward_settings;
     const failed = new Map<number, SampleFailure>();
@@ -188,6 +193,7 @@ export class TrainingRewards {
     for (const sample of failed.keys()) for (const list of values.values()) list[sample] = null;
     this.report.failures.push(...failed.values());
     this.report.timings.wall += (performance.now() - started) / 1000;
+    this.onStage?.('update');
     if (values.size === 0) throw new Error('no reward function is configured');
     for (const list of values.values()) if (list.length !== n) throw new Error(`internal: ${list.length} rewards for ${n} completions`);
     return values;
