@@ -46,7 +46,7 @@ afterAll(async () => {
 
 const lines = async (path: string) => (await readFile(path, 'utf8')).split('\n').filter((line) => line !== '').map((line) => metricsLineSchema.parse(JSON.parse(line)));
 
-describe('end to end on the tiny models', () => {
+describe('end to end on the tiny models', { timeout: 180_000 }, () => {
   it('runs 3 iterations with validation; every output file matches its schema', async () => {
     const output = join(folder, 'e2e');
     const config = tiny(output, 3);
@@ -97,7 +97,7 @@ describe('end to end on the tiny models', () => {
   });
 });
 
-describe('the CLI in a child process', () => {
+describe('the CLI in a child process', { timeout: 240_000 }, () => {
   const cli = (args: string[]): ChildProcess =>
     spawn(process.execPath, ['--conditions=@vlm-grpo/source', '--import', join(here, '__fixtures__', 'ts-register.mjs'), join(here, 'cli.ts'), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   const exit = (child: ChildProcess): Promise<{ code: number | null; signal: string | null; output: string }> =>
