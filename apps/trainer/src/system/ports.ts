@@ -1,37 +1,13 @@
 /**
  * The interfaces through which `VLMGRPOSystem` uses its models. The real implementations adapt
  * @vlm-grpo/vlm (policy), @vlm-grpo/sd (renderer) and @vlm-grpo/clip-reward (image rewards) in
- * `load-components.ts`; tests may pass their own. The renderer and the enhancer have exactly the
- * shapes of @vlm-grpo/eval's `ImageRenderer` and `PromptEnhancer`, so the validator takes them
- * unchanged.
+ * `load-components.ts`; tests may pass their own. Images, the renderer and rewrites are
+ * @vlm-grpo/eval's own types, so the validator takes them unchanged.
  */
+import type { EnhancedPrompt, ImageRenderer, ItemError, RenderedImage } from '@vlm-grpo/eval';
 import type { GrpoPolicy } from '@vlm-grpo/grpo';
 
-/** An image as 8-bit RGB(A) pixels, row-major (eval's `RenderedImage`). */
-export interface RenderedImage {
-  width: number;
-  height: number;
-  /** `width * height * channels` bytes. */
-  data: Uint8Array;
-  /** 3 (RGB, default) or 4 (RGBA). */
-  channels?: 3 | 4;
-}
-
-/** A per-item failure (eval's `ItemError`). */
-export interface ItemError {
-  error: Error | string;
-}
-
-/** Draws one image per prompt with the given seed (eval's `ImageRenderer`). */
-export interface ImageRenderer {
-  render(prompts: string[], options: { seeds: number[]; signal?: AbortSignal }): Promise<Array<RenderedImage | ItemError | Error>>;
-}
-
-/** A rewrite returned by the policy's deterministic enhancement (eval's `EnhancedPrompt`). */
-export interface EnhancedPrompt {
-  text: string;
-  fallback?: { used: boolean; reason?: string };
-}
+export type { EnhancedPrompt, ImageRenderer, ItemError, RenderedImage };
 
 /** Options of {@link TrainablePolicy.enhancePrompts}. */
 export interface EnhanceOptions {
