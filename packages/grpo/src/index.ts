@@ -1,6 +1,7 @@
 /**
  * @vlm-grpo/grpo: Group Relative Policy Optimization in TensorFlow.js, TRL-exact, on any policy
- * implementing {@link GrpoPolicy} and any reward functions.
+ * implementing {@link GrpoPolicy} and any reward functions. The policy contract, AdamW, gradient
+ * clipping and the learning-rate schedules come from @vlm-grpo/vlm and are re-exported.
  * @packageDocumentation
  */
 
@@ -8,12 +9,14 @@
 export const PACKAGE_NAME = '@vlm-grpo/grpo' as const;
 
 export { GrpoError, RewardFunctionError, type GrpoErrorCode } from './errors.js';
+// The policy contract, the optimizer, clipping and the schedules are @vlm-grpo/vlm's (their only
+// implementation); re-exported here so that this package's documented API stays complete.
 export type {
   GrpoPolicy,
   PolicySampleOptions,
   PolicySampleResult,
   SequenceLogProbsOptions,
-} from './policy.js';
+} from '@vlm-grpo/vlm';
 export {
   ADVANTAGE_EPSILON,
   aggregateRewards,
@@ -52,8 +55,17 @@ export {
   type ImportanceSamplingLevel,
   type LossType,
 } from './loss.js';
-export { AdamW, clipByGlobalNorm, type AdamWOptions, type AdamWState, type TensorData } from './optimizer.js';
-export { learningRateAt, warmupStepsFromRatio, type LrScheduleOptions, type LrSchedulerType } from './schedule.js';
+export {
+  AdamW,
+  clipByGlobalNorm,
+  learningRateAt,
+  warmupStepsFromRatio,
+  type AdamWOptions,
+  type AdamWState,
+  type LrScheduleOptions,
+  type LrSchedulerType,
+  type TensorData,
+} from '@vlm-grpo/vlm';
 export { grpoConfigSchema, resolveGrpoConfig, type GRPOConfig, type GRPOConfigInput } from './config.js';
 export { SeededRng } from './rng.js';
 export {

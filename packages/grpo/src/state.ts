@@ -4,9 +4,9 @@
  * it into a JSON manifest plus one binary blob (all float32 tensors back to back, little-endian),
  * which a trainer application can write atomically; {@link decodeTrainerState} reverses it.
  */
+import type { AdamWState, TensorData } from '@vlm-grpo/vlm';
 import type { GRPOConfig } from './config.js';
 import { GrpoError } from './errors.js';
-import type { TensorData } from './optimizer.js';
 
 /** Current state format version. */
 export const TRAINER_STATE_VERSION = 1;
@@ -31,8 +31,8 @@ export interface GRPOTrainerState {
   policyWeights: TensorData[];
   /** Reference trainable variables (null when beta = 0). */
   referenceWeights: TensorData[] | null;
-  /** AdamW step count and moments. */
-  optimizer: { step: number; m: TensorData[]; v: TensorData[] };
+  /** AdamW step count and moments (@vlm-grpo/vlm's `AdamW#getState`). */
+  optimizer: AdamWState;
 }
 
 /** JSON part of an encoded state: the state with each tensor replaced by its place in the blob. */
@@ -126,4 +126,15 @@ export function decodeTrainerState(manifest: Record<string, unknown>, data: Uint
     referenceWeights: manifest['referenceWeights'] === null ? null : list(manifest['referenceWeights'], 'referenceWeights'),
     optimizer: { step: optimizer.step, m: list(optimizer.m, 'optimizer.m'), v: list(optimizer.v, 'optimizer.v') },
   };
+}
+
+/** Throw GRPO_STATE_MISMATCH unless `entry` has `shape` and the matching number of values. */
+export function assertShape(entry: TensorData, shape: readonly number[], what: string): void {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i]) || entry.data.length !== size) {
+    throw new GrpoError(
+      'GRPO_STATE_MISMATCH',
+      `${what}: expected shape [${shape.join(', ')}], got [${entry.shape.join(', ')}] with ${entry.data.length} values`,
+    );
+  }
 }

@@ -1,6 +1,8 @@
 /**
- * Lazy access to `@tensorflow/tfjs` (a peer dependency). The module is imported on first use,
- * never at load time, so importing this package costs nothing until a trainer is created.
+ * Access to `@tensorflow/tfjs` (a peer dependency), the `tf` namespace the loss functions take.
+ * This file imports it on first use only; note that importing this package also loads
+ * @vlm-grpo/vlm (the optimizer, schedules and policy contract), which imports the same tfjs
+ * module at load time, so both packages and the policy share one engine.
  */
 import type * as tfNamespace from '@tensorflow/tfjs';
 

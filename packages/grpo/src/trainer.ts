@@ -21,16 +21,22 @@
  * scale_rewards='batch'); rows without any valid reward get advantage 0 (see advantages.ts).
  */
 import type * as tf from '@tensorflow/tfjs';
+import {
+  AdamW,
+  clipByGlobalNorm,
+  learningRateAt,
+  warmupStepsFromRatio,
+  type GrpoPolicy,
+  type PolicySampleResult,
+  type TensorData,
+} from '@vlm-grpo/vlm';
 import { aggregateRewards, nanMean, nanStd } from './advantages.js';
 import { resolveGrpoConfig, type GRPOConfig, type GRPOConfigInput } from './config.js';
 import { GrpoError } from './errors.js';
 import { grpoLoss, stopGradient } from './loss.js';
-import { AdamW, assertShape, clipByGlobalNorm, type TensorData } from './optimizer.js';
-import type { GrpoPolicy, PolicySampleResult } from './policy.js';
 import { scoreRewards, toRewardFunction, type RewardFn, type RewardFunction } from './rewards.js';
 import { SeededRng } from './rng.js';
-import { learningRateAt, warmupStepsFromRatio } from './schedule.js';
-import { TRAINER_STATE_VERSION, type GRPOTrainerState } from './state.js';
+import { TRAINER_STATE_VERSION, assertShape, type GRPOTrainerState } from './state.js';
 import { loadTf, type Tf } from './tf.js';
 
 /** One dataset entry: a prompt string, or a record holding the prompt under `promptKey`. */
@@ -150,7 +156,7 @@ export class GRPOTrainer {
         }
       });
     }
-    this.optimizer = new AdamW(tfm, this.variables, {
+    this.optimizer = new AdamW(this.variables, {
       beta1: config.adamBeta1,
       beta2: config.adamBeta2,
       epsilon: config.adamEpsilon,
@@ -323,7 +329,7 @@ export class GRPOTrainer {
         // Every completion is empty: nothing to learn from this batch.
         accumulated = this.variables.map((v) => this.tfm.zerosLike(v));
       }
-      const { grads, norm } = clipByGlobalNorm(this.tfm, accumulated, cfg.maxGradNorm);
+      const { grads, norm } = await clipByGlobalNorm(accumulated, cfg.maxGradNorm);
       for (const t of accumulated) t.dispose();
       if (!Number.isFinite(norm) || !Number.isFinite(updateLoss)) {
         for (const t of grads) t.dispose();
@@ -371,7 +377,7 @@ export class GRPOTrainer {
   getState(): GRPOTrainerState {
     this.assertAlive();
     const read = (v: tf.Variable): TensorData => ({ shape: [...v.shape], data: Float32Array.from(v.dataSync() as Float32Array) });
-    const opt = this.optimizer.getState();
+    const opt = this.optimizer.getStateSync();
     return {
       version: TRAINER_STATE_VERSION,
       config: structuredClone(this.config),

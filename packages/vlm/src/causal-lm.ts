@@ -31,6 +31,7 @@ import { initBackend, type BackendName, type BackendReport } from './backend.js'
 import { MissingWeightsError, VlmError } from './errors.js';
 import { fileExists, resolveModelDir, type HubOptions } from './hub.js';
 import { parseModelConfig, weightSpecs, type ModelConfig, type WeightSpec } from './model-config.js';
+import type { SequenceLogProbsOptions } from './policy.js';
 import {
   float32ToTensor,
   readSafetensorsFile,
@@ -111,14 +112,6 @@ export interface GenerateOutput {
   completionLogProbs: number[][];
   /** [N] why each row stopped. */
   finishReasons: FinishReason[];
-}
-
-/** Options of {@link CausalLM.sequenceLogProbs}. */
-export interface SequenceLogProbsOptions {
-  /** Also return the entropy of the next-token distribution (default: false). */
-  withEntropy?: boolean;
-  /** Logits are divided by this before log-softmax (default: 1). */
-  temperature?: number;
 }
 
 /** Options of {@link CausalLM.save}. */

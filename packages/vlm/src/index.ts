@@ -1,7 +1,9 @@
 /**
  * @vlm-grpo/vlm: trainable prompt-enhancer language models in TensorFlow.js. GPT-2, Llama and
  * Qwen2 causal LMs loaded from and saved to Hugging Face checkpoints, KV-cached generation,
- * differentiable log-probabilities, `VLMWrapper` (prompt enhancement and the GRPO policy) and SFT.
+ * differentiable log-probabilities, `VLMWrapper` (prompt enhancement and the GRPO policy), SFT, and
+ * the pieces @vlm-grpo/grpo builds on: the `GrpoPolicy` contract, AdamW, global-norm clipping and the
+ * learning-rate schedules.
  * @packageDocumentation
  */
 
@@ -19,7 +21,6 @@ export {
   type GenerateOptions,
   type GenerateOutput,
   type SaveOptions,
-  type SequenceLogProbsOptions,
 } from './causal-lm.js';
 export {
   MissingWeightsError,
@@ -50,14 +51,14 @@ export {
   type WeightSpec,
 } from './model-config.js';
 export {
-  AdamW,
-  clipByGlobalNorm,
   learningRateAt,
-  type AdamWOptions,
-  type AdamWState,
+  warmupStepsFromRatio,
+  type LrScheduleOptions,
+  type LrSchedulerType,
   type ScheduleKind,
-} from './optim.js';
-export type { GrpoPolicy, PolicySampleOptions, PolicySampleResult } from './policy.js';
+} from './lr-schedule.js';
+export { AdamW, clipByGlobalNorm, type AdamWOptions, type AdamWState, type TensorData } from './optim.js';
+export type { GrpoPolicy, PolicySampleOptions, PolicySampleResult, SequenceLogProbsOptions } from './policy.js';
 export {
   CLIP_MAX_TOKENS,
   approximateClipTokenCount,

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, clipByGlobalNorm, learningRateAt } from './optim.js';
+import { AdamW, clipByGlobalNorm } from './optim.js';
 import { useTestBackend } from './__fixtures__/test-utils.js';
 
 beforeAll(async () => {
   await useTestBackend();
 });
 
-describe('AdamW', () => {
+describe('AdamW (golden, torch.optim.AdamW update rule)', () => {
   it('matches the PyTorch AdamW update rule over three steps, with decay masked per variable', async () => {
     const w = tf.variable(tf.tensor1d([0.5, -1.5]));
     const b = tf.variable(tf.tensor1d([2]));
@@ -19,7 +19,7 @@ describe('AdamW', () => {
     const v = [[0, 0], [0]];
     const lr = 0.01;
     grads.forEach((step, t) => {
-      optimizer.applyGradients([tf.tensor1d([...step[0]]), tf.tensor1d([...step[1]])], lr);
+      optimizer.step([tf.tensor1d([...step[0]]), tf.tensor1d([...step[1]])], lr);
       for (let k = 0; k < 2; k += 1) {
         for (let i = 0; i < p[k]!.length; i += 1) {
           const g = step[k]![i]!;
@@ -42,29 +42,87 @@ describe('AdamW', () => {
     other.dispose();
     tf.dispose([w, b]);
   });
-});
 
-describe('clipByGlobalNorm', () => {
-  it('scales by maxNorm / norm only when the norm exceeds it', async () => {
-    const { grads, norm } = await clipByGlobalNorm([tf.tensor1d([3]), tf.tensor1d([4])], 1);
-    expect(norm).toBeCloseTo(5, 6);
-    expect(grads[0]!.dataSync()[0]).toBeCloseTo(0.6, 5);
-    expect(grads[1]!.dataSync()[0]).toBeCloseTo(0.8, 5);
-    const kept = await clipByGlobalNorm([tf.tensor1d([0.3])], 1);
-    expect(kept.grads[0]!.dataSync()[0]).toBeCloseTo(0.3, 6);
+  it('applies decoupled weight decay to matrices only by default and bias-corrected Adam steps', () => {
+    // lr 0.1, λ 0.01, β (0.9, 0.999), ε 1e-8; gradients 0.5 then −1 for every entry.
+    // matrix entry p = 1 (decayed):
+    //   t=1: p ← 1·(1 − 0.001) = 0.999; m = 0.05; v = 0.00025; step = 0.1/0.1 = 1;
+    //        denom = √0.00025/√0.001 + 1e-8 = 0.5 + 1e-8 → p = 0.999 − 0.05/0.5 = 0.899000002
+    //   t=2: p ← 0.899000002·0.999; m = −0.055; v = 0.00124975; bc1 = 0.19; bc2 = 0.001999
+    //        → p = 0.93471135424
+    // bias entry p = 1 (rank 1, not decayed): 0.900000002 then 0.93661035424
+    const w = tf.variable(tf.ones([2, 2]));
+    const b = tf.variable(tf.ones([2]));
+    const opt = new AdamW([w, b], { weightDecay: 0.01 });
+    opt.step([tf.fill([2, 2], 0.5), tf.fill([2], 0.5)], 0.1);
+    expect(w.dataSync()[0]).toBeCloseTo(0.899000002, 6);
+    expect(b.dataSync()[0]).toBeCloseTo(0.900000002, 6);
+    opt.step([tf.fill([2, 2], -1), tf.fill([2], -1)], 0.1);
+    expect(w.dataSync()[3]).toBeCloseTo(0.9347113542, 6);
+    expect(b.dataSync()[1]).toBeCloseTo(0.9366103542, 6);
+    expect(opt.stepCount).toBe(2);
+    opt.dispose();
+    tf.dispose([w, b]);
+  });
+
+  it('exports and restores its moments exactly (sync and async reads agree), and rejects states that do not fit', async () => {
+    const a = tf.variable(tf.tensor1d([1, 2]));
+    const opt = new AdamW([a]);
+    opt.step([tf.tensor1d([0.3, -0.2])], 0.01);
+    const state = opt.getStateSync();
+    expect(await opt.getState()).toEqual(state);
+    expect(state.m[0]!.shape).toEqual([2]);
+    const b = tf.variable(tf.tensor1d(Array.from(a.dataSync())));
+    const opt2 = new AdamW([b]);
+    opt2.setState(state);
+    opt.step([tf.tensor1d([0.1, 0.4])], 0.01);
+    opt2.step([tf.tensor1d([0.1, 0.4])], 0.01);
+    expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+    expect(opt2.stepCount).toBe(2);
+    expect(() => opt2.setState({ step: 1, m: [], v: [] })).toThrowError(/expected 1 tensors, got 0/);
+    const wrong = { step: 1, m: [{ shape: [3], data: new Float32Array(3) }], v: state.v };
+    expect(() => opt2.setState(wrong)).toThrowError(/m\[0\]: expected shape \[2\], got \[3\]/);
+    expect(() => new AdamW([a], { decay: [true, false] })).toThrowError(/2 flags for 1 variables/);
+    expect(() => opt.step([], 0.01)).toThrowError(/expected 1 gradients, got 0/);
+    for (const x of [opt, opt2]) x.dispose();
+    tf.dispose([a, b]);
+  });
+
+  it('creates and frees its moments without leaking tensors', () => {
+    const a = tf.variable(tf.tensor2d([1, 2, 3, 4], [2, 2]));
+    const before = tf.memory().numTensors;
+    const opt = new AdamW([a], { weightDecay: 0.1 });
+    expect(tf.memory().numTensors).toBe(before + 2);
+    const g = tf.ones([2, 2]);
+    opt.step([g], 0.01);
+    opt.dispose();
+    g.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    a.dispose();
   });
 });
 
-describe('learningRateAt', () => {
-  it('follows transformers get_cosine/linear_schedule_with_warmup', () => {
-    const base = { learningRate: 1e-3, warmupSteps: 10, totalSteps: 110 };
-    expect(learningRateAt(0, { ...base, schedule: 'cosine' })).toBe(0);
-    expect(learningRateAt(5, { ...base, schedule: 'cosine' })).toBeCloseTo(5e-4, 12);
-    expect(learningRateAt(10, { ...base, schedule: 'cosine' })).toBeCloseTo(1e-3, 12);
-    expect(learningRateAt(60, { ...base, schedule: 'cosine' })).toBeCloseTo(5e-4, 12);
-    expect(learningRateAt(110, { ...base, schedule: 'cosine' })).toBeCloseTo(0, 12);
-    expect(learningRateAt(35, { ...base, schedule: 'linear' })).toBeCloseTo(7.5e-4, 12);
-    expect(learningRateAt(100, { ...base, schedule: 'constant' })).toBe(1e-3);
-    expect(learningRateAt(110, { ...base, schedule: 'cosine', minLearningRate: 1e-4 })).toBeCloseTo(1e-4, 12);
+describe('clipByGlobalNorm (clip_grad_norm_)', () => {
+  it('scales by maxNorm / (norm + 1e-6) only when the norm is larger, and reports the norm before clipping', async () => {
+    // ‖[3, 4]‖ = 5 → coef 1 / 5.000001 → [0.59999988, 0.79999984]
+    const { grads, norm } = await clipByGlobalNorm([tf.tensor1d([3]), tf.tensor1d([4])], 1);
+    expect(norm).toBeCloseTo(5, 6);
+    expect(grads[0]!.dataSync()[0]).toBeCloseTo(0.59999988, 6);
+    expect(grads[1]!.dataSync()[0]).toBeCloseTo(0.79999984, 6);
+    const small = await clipByGlobalNorm([tf.tensor1d([0.3, 0.4])], 1);
+    expect(Array.from(small.grads[0]!.dataSync())).toEqual([0.30000001192092896, 0.4000000059604645]);
+    const kept = await clipByGlobalNorm([tf.tensor1d([0.3])], 1);
+    expect(kept.grads[0]!.dataSync()[0]).toBeCloseTo(0.3, 6);
+  });
+
+  it('maxNorm undefined, 0 or Infinity disables clipping and still reports the norm', async () => {
+    for (const maxNorm of [undefined, 0, Number.POSITIVE_INFINITY]) {
+      const input = [tf.tensor1d([3]), tf.tensor1d([4])];
+      const { grads, norm } = await clipByGlobalNorm(input, maxNorm);
+      expect(norm).toBeCloseTo(5, 6);
+      expect(grads.map((g) => g.dataSync()[0])).toEqual([3, 4]);
+      expect(grads[0]).not.toBe(input[0]);
+      tf.dispose([...input, ...grads]);
+    }
   });
 });

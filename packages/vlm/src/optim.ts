@@ -1,22 +1,28 @@
 /**
- * Optimisation pieces tfjs lacks: AdamW with decoupled weight decay, global-norm gradient clipping
- * and warm-up + cosine/linear learning-rate schedules.
+ * Optimisation pieces tfjs lacks, shared by {@link sft} here and by @vlm-grpo/grpo's trainer (the
+ * only implementation in the workspace): AdamW with decoupled weight decay and global-norm gradient
+ * clipping. The learning-rate schedules live in `lr-schedule.ts`.
  *
- * - AdamW (Loshchilov & Hutter; PyTorch `torch.optim.AdamW`): p ← p·(1 − lr·λ);
- *   m ← β1·m + (1 − β1)·g; v ← β2·v + (1 − β2)·g²; p ← p − lr·(m/(1 − β1ᵗ)) / (√(v/(1 − β2ᵗ)) + ε).
- *   Weight decay applies to matrices and embeddings only (not biases or norm weights), as the
- *   Hugging Face Trainer groups parameters.
- * - Clipping (`torch.nn.utils.clip_grad_norm_`): total = ‖[g₁ … gₙ]‖₂; every gradient is scaled by
- *   min(1, maxNorm / (total + 1e-6)).
- * - Schedules (transformers `get_cosine_schedule_with_warmup` / `get_linear_schedule_with_warmup`):
- *   factor = step / warmup during warm-up, then 0.5·(1 + cos(π·progress)) (cosine) or
- *   1 − progress (linear), progress = (step − warmup) / (total − warmup); `step` counts optimizer
- *   updates already made, so with warm-up the first update uses learning rate 0, as in transformers.
+ * - AdamW (Loshchilov & Hutter), written out in the order of PyTorch's `torch.optim.AdamW`
+ *   (non-amsgrad, foreach=False), so float32 results follow PyTorch's rounding. For each variable p
+ *   with gradient g, at update t (1-based):
+ *     p ← p · (1 − lr·λ)                       (decoupled weight decay, only where decay applies)
+ *     m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
+ *     p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)
+ *   Departure: the Hugging Face Trainer excludes biases and LayerNorm weights from decay by name;
+ *   here decay applies by default to variables of rank ≥ 2 (matrices and embeddings), which
+ *   excludes biases and norm scales; `decay` overrides it (flags or a predicate).
+ *   State: `getState()` (async, `data()`: works on WebGPU) and `getStateSync()` (`dataSync()`:
+ *   CPU/WASM/tfjs-node only) copy the step count and moments with their shapes; `setState`
+ *   restores them exactly, so a resumed run continues bit for bit.
+ * - Clipping (`torch.nn.utils.clip_grad_norm_`): n = √Σ‖g‖²; every gradient is scaled by
+ *   min(1, maxNorm / (n + 1e-6)). Async: the norm is read back with `data()` (synchronous reads are
+ *   unavailable on WebGPU in Node).
  */
 import * as tf from '@tensorflow/tfjs';
 import { VlmError } from './errors.js';
 
-/** Options of {@link AdamW}. */
+/** Options of {@link AdamW} (defaults: `torch.optim.AdamW`, decay mask as described above). */
 export interface AdamWOptions {
   /** β1 (default: 0.9). */
   beta1?: number;
@@ -24,34 +30,45 @@ export interface AdamWOptions {
   beta2?: number;
   /** ε (default: 1e-8). */
   epsilon?: number;
-  /** Decoupled weight decay λ (default: 0.01). */
+  /** Decoupled weight decay λ (default: 0.01, as `torch.optim.AdamW`). */
   weightDecay?: number;
-  /** Per-variable flag: apply weight decay (default: all true). */
-  decay?: boolean[];
+  /**
+   * Which variables get weight decay: one flag per variable, or a predicate (default: variables of
+   * rank ≥ 2, i.e. matrices and embeddings, not biases or norm scales).
+   */
+  decay?: readonly boolean[] | ((variable: tf.Variable, index: number) => boolean);
 }
 
-/** Serializable optimizer state. */
+/** A plain copy of a tensor. */
+export interface TensorData {
+  /** Dimensions. */
+  shape: number[];
+  /** Row-major float32 values. */
+  data: Float32Array;
+}
+
+/** Serialisable AdamW state: step count and moments (one entry per variable, in variable order). */
 export interface AdamWState {
-  /** Updates made so far. */
+  /** Updates applied so far. */
   step: number;
-  /** First moments, one per variable. */
-  m: Float32Array[];
-  /** Second moments, one per variable. */
-  v: Float32Array[];
+  /** First moments. */
+  m: TensorData[];
+  /** Second moments. */
+  v: TensorData[];
 }
 
-/** AdamW over a fixed list of variables. */
+/** AdamW over a fixed list of variables (see the file header). */
 export class AdamW {
   private readonly variables: tf.Variable[];
   private readonly m: tf.Variable[];
   private readonly v: tf.Variable[];
+  private readonly decay: boolean[];
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly epsilon: number;
   private readonly weightDecay: number;
-  private readonly decay: boolean[];
-  /** Updates made so far. */
-  step = 0;
+  /** Updates applied so far. */
+  stepCount = 0;
 
   constructor(variables: tf.Variable[], options: AdamWOptions = {}) {
     this.variables = variables;
@@ -59,54 +76,86 @@ export class AdamW {
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0.01;
-    this.decay = options.decay ?? variables.map(() => true);
-    if (this.decay.length !== variables.length) {
-      throw new VlmError('VLM_INVALID_ARGUMENT', `AdamW: decay has ${this.decay.length} flags for ${variables.length} variables`);
+    const decay = options.decay ?? ((variable: tf.Variable) => variable.rank >= 2);
+    if (typeof decay !== 'function' && decay.length !== variables.length) {
+      throw new VlmError('VLM_INVALID_ARGUMENT', `AdamW: decay has ${decay.length} flags for ${variables.length} variables`);
     }
+    this.decay = variables.map((variable, i) => (typeof decay === 'function' ? decay(variable, i) : decay[i]!));
     // tidy frees the zerosLike tensors; variables survive tidy.
     this.m = variables.map((variable) => tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
     this.v = variables.map((variable) => tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
   }
 
-  /** Apply one update with `grads` (same order as the variables) at `learningRate`. */
-  applyGradients(grads: readonly tf.Tensor[], learningRate: number): void {
+  /** Apply one update with `grads` (same order as the variables) at learning rate `learningRate`. */
+  step(grads: readonly tf.Tensor[], learningRate: number): void {
     if (grads.length !== this.variables.length) {
-      throw new VlmError('VLM_INVALID_ARGUMENT', `AdamW: ${grads.length} gradients for ${this.variables.length} variables`);
+      throw new VlmError('VLM_INVALID_ARGUMENT', `AdamW.step: expected ${this.variables.length} gradients, got ${grads.length}`);
     }
-    this.step += 1;
-    const c1 = 1 - this.beta1 ** this.step;
-    const c2 = 1 - this.beta2 ** this.step;
+    this.stepCount += 1;
+    const t = this.stepCount;
+    const stepSize = learningRate / (1 - this.beta1 ** t);
+    const sqrtBc2 = Math.sqrt(1 - this.beta2 ** t);
     tf.tidy(() => {
-      this.variables.forEach((variable, i) => {
+      this.variables.forEach((p, i) => {
         const g = grads[i]!;
-        const m = this.m[i]!.mul(this.beta1).add(g.mul(1 - this.beta1));
-        const v = this.v[i]!.mul(this.beta2).add(g.square().mul(1 - this.beta2));
-        this.m[i]!.assign(m);
-        this.v[i]!.assign(v);
-        let p: tf.Tensor = variable;
-        if (this.decay[i] && this.weightDecay !== 0) p = p.mul(1 - learningRate * this.weightDecay);
-        const update = m.div(c1).div(v.div(c2).sqrt().add(this.epsilon)).mul(learningRate);
-        variable.assign(p.sub(update));
+        const m = this.m[i]!;
+        const v = this.v[i]!;
+        let param: tf.Tensor = p;
+        if (this.decay[i] && this.weightDecay !== 0) param = tf.mul(param, 1 - learningRate * this.weightDecay);
+        const mNew = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
+        const vNew = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        const denom = tf.add(tf.div(tf.sqrt(vNew), sqrtBc2), this.epsilon);
+        m.assign(mNew);
+        v.assign(vNew);
+        p.assign(tf.sub(param, tf.mul(tf.div(mNew, denom), stepSize)));
       });
     });
   }
 
-  /** Copy of the state (for checkpoints). */
+  /** Copy of the step count and moments, read with `data()` (any backend, WebGPU included). */
   async getState(): Promise<AdamWState> {
-    const read = (tensors: tf.Variable[]) => Promise.all(tensors.map(async (t) => ((await t.data()) as Float32Array).slice()));
-    return { step: this.step, m: await read(this.m), v: await read(this.v) };
+    const read = (list: tf.Variable[]): Promise<TensorData[]> =>
+      Promise.all(list.map(async (x) => ({ shape: [...x.shape], data: Float32Array.from((await x.data()) as Float32Array) })));
+    return { step: this.stepCount, m: await read(this.m), v: await read(this.v) };
   }
 
-  /** Restore a state from {@link getState}. */
+  /**
+   * {@link getState} with synchronous reads (`dataSync()`), for callers that must stay synchronous
+   * on backends that allow it (cpu, wasm, tfjs-node); not available on WebGPU in Node.
+   */
+  getStateSync(): AdamWState {
+    const read = (list: tf.Variable[]): TensorData[] =>
+      list.map((x) => ({ shape: [...x.shape], data: Float32Array.from(x.dataSync() as Float32Array) }));
+    return { step: this.stepCount, m: read(this.m), v: read(this.v) };
+  }
+
+  /** Restore the step count and moments from {@link getState}; checks counts and shapes first. */
   setState(state: AdamWState): void {
-    if (state.m.length !== this.m.length || state.v.length !== this.v.length) {
-      throw new VlmError('VLM_INVALID_ARGUMENT', `AdamW state has ${state.m.length} moments for ${this.m.length} variables`);
+    const check = (list: readonly TensorData[], what: string): void => {
+      if (list.length !== this.variables.length) {
+        throw new VlmError('VLM_INVALID_ARGUMENT', `AdamW state ${what}: expected ${this.variables.length} tensors, got ${list.length}`);
+      }
+      list.forEach((entry, i) => {
+        const shape = this.variables[i]!.shape;
+        const size = shape.reduce((a, b) => a * b, 1);
+        if (entry.shape.length !== shape.length || entry.shape.some((d, k) => d !== shape[k]) || entry.data.length !== size) {
+          throw new VlmError(
+            'VLM_INVALID_ARGUMENT',
+            `AdamW state ${what}[${i}]: expected shape [${shape.join(', ')}], got [${entry.shape.join(', ')}] with ${entry.data.length} values`,
+          );
+        }
+      });
+    };
+    check(state.m, 'm');
+    check(state.v, 'v');
+    if (!Number.isInteger(state.step) || state.step < 0) {
+      throw new VlmError('VLM_INVALID_ARGUMENT', `AdamW state step: expected a non-negative integer, got ${state.step}`);
     }
-    this.step = state.step;
     tf.tidy(() => {
-      state.m.forEach((values, i) => this.m[i]!.assign(tf.tensor(values, this.m[i]!.shape)));
-      state.v.forEach((values, i) => this.v[i]!.assign(tf.tensor(values, this.v[i]!.shape)));
+      state.m.forEach((entry, i) => this.m[i]!.assign(tf.tensor(entry.data, this.m[i]!.shape)));
+      state.v.forEach((entry, i) => this.v[i]!.assign(tf.tensor(entry.data, this.v[i]!.shape)));
     });
+    this.stepCount = state.step;
   }
 
   /** Free the moment tensors. */
@@ -116,31 +165,18 @@ export class AdamW {
 }
 
 /**
- * Scale gradients so their global L2 norm is at most `maxNorm` (0 or ∞ = no clipping). Returns new
- * tensors (the caller disposes them and the inputs) and the norm before clipping. Async because the
- * norm is read back with `data()` (synchronous reads are unavailable on WebGPU in Node).
+ * Global-norm clipping as `clip_grad_norm_` (see the file header). Returns new tensors (the caller
+ * disposes them and the inputs) and the norm before clipping. `maxNorm` undefined, ≤ 0 or not
+ * finite disables clipping (the norm is still returned).
  */
-export async function clipByGlobalNorm(grads: readonly tf.Tensor[], maxNorm: number): Promise<{ grads: tf.Tensor[]; norm: number }> {
-  const squared = tf.tidy(() => tf.addN(grads.map((g) => g.square().sum())));
-  const norm = Math.sqrt((await squared.data())[0]!);
-  squared.dispose();
-  const scale = Number.isFinite(maxNorm) && maxNorm > 0 ? Math.min(1, maxNorm / (norm + 1e-6)) : 1;
-  return { grads: grads.map((g) => (scale === 1 ? g.clone() : g.mul(scale))), norm };
-}
-
-/** Learning-rate schedule kinds. */
-export type ScheduleKind = 'cosine' | 'linear' | 'constant';
-
-/** Learning rate after `step` updates (see the file header). */
-export function learningRateAt(
-  step: number,
-  options: { learningRate: number; warmupSteps: number; totalSteps: number; schedule: ScheduleKind; minLearningRate?: number },
-): number {
-  const { learningRate, warmupSteps, totalSteps, schedule } = options;
-  const floor = options.minLearningRate ?? 0;
-  if (step < warmupSteps) return (learningRate * step) / Math.max(1, warmupSteps);
-  if (schedule === 'constant') return learningRate;
-  const progress = Math.min(1, (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps));
-  const factor = schedule === 'cosine' ? 0.5 * (1 + Math.cos(Math.PI * progress)) : 1 - progress;
-  return floor + (learningRate - floor) * factor;
+export async function clipByGlobalNorm(
+  grads: readonly tf.Tensor[],
+  maxNorm: number | undefined,
+): Promise<{ grads: tf.Tensor[]; norm: number }> {
+  const normTensor = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
+  const norm = (await normTensor.data())[0]!;
+  normTensor.dispose();
+  if (maxNorm === undefined || !Number.isFinite(maxNorm) || maxNorm <= 0) return { grads: grads.map((g) => g.clone()), norm };
+  const coef = Math.min(1, maxNorm / (norm + 1e-6));
+  return { grads: grads.map((g) => tf.mul(g, coef)), norm };
 }

@@ -1,7 +1,8 @@
 /**
- * The policy contract between @vlm-grpo/vlm (provider) and @vlm-grpo/grpo (consumer), declared
- * identically on both sides (grpo must not import vlm at runtime); {@link VLMWrapper} satisfies
- * {@link GrpoPolicy}. Both sides use the same `@tensorflow/tfjs` engine.
+ * The policy contract between a trainable language model (provider: {@link VLMWrapper}, or any
+ * object of the same shape) and @vlm-grpo/grpo (consumer, which imports these types from here and
+ * re-exports them). This is the only declaration of the contract. Provider and consumer must use
+ * the same `@tensorflow/tfjs` engine.
  *
  * Log-probabilities everywhere are log-softmax(logits / T) with the sampling temperature T
  * (default 1), as TRL computes old/reference log-probs.
@@ -43,6 +44,14 @@ export interface PolicySampleResult {
   truncated: boolean[];
 }
 
+/** Options of {@link GrpoPolicy.sequenceLogProbs} (and `CausalLM#sequenceLogProbs`). */
+export interface SequenceLogProbsOptions {
+  /** Also return the entropy of the full next-token distribution (default: false). */
+  withEntropy?: boolean;
+  /** Logits are divided by this before log-softmax (default: 1). */
+  temperature?: number;
+}
+
 /** What GRPO needs from a trainable policy. */
 export interface GrpoPolicy {
   /** Sample completions for user prompts (the policy applies its own prompt/chat template). */
@@ -52,12 +61,12 @@ export interface GrpoPolicy {
    * `trainableVariables()` (call inside tf.variableGrads / optimizer.minimize).
    * Returns logProbs [N, Tmax] (Tmax = longest completion; padded positions are 0) and, when
    * `withEntropy` is true, the entropy of the full next-token distribution at each completion
-   * position, entropy [N, Tmax] (not differentiated).
+   * position, entropy [N, Tmax] (not differentiated, may be computed under tf.stopGradient).
    */
   sequenceLogProbs(
     promptIds: number[][],
     completionIds: number[][],
-    options?: { withEntropy?: boolean; temperature?: number },
+    options?: SequenceLogProbsOptions,
   ): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D };
   /** The trainable weights, in a stable order (same order in a clone). */
   trainableVariables(): tf.Variable[];

@@ -19,7 +19,8 @@ import { createSeededRandom, deriveSeed, shuffleInPlace, writeJsonAtomic } from 
 import type { CausalLM} from './causal-lm.js';
 import { readCheckpoint } from './causal-lm.js';
 import { VlmError } from './errors.js';
-import { AdamW, clipByGlobalNorm, learningRateAt, type ScheduleKind } from './optim.js';
+import { learningRateAt, warmupStepsFromRatio, type ScheduleKind } from './lr-schedule.js';
+import { AdamW, clipByGlobalNorm } from './optim.js';
 import { readSafetensorsFile, tensorToFloat32, writeSafetensorsFile, type SafetensorsInput } from './safetensors.js';
 import { VLMWrapper } from './vlm-wrapper.js';
 
@@ -40,11 +41,11 @@ export interface SftOptions {
   learningRate?: number;
   /** Final learning rate of the cosine/linear decay (default: 0). */
   minLearningRate?: number;
-  /** Schedule after warm-up (default: `cosine`). */
+  /** Schedule after warm-up; the warm-up applies to every kind (default: `cosine`). */
   schedule?: ScheduleKind;
   /** Warm-up steps (default: 0). */
   warmupSteps?: number;
-  /** Warm-up as a fraction of all steps, used when `warmupSteps` is 0 (default: 0). */
+  /** Warm-up as a fraction of all steps in [0, 1], used when `warmupSteps` is 0 (default: 0). */
   warmupRatio?: number;
   /** AdamW weight decay (default: 0.01). */
   weightDecay?: number;
@@ -173,7 +174,7 @@ export async function sft(target: CausalLM | VLMWrapper, pairs: readonly SftPair
   const microPerEpoch = Math.ceil(data.length / batchSize);
   const stepsPerEpoch = Math.max(1, Math.ceil(microPerEpoch / accumulation));
   const totalSteps = options.maxSteps && options.maxSteps > 0 ? options.maxSteps : stepsPerEpoch * epochs;
-  const warmupSteps = options.warmupSteps || Math.ceil((options.warmupRatio ?? 0) * totalSteps);
+  const warmupSteps = options.warmupSteps || warmupStepsFromRatio(totalSteps, options.warmupRatio ?? 0);
   const variables = model.trainableVariables();
   const optimizer = new AdamW(variables, {
     beta1: options.beta1,
@@ -189,7 +190,11 @@ export async function sft(target: CausalLM | VLMWrapper, pairs: readonly SftPair
       await loadWeightsInto(model, options.resumeFrom);
       const state = JSON.parse(await readFile(join(options.resumeFrom, 'trainer_state.json'), 'utf8')) as { step: number };
       const moments = await readSafetensorsFile(join(options.resumeFrom, 'optimizer.safetensors'));
-      const get = (name: string) => tensorToFloat32(moments.tensors.get(name)!, name);
+      const get = (name: string) => {
+        const tensor = moments.tensors.get(name);
+        if (!tensor) throw new VlmError('VLM_MISSING_WEIGHTS', `${options.resumeFrom}: optimizer.safetensors lacks ${name}`);
+        return { shape: [...tensor.shape], data: tensorToFloat32(tensor, name) };
+      };
       optimizer.setState({ step: state.step, m: variables.map((_, i) => get(`m.${i}`)), v: variables.map((_, i) => get(`v.${i}`)) });
     }
     const saveCheckpoint = async (step: number) => {
@@ -198,8 +203,8 @@ export async function sft(target: CausalLM | VLMWrapper, pairs: readonly SftPair
       const state = await optimizer.getState();
       const tensors = new Map<string, SafetensorsInput>();
       variables.forEach((variable, i) => {
-        tensors.set(`m.${i}`, { dtype: 'F32', shape: variable.shape, data: state.m[i]! });
-        tensors.set(`v.${i}`, { dtype: 'F32', shape: variable.shape, data: state.v[i]! });
+        tensors.set(`m.${i}`, { dtype: 'F32', shape: variable.shape, data: state.m[i]!.data });
+        tensors.set(`v.${i}`, { dtype: 'F32', shape: variable.shape, data: state.v[i]!.data });
       });
       await writeSafetensorsFile(join(dir, 'optimizer.safetensors'), tensors);
       await writeJsonAtomic(join(dir, 'trainer_state.json'), { step, totalSteps, seed, history });
@@ -217,7 +222,7 @@ export async function sft(target: CausalLM | VLMWrapper, pairs: readonly SftPair
     };
     const orderFor = (epoch: number) => shuffleInPlace(Array.from(data.keys()), createSeededRandom(deriveSeed(seed, epoch)));
     let lastLoss = Number.NaN;
-    for (let step = optimizer.step; step < totalSteps; step += 1) {
+    for (let step = optimizer.stepCount; step < totalSteps; step += 1) {
       // Micro-batches of this step, from the deterministic per-epoch order.
       const micro: TokenPair[][] = [];
       for (let k = 0; k < accumulation; k += 1) {
@@ -250,15 +255,16 @@ export async function sft(target: CausalLM | VLMWrapper, pairs: readonly SftPair
         }
         value.dispose();
       }
+      const schedule = options.schedule ?? 'cosine';
       const lr = learningRateAt(step, {
         learningRate,
         warmupSteps,
         totalSteps,
-        schedule: options.schedule ?? 'cosine',
-        minLearningRate: options.minLearningRate,
+        schedulerType: schedule === 'constant' ? 'constant_with_warmup' : schedule,
+        minLearningRate: options.minLearningRate ?? 0,
       });
       const clipped = await clipByGlobalNorm(summed!, options.maxGradNorm ?? 1);
-      optimizer.applyGradients(clipped.grads, lr);
+      optimizer.step(clipped.grads, lr);
       tf.dispose([...summed!, ...clipped.grads]);
       lastLoss = loss;
       const log: SftStepLog = {
@@ -276,8 +282,8 @@ export async function sft(target: CausalLM | VLMWrapper, pairs: readonly SftPair
       }
       if (options.outputDir && options.saveSteps && options.saveSteps > 0 && log.step % options.saveSteps === 0) await saveCheckpoint(log.step);
     }
-    if (options.outputDir && checkpoint !== join(options.outputDir, `checkpoint-${optimizer.step}`)) await saveCheckpoint(optimizer.step);
-    return { steps: optimizer.step, finalLoss: lastLoss, history, checkpoint };
+    if (options.outputDir && checkpoint !== join(options.outputDir, `checkpoint-${optimizer.stepCount}`)) await saveCheckpoint(optimizer.stepCount);
+    return { steps: optimizer.stepCount, finalLoss: lastLoss, history, checkpoint };
   } finally {
     optimizer.dispose();
   }

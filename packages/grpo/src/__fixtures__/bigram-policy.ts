@@ -7,7 +7,7 @@
  * sequenceLogProbs with padding and entropy.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { GrpoPolicy, PolicySampleOptions, PolicySampleResult } from '../policy.js';
+import type { GrpoPolicy, PolicySampleOptions, PolicySampleResult } from '@vlm-grpo/vlm';
 import { SeededRng } from '../rng.js';
 import type { Tf } from '../tf.js';
 

@@ -62,7 +62,7 @@ async function trainStep(model: CausalLM, optimizer: AdamW, batch: number, promp
   );
   const ordered = variables.map((variable) => grads[variable.name]!);
   const clipped = await clipByGlobalNorm(ordered, 1);
-  optimizer.applyGradients(clipped.grads, 1e-4);
+  optimizer.step(clipped.grads, 1e-4);
   await value.data();
   tf.dispose([value, ...ordered, ...clipped.grads]);
 }
