@@ -13,7 +13,8 @@
  *    log-probs are computed once per micro-batch with the sampling temperature.
  * 3. μ = numIterations optimizer updates on the same batch, each accumulating the gradients of
  *    {@link grpoLoss} over the micro-batches, then global-norm clipping, AdamW at the scheduled
- *    learning rate, and optional reference sync ref ← α·π + (1−α)·ref every refModelSyncSteps.
+ *    learning rate (all three from @vlm-grpo/vlm: PyTorch AdamW, `clip_grad_norm_`, transformers
+ *    schedules), and optional reference sync ref ← α·π + (1−α)·ref every refModelSyncSteps.
  *
  * Departures from TRL: dynamic sampling is not in TRL; TRL counts `max_steps` in optimizer
  * updates whereas `maxSteps` here counts generation batches (the schedule spans maxSteps × μ
