@@ -25,6 +25,7 @@ import type { NoiseSource, Scheduler } from './scheduler.js';
 import type { SchedulerSpec } from './scheduler-factory.js';
 import { createScheduler } from './scheduler-factory.js';
 import type { QualityReport, QualityThresholds } from './sd-image.js';
+import type { FloatTensor } from './text-encoder.js';
 import { checkQuality, postprocess, SdImage, toUint8 } from './sd-image.js';
 import type { StageTimings } from './timings.js';
 import { since } from './timings.js';
@@ -244,6 +245,23 @@ export abstract class BasePipeline {
     size: { height: number; width: number },
     guidanceScale: number,
   ): Promise<Conditioning>;
+  /** Conditioning tensors of one prompt (the text encoders' outputs, batch 1). */
+  protected abstract encodeOne(prompt: string): Promise<Map<string, FloatTensor>>;
+  /**
+   * {@link encodeOne} memoised for the duration of one `encode` call, so a prompt repeated in the
+   * batch (and the shared negative prompt) runs the text encoders once.
+   */
+  protected memoizedEncodeOne(): (text: string) => Promise<Map<string, FloatTensor>> {
+    const cache = new Map<string, Promise<Map<string, FloatTensor>>>();
+    return (text) => {
+      let encoded = cache.get(text);
+      if (!encoded) {
+        encoded = this.encodeOne(text);
+        cache.set(text, encoded);
+      }
+      return encoded;
+    };
+  }
   /** The denoiser component. */
   protected abstract denoiserComponent(): Component;
   /** Name of the denoiser's latent input (`sample` / `hidden_states`). */

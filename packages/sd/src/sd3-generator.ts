@@ -172,7 +172,7 @@ export class SD3Generator extends BasePipeline {
     return out;
   }
 
-  private async encodeOne(prompt: string): Promise<Map<string, FloatTensor>> {
+  protected async encodeOne(prompt: string): Promise<Map<string, FloatTensor>> {
     const te1 = await this.clipEncoders[0]!.get();
     const te2 = await this.clipEncoders[1]!.get();
     const a = await encodeClip(te1, this.tokenizers[0]!, prompt, 'penultimate', true);
@@ -212,15 +212,7 @@ export class SD3Generator extends BasePipeline {
     negatives: readonly (string | undefined)[],
     guidance: boolean,
   ): Promise<Conditioning> {
-    const cache = new Map<string, Map<string, FloatTensor>>();
-    const get = async (text: string): Promise<Map<string, FloatTensor>> => {
-      let v = cache.get(text);
-      if (!v) {
-        v = await this.encodeOne(text);
-        cache.set(text, v);
-      }
-      return v;
-    };
+    const get = this.memoizedEncodeOne();
     const stackAll = async (texts: readonly string[]): Promise<Map<string, FloatTensor>> => {
       const list: Map<string, FloatTensor>[] = [];
       for (const t of texts) list.push(await get(t));

@@ -164,7 +164,7 @@ export class StableDiffusionPipeline extends BasePipeline {
     return out;
   }
 
-  private async encodeOne(prompt: string): Promise<Map<string, FloatTensor>> {
+  protected async encodeOne(prompt: string): Promise<Map<string, FloatTensor>> {
     if (this.architecture === 'sd') {
       const te = await this.textEncoders[0]!.get();
       const { hidden } = await encodeClip(te, this.tokenizers[0]!, prompt, 'last', false);
@@ -187,15 +187,7 @@ export class StableDiffusionPipeline extends BasePipeline {
     size: { height: number; width: number },
     guidanceScale: number,
   ): Promise<Conditioning> {
-    const cache = new Map<string, Map<string, FloatTensor>>();
-    const get = async (text: string): Promise<Map<string, FloatTensor>> => {
-      let v = cache.get(text);
-      if (!v) {
-        v = await this.encodeOne(text);
-        cache.set(text, v);
-      }
-      return v;
-    };
+    const get = this.memoizedEncodeOne();
     const condList: Map<string, FloatTensor>[] = [];
     for (const p of prompts) condList.push(await get(p));
     const cond = stackMaps(condList);
