@@ -187,26 +187,44 @@ export class VLMWrapper implements GrpoPolicy {
   }
 
   /**
+   * Template and encode `prompts`, then generate with the given sampling settings (temperature 0 →
+   * greedy) and the wrapper's EOS, padding and stop strings.
+   */
+  private async generateCompletions(
+    prompts: readonly string[],
+    sampling: { maxNewTokens: number; temperature: number; topK: number; topP: number; repetitionPenalty: number; numReturnSequences: number; seed: number | undefined },
+  ) {
+    const encoded = await Promise.all(prompts.map((prompt) => this.encodePrompt(prompt)));
+    return this.model.generate(encoded, {
+      maxNewTokens: sampling.maxNewTokens,
+      doSample: sampling.temperature > 0,
+      temperature: sampling.temperature > 0 ? sampling.temperature : 1,
+      topK: sampling.topK,
+      topP: sampling.topP,
+      repetitionPenalty: sampling.repetitionPenalty,
+      numReturnSequences: sampling.numReturnSequences,
+      seed: sampling.seed,
+      eosTokenIds: this.eosTokenIds,
+      padTokenId: this.tokenizer.padTokenId ?? undefined,
+      stopStrings: this.settings.stopStrings,
+      decode: (ids) => this.decodeCompletion(ids),
+    });
+  }
+
+  /**
    * Sample completions for GRPO (contract {@link GrpoPolicy.sample}): rows prompt-major, log-probs
    * log-softmax(logits / T), texts post-processed, no fallback.
    */
   async sample(prompts: string[], options: PolicySampleOptions = {}): Promise<PolicySampleResult> {
     if (prompts.length === 0) return { promptIds: [], completionIds: [], completionLogProbs: [], texts: [], truncated: [] };
-    const temperature = options.temperature ?? 1;
-    const encoded = await Promise.all(prompts.map((prompt) => this.encodePrompt(prompt)));
-    const out = await this.model.generate(encoded, {
+    const out = await this.generateCompletions(prompts, {
       maxNewTokens: options.maxNewTokens ?? 64,
-      doSample: temperature > 0,
-      temperature: temperature > 0 ? temperature : 1,
+      temperature: options.temperature ?? 1,
       topK: options.topK ?? 0,
       topP: options.topP ?? 1,
       repetitionPenalty: options.repetitionPenalty ?? 1,
       numReturnSequences: options.numReturnSequences ?? 1,
       seed: options.seed,
-      eosTokenIds: this.eosTokenIds,
-      padTokenId: this.tokenizer.padTokenId ?? undefined,
-      stopStrings: this.settings.stopStrings,
-      decode: (ids) => this.decodeCompletion(ids),
     });
     return {
       promptIds: out.promptIds,
@@ -230,20 +248,14 @@ export class VLMWrapper implements GrpoPolicy {
       let raws: string[] | null = null;
       let error: unknown = null;
       try {
-        const temperature = options.temperature ?? 0;
-        const encoded = await Promise.all(batch.map((prompt) => this.encodePrompt(prompt)));
-        const out = await this.model.generate(encoded, {
+        const out = await this.generateCompletions(batch, {
           maxNewTokens: options.maxNewTokens ?? 77,
-          doSample: temperature > 0,
-          temperature: temperature > 0 ? temperature : 1,
+          temperature: options.temperature ?? 0,
           topK: options.topK ?? 0,
           topP: options.topP ?? 1,
           repetitionPenalty: options.repetitionPenalty ?? 1.1,
+          numReturnSequences: 1,
           seed: options.seed ?? 0,
-          eosTokenIds: this.eosTokenIds,
-          padTokenId: this.tokenizer.padTokenId ?? undefined,
-          stopStrings: this.settings.stopStrings,
-          decode: (ids) => this.decodeCompletion(ids),
         });
         raws = out.completionIds.map((ids) => this.decodeCompletion(ids));
       } catch (caught) {
