@@ -17,13 +17,14 @@
  *      `CausalLM.fromConfig` with N(0, 0.02) matrices, unit norms (GPT-2/Llama init),
  *      seeded; saved and reloaded with `VLMWrapper.fromPretrained` on the chosen backend.
  *   3. SFT: completion-only cross-entropy (TRL `SFTTrainer` semantics, EOS appended) on
- *      (prompt, " " + reference) pairs; AdamW, warm-up + cosine schedule ({@link TRAINING}).
+ *      (prompt, " " + reference) pairs plus as many copy-augmented pairs ({@link copyAugmentedPairs});
+ *      AdamW, warm-up + cosine schedule ({@link TRAINING}).
  *   4. output: config.json, generation_config.json, model.safetensors (float32), tokenizer files,
  *      training.json (seed, steps, time, losses, machine) in `--out`.
  * Checkpoints go to `--work-dir` every 60 steps; `--resume` continues from the latest one.
  *
  * Usage: node tools/default-model/train-default-model.mjs [--out data/models/prompt-enhancer]
- *          [--steps 480] [--seed 1234] [--backend wasm] [--work-dir .tmp/default-model] [--resume]
+ *          [--steps 900] [--seed 1234] [--backend wasm] [--work-dir .tmp/default-model] [--resume]
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -32,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 
 import { CausalLM, VLMWrapper, initBackend, sft } from '@vlm-grpo/vlm';
 
+import { STOPWORDS, mulberry32, words } from '../data/text-utils.mjs';
 import { readCorpus, trainBpe, writeTokenizer } from '../tokenizer/train-bpe.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -94,11 +96,11 @@ export const GENERATION_CONFIG = {
 /** SFT hyper-parameters (defaults of the command). */
 export const TRAINING = {
   seed: 1234,
-  steps: 480,
+  steps: 900,
   batchSize: 16,
-  learningRate: 2e-3,
+  learningRate: 3e-3,
   minLearningRate: 1e-4,
-  warmupSteps: 24,
+  warmupSteps: 30,
   schedule: 'cosine',
   weightDecay: 0.01,
   maxGradNorm: 1,
@@ -117,6 +119,29 @@ export function readSftPairs(path) {
       }
       return { prompt: record.user_prompt, completion: ` ${record.reference}` };
     });
+}
+
+/**
+ * Copy augmentation: for every pair whose reference contains its user prompt verbatim, one more
+ * pair in which each content word of the prompt is replaced, with probability `rate`, by a random
+ * content word of another training prompt, in the prompt and in the reference alike. The new
+ * prompts cannot be memorised, so the model must learn to copy the prompt (an induction circuit)
+ * instead of recalling the 768 training subjects; without it the model writes a plausible but
+ * different subject for unseen prompts. Deterministic for a seed (mulberry32).
+ */
+export function copyAugmentedPairs(pairs, { seed, rate = 0.7 } = {}) {
+  const random = mulberry32(seed);
+  const pool = [...new Set(pairs.flatMap((pair) => words(pair.prompt)).filter((word) => /^[a-z]{3,}$/u.test(word) && !STOPWORDS.has(word)))].sort();
+  const out = [];
+  for (const pair of pairs) {
+    const at = pair.completion.indexOf(pair.prompt);
+    if (at < 0) continue;
+    const replaced = pair.prompt.replace(/[A-Za-z]+/gu, (word) =>
+      word.length >= 3 && !STOPWORDS.has(word.toLowerCase()) && random() < rate ? pool[Math.floor(random() * pool.length)] : word,
+    );
+    out.push({ prompt: replaced, completion: pair.completion.slice(0, at) + replaced + pair.completion.slice(at + pair.prompt.length) });
+  }
+  return out;
 }
 
 /** Train the tokenizer into `dir` and add the chat template to its tokenizer_config.json. */
@@ -191,8 +216,10 @@ async function main(argv) {
   log(`model: Llama ${config.num_hidden_layers} layers × ${config.hidden_size} hidden, ${parameters.toLocaleString('en')} parameters, prompt format ${wrapper.promptFormat}`);
 
   // 3. SFT.
-  const pairs = readSftPairs(join(ROOT, TRAINING.data));
-  log(`sft: ${pairs.length} pairs, ${options.steps} steps × batch ${TRAINING.batchSize}${resumeFrom ? `, resuming from ${resumeFrom}` : ''}`);
+  const original = readSftPairs(join(ROOT, TRAINING.data));
+  const augmented = copyAugmentedPairs(original, { seed: options.seed });
+  const pairs = [...original, ...augmented];
+  log(`sft: ${original.length} pairs + ${augmented.length} copy-augmented, ${options.steps} steps × batch ${TRAINING.batchSize}${resumeFrom ? `, resuming from ${resumeFrom}` : ''}`);
   const trainStarted = Date.now();
   const result = await sft(wrapper, pairs, {
     maxSteps: options.steps,
@@ -229,8 +256,10 @@ async function main(argv) {
     steps: result.steps,
     resumedFrom: resumeFrom,
     batchSize: TRAINING.batchSize,
-    pairs: pairs.length,
+    pairs: original.length,
+    copyAugmentedPairs: augmented.length,
     epochs: (result.steps * TRAINING.batchSize) / pairs.length,
+    augmentation: 'copyAugmentedPairs: one pair per pair, content words replaced with probability 0.7',
     hyperparameters: TRAINING,
     template: PLAIN_TEMPLATE,
     parameters,
