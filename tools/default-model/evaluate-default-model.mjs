@@ -9,6 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 import { VLMWrapper } from '@vlm-grpo/vlm';
 
@@ -53,21 +54,17 @@ export function markdownReport(summary, assessed, samples) {
 }
 
 async function main(argv) {
-  const options = { model: 'data/models/prompt-enhancer', prompts: 'data/val_prompts.jsonl', samples: 20, backend: 'wasm', json: null };
-  for (let index = 0; index < argv.length; index++) {
-    const arg = argv[index];
-    const value = () => {
-      const next = argv[++index];
-      if (next === undefined) throw new Error(`${arg} needs a value`);
-      return next;
-    };
-    if (arg === '--model') options.model = value();
-    else if (arg === '--prompts') options.prompts = value();
-    else if (arg === '--samples') options.samples = Number(value());
-    else if (arg === '--backend') options.backend = value();
-    else if (arg === '--json') options.json = value();
-    else throw new Error(`unknown option ${arg}`);
-  }
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string', default: 'data/models/prompt-enhancer' },
+      prompts: { type: 'string', default: 'data/val_prompts.jsonl' },
+      samples: { type: 'string', default: '20' },
+      backend: { type: 'string', default: 'wasm' },
+      json: { type: 'string' },
+    },
+  });
+  const options = { model: values.model, prompts: values.prompts, samples: Number(values.samples), backend: values.backend, json: values.json ?? null };
   const records = readPrompts(resolve(ROOT, options.prompts));
   const wrapper = await VLMWrapper.fromPretrained(resolve(ROOT, options.model), { backend: options.backend, local_files_only: true });
   const started = Date.now();

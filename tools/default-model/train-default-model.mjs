@@ -30,6 +30,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 import { CausalLM, VLMWrapper, initBackend, sft } from '@vlm-grpo/vlm';
 
@@ -155,23 +156,19 @@ export function buildTokenizer(dir, root = ROOT) {
   return { texts: texts.length, vocabSize: trained.vocab.size, merges: trained.merges.length };
 }
 
-function parseArgs(argv) {
-  const options = { out: 'data/models/prompt-enhancer', steps: TRAINING.steps, seed: TRAINING.seed, backend: 'wasm', workDir: '.tmp/default-model', resume: false };
-  for (let index = 0; index < argv.length; index++) {
-    const arg = argv[index];
-    const value = () => {
-      const next = argv[++index];
-      if (next === undefined) throw new Error(`${arg} needs a value`);
-      return next;
-    };
-    if (arg === '--out') options.out = value();
-    else if (arg === '--steps') options.steps = Number(value());
-    else if (arg === '--seed') options.seed = Number(value());
-    else if (arg === '--backend') options.backend = value();
-    else if (arg === '--work-dir') options.workDir = value();
-    else if (arg === '--resume') options.resume = true;
-    else throw new Error(`unknown option ${arg}`);
-  }
+function readOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      out: { type: 'string', default: 'data/models/prompt-enhancer' },
+      steps: { type: 'string', default: String(TRAINING.steps) },
+      seed: { type: 'string', default: String(TRAINING.seed) },
+      backend: { type: 'string', default: 'wasm' },
+      'work-dir': { type: 'string', default: '.tmp/default-model' },
+      resume: { type: 'boolean', default: false },
+    },
+  });
+  const options = { out: values.out, steps: Number(values.steps), seed: Number(values.seed), backend: values.backend, workDir: values['work-dir'], resume: values.resume };
   if (!Number.isInteger(options.steps) || options.steps < 1) throw new Error(`--steps must be a positive integer, received ${options.steps}`);
   if (!Number.isInteger(options.seed) || options.seed < 0) throw new Error(`--seed must be a non-negative integer, received ${options.seed}`);
   return options;
@@ -188,7 +185,7 @@ function latestCheckpoint(dir) {
 }
 
 async function main(argv) {
-  const options = parseArgs(argv);
+  const options = readOptions(argv);
   const started = Date.now();
   const log = (message) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s] ${message}`);
   const out = resolve(ROOT, options.out);

@@ -22,6 +22,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 /** GPT-2's pre-tokeniser pattern. */
 export const GPT2_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -169,23 +170,24 @@ export function writeTokenizer(outDir, trained, { specialTokens, modelMaxLength 
 }
 
 function main(argv) {
-  const options = { vocabSize: 4096, minFrequency: 2, special: ['<|endoftext|>', '<|pad|>'], modelMaxLength: 256, out: undefined };
-  const files = [];
-  for (let index = 0; index < argv.length; index++) {
-    const arg = argv[index];
-    const value = () => {
-      const next = argv[++index];
-      if (next === undefined) throw new Error(`${arg} needs a value`);
-      return next;
-    };
-    if (arg === '--out') options.out = value();
-    else if (arg === '--vocab-size') options.vocabSize = Number(value());
-    else if (arg === '--min-frequency') options.minFrequency = Number(value());
-    else if (arg === '--special') options.special = value().split(',').map((token) => token.trim()).filter(Boolean);
-    else if (arg === '--model-max-length') options.modelMaxLength = Number(value());
-    else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}`);
-    else files.push(arg);
-  }
+  const { values, positionals: files } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      'vocab-size': { type: 'string', default: '4096' },
+      'min-frequency': { type: 'string', default: '2' },
+      special: { type: 'string', default: '<|endoftext|>,<|pad|>' },
+      'model-max-length': { type: 'string', default: '256' },
+    },
+  });
+  const options = {
+    out: values.out,
+    vocabSize: Number(values['vocab-size']),
+    minFrequency: Number(values['min-frequency']),
+    special: values.special.split(',').map((token) => token.trim()).filter(Boolean),
+    modelMaxLength: Number(values['model-max-length']),
+  };
   if (!options.out || files.length === 0) throw new Error('usage: train-bpe.mjs --out DIR [--vocab-size N] [--min-frequency N] [--special a,b] FILE...');
   if (!Number.isInteger(options.vocabSize) || options.vocabSize < 256 + options.special.length) throw new Error(`--vocab-size must be an integer ≥ ${256 + options.special.length}`);
   const texts = files.flatMap(readCorpus);
