@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SD3Generator } from './sd3-generator.js';
+import { maxAbs, readF32 } from './__fixtures__/golden.js';
 
 const dir = new URL('./__fixtures__/tiny-sd3/', import.meta.url).pathname;
 interface Case {
@@ -12,16 +13,7 @@ interface Case {
   image: { file: string };
 }
 const ref = JSON.parse(readFileSync(`${dir}reference.json`, 'utf8')) as { cases: Case[] };
-const f32 = (name: string): Float32Array => {
-  const b = readFileSync(dir + name);
-  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4).slice();
-};
-const maxAbs = (a: Float32Array, b: Float32Array): number => {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-};
+const f32 = (name: string): Float32Array => readF32(dir, name);
 
 describe('SD3Generator on tiny-sd3 (fp32, CPU) vs diffusers', () => {
   let gen: SD3Generator;

@@ -1,15 +1,13 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StableDiffusionPipeline } from './index.js';
 import { DiffusionPipeline, guidanceScaleEmbedding } from './index.js';
+import { readF32 } from './__fixtures__/golden.js';
 
 const fixtures = new URL('./__fixtures__/', import.meta.url).pathname;
-const f32 = (path: string): Float32Array => {
-  const b = readFileSync(path);
-  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4).slice();
-};
+const f32 = (name: string): Float32Array => readF32(join(fixtures, 'tiny-sd3') + '/', name);
 
 /**
  * An SDXL-shaped folder: tiny-sd3's two CLIP encoders (with hidden_states.N and text_embeds) and
@@ -46,8 +44,8 @@ describe('SDXL prompt encoding (golden via the SD3 reference)', () => {
     const pooled = e.get('text_embeds')!;
     expect(hs.dims).toEqual([1, 77, 64]);
     expect(pooled.dims).toEqual([1, 32]);
-    const refEmb = f32(join(fixtures, 'tiny-sd3', 'ref_prompt_embeds.f32')).subarray(0, 77 * 64);
-    const refPooled = f32(join(fixtures, 'tiny-sd3', 'ref_pooled_prompt_embeds.f32')).subarray(32, 64);
+    const refEmb = f32('ref_prompt_embeds.f32').subarray(0, 77 * 64);
+    const refPooled = f32('ref_pooled_prompt_embeds.f32').subarray(32, 64);
     let m = 0;
     for (let i = 0; i < refEmb.length; i++) m = Math.max(m, Math.abs(hs.data[i]! - refEmb[i]!));
     for (let i = 0; i < 32; i++) m = Math.max(m, Math.abs(pooled.data[i]! - refPooled[i]!));

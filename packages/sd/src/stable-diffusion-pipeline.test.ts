@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StableDiffusionPipeline } from './stable-diffusion-pipeline.js';
+import { maxAbs, readF32 } from './__fixtures__/golden.js';
 
 const dir = new URL('./__fixtures__/tiny-sd/', import.meta.url).pathname;
 interface Case {
@@ -13,16 +14,7 @@ interface Case {
   image: { file: string };
 }
 const ref = JSON.parse(readFileSync(`${dir}reference.json`, 'utf8')) as { cases: Case[]; height: number; width: number };
-const f32 = (name: string): Float32Array => {
-  const b = readFileSync(dir + name);
-  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4).slice();
-};
-const maxAbs = (a: Float32Array, b: Float32Array): number => {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-};
+const f32 = (name: string): Float32Array => readF32(dir, name);
 
 describe('StableDiffusionPipeline on tiny-sd (fp32, CPU) vs diffusers', () => {
   let pipe: StableDiffusionPipeline;

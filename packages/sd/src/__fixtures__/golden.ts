@@ -1,0 +1,17 @@
+/** Helpers of the golden tests: read reference arrays and compare them. */
+import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
+
+/** Read a raw little-endian float32 file (`dir` ends with a slash) into its own Float32Array. */
+export function readF32(dir: string, name: string): Float32Array {
+  const bytes = readFileSync(dir + name);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4).slice();
+}
+
+/** Largest absolute difference of two equally long arrays (asserts the lengths match). */
+export function maxAbs(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let largest = 0;
+  for (let index = 0; index < a.length; index++) largest = Math.max(largest, Math.abs(a[index]! - b[index]!));
+  return largest;
+}
