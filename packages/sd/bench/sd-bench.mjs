@@ -16,6 +16,9 @@ import { dirname, join } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, '..', 'src', '__fixtures__');
+/** `tiny-sd` is the repository's embedded model; `tiny-sd3` a test fixture; anything else a path. */
+const modelPath = (name) =>
+  name === 'tiny-sd' ? join(here, '..', '..', '..', 'data', 'models', 'tiny-sd') : name === 'tiny-sd3' ? join(fixtures, name) : name;
 const args = process.argv.slice(2);
 const arg = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
@@ -35,7 +38,7 @@ async function child() {
   const guidanceScale = Number(arg('guidance', '7.5'));
   const device = arg('device', 'cpu');
   const t0 = performance.now();
-  const pipe = await DiffusionPipeline.fromPretrained(join(fixtures, model), { device, memoryEfficient });
+  const pipe = await DiffusionPipeline.fromPretrained(modelPath(model), { device, memoryEfficient });
   const loadSeconds = (performance.now() - t0) / 1000;
   const gen = (seed) => pipe.generateImage('a photo of a cat', { steps, guidanceScale, seed });
   await gen(0);

@@ -5,10 +5,11 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { ClipTokenizer } from './clip-tokenizer.js';
 import { SdError } from './errors.js';
+import { tinySdGoldenDir, tinySdModelDir } from './__fixtures__/golden.js';
 
-const tokDir = new URL('./__fixtures__/tiny-sd/tokenizer/', import.meta.url).pathname;
+const tokDir = `${tinySdModelDir}tokenizer/`;
 const reference = JSON.parse(
-  readFileSync(new URL('./__fixtures__/tiny-sd/reference.json', import.meta.url), 'utf8'),
+  readFileSync(`${tinySdGoldenDir}reference.json`, 'utf8'),
 ) as { prompt_input_ids: number[] };
 
 /** The fixture's tokenizer.json with its vocabulary replaced by vocab.json + merges.txt: an oracle run by @huggingface/tokenizers. */

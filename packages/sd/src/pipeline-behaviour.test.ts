@@ -4,14 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as entry from './index.js';
 import { DiffusionPipeline, SD3Generator, SdError, StableDiffusionPipeline, checkQuality } from './index.js';
+import { readF32, tinySdGoldenDir, tinySdModelDir } from './__fixtures__/golden.js';
 
 const fixtures = new URL('./__fixtures__/', import.meta.url).pathname;
-const tinySd = join(fixtures, 'tiny-sd');
+const tinySd = tinySdModelDir;
 const tinySd3 = join(fixtures, 'tiny-sd3');
-const refLatents = (() => {
-  const b = readFileSync(join(tinySd, 'ref_latents.f32'));
-  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4).slice();
-})();
+const refLatents = readF32(tinySdGoldenDir, 'ref_latents.f32');
 
 async function expectSdError(p: Promise<unknown> | (() => unknown), code: string, pattern?: RegExp): Promise<void> {
   try {

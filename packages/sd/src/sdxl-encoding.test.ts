@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StableDiffusionPipeline } from './index.js';
 import { DiffusionPipeline, guidanceScaleEmbedding } from './index.js';
-import { readF32 } from './__fixtures__/golden.js';
+import { readF32, tinySdModelDir } from './__fixtures__/golden.js';
 
 const fixtures = new URL('./__fixtures__/', import.meta.url).pathname;
 const f32 = (name: string): Float32Array => readF32(join(fixtures, 'tiny-sd3') + '/', name);
@@ -24,7 +24,7 @@ describe('SDXL prompt encoding (golden via the SD3 reference)', () => {
     for (const f of ['text_encoder', 'text_encoder_2', 'tokenizer', 'tokenizer_2']) {
       cpSync(join(fixtures, 'tiny-sd3', f), join(dir, f), { recursive: true });
     }
-    for (const f of ['unet', 'vae_decoder', 'scheduler']) cpSync(join(fixtures, 'tiny-sd', f), join(dir, f), { recursive: true });
+    for (const f of ['unet', 'vae_decoder', 'scheduler']) cpSync(join(tinySdModelDir, f), join(dir, f), { recursive: true });
     writeFileSync(join(dir, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionXLPipeline', force_zeros_for_empty_prompt: true }));
     pipe = (await DiffusionPipeline.fromPretrained(dir, { memoryEfficient: true })) as StableDiffusionPipeline;
   });

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StableDiffusionPipeline } from './stable-diffusion-pipeline.js';
-import { maxAbs, readF32 } from './__fixtures__/golden.js';
+import { maxAbs, readF32, tinySdGoldenDir, tinySdModelDir } from './__fixtures__/golden.js';
 
-const dir = new URL('./__fixtures__/tiny-sd/', import.meta.url).pathname;
+const dir = tinySdGoldenDir;
 interface Case {
   scheduler: string;
   scheduler_kwargs: Record<string, unknown>;
@@ -20,7 +20,7 @@ describe('StableDiffusionPipeline on tiny-sd (fp32, CPU) vs diffusers', () => {
   let pipe: StableDiffusionPipeline;
   const latents = f32('ref_latents.f32');
   beforeAll(async () => {
-    pipe = await StableDiffusionPipeline.fromPretrained(dir, { device: 'cpu' });
+    pipe = await StableDiffusionPipeline.fromPretrained(tinySdModelDir, { device: 'cpu' });
   });
   afterAll(async () => {
     await pipe.release();

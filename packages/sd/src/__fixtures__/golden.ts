@@ -1,5 +1,6 @@
 /** Helpers of the golden tests: read reference arrays and compare them. */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 
 /** Read a raw little-endian float32 file (`dir` ends with a slash) into its own Float32Array. */
@@ -15,3 +16,12 @@ export function maxAbs(a: Float32Array, b: Float32Array): number {
   for (let index = 0; index < a.length; index++) largest = Math.max(largest, Math.abs(a[index]! - b[index]!));
   return largest;
 }
+
+/**
+ * The tiny SD 1.x model: the repository's embedded copy in `data/models/tiny-sd` (the same files the
+ * shared fixtures hold; kept once so the repository stays small). Ends with a slash.
+ */
+export const tinySdModelDir = fileURLToPath(new URL('../../../../data/models/tiny-sd/', import.meta.url));
+
+/** diffusers' reference outputs for the tiny SD 1.x model (`reference.json`, `*.f32`). Ends with a slash. */
+export const tinySdGoldenDir = fileURLToPath(new URL('./tiny-sd/', import.meta.url));
