@@ -228,8 +228,31 @@ describe('generation options', () => {
     expect(distinct(penalised.completionIds[0]!)).toBeGreaterThan(distinct(plain.completionIds[0]!));
   });
 
+  it('noRepeatNgramSize: greedy output equals a step-by-step forward + ban + argmax, and no n-gram repeats', async () => {
+    const prompt = [5, 17, 99, 250];
+    for (const n of [2, 3]) {
+      const out = await model.generate([prompt], { maxNewTokens: 10, eosTokenIds: [], noRepeatNgramSize: n });
+      // Reference: full forward on the sequence so far, last logits, HF's ban, first argmax.
+      const sequence = [...prompt];
+      for (let step = 0; step < 10; step += 1) {
+        const logits = model.forward([sequence]);
+        const vocab = logits.shape[2];
+        const last = Array.from(logits.dataSync().subarray((sequence.length - 1) * vocab, sequence.length * vocab));
+        logits.dispose();
+        const start = sequence.length - (n - 1);
+        for (let i = 0; i + n <= sequence.length; i += 1) {
+          if (sequence.slice(i, i + n - 1).join() === sequence.slice(start).join()) last[sequence[i + n - 1]!] = Number.NEGATIVE_INFINITY;
+        }
+        sequence.push(last.indexOf(Math.max(...last)));
+      }
+      expect(out.sequences[0]).toEqual(sequence);
+      const grams = sequence.slice(0, sequence.length - n + 1).map((_, i) => sequence.slice(i, i + n).join());
+      expect(new Set(grams).size).toBe(grams.length);
+    }
+  });
+
   it('rejects bad options with VLM_INVALID_ARGUMENT', async () => {
-    for (const bad of [{ topP: 0 }, { maxNewTokens: -1 }, { temperature: -1 }, { stopStrings: ['x'] }]) {
+    for (const bad of [{ topP: 0 }, { maxNewTokens: -1 }, { temperature: -1 }, { stopStrings: ['x'] }, { noRepeatNgramSize: -1 }, { noRepeatNgramSize: 1.5 }]) {
       const error = await model.generate([[1]], bad).catch((e: unknown) => e);
       expect(VlmError.isInstance(error) && error.code).toBe('VLM_INVALID_ARGUMENT');
     }

@@ -83,6 +83,11 @@ export interface GenerateOptions {
   topP?: number;
   /** Repetition penalty, 1 = off (default: 1). */
   repetitionPenalty?: number;
+  /**
+   * Ban tokens that would repeat an n-gram of this size already in the row (prompt included), as
+   * HF `no_repeat_ngram_size`; 0 = off (default: 0).
+   */
+  noRepeatNgramSize?: number;
   /** Completions per prompt; rows are prompt-major (default: 1). */
   numReturnSequences?: number;
   /** Seed of the sampler; the same seed gives the same tokens (default: a random seed). */
@@ -209,8 +214,10 @@ function normalizeGenerate(options: GenerateOptions) {
   check(Number.isInteger(topK) && topK >= 0, `topK must be a non-negative integer, received ${topK}`);
   check(topP > 0 && topP <= 1, `topP must be in (0, 1], received ${topP}`);
   check(repetitionPenalty > 0, `repetitionPenalty must be > 0, received ${repetitionPenalty}`);
+  const noRepeatNgramSize = options.noRepeatNgramSize ?? 0;
+  check(Number.isInteger(noRepeatNgramSize) && noRepeatNgramSize >= 0, `noRepeatNgramSize must be a non-negative integer, received ${noRepeatNgramSize}`);
   check(!options.stopStrings?.length || typeof options.decode === 'function', 'stopStrings need a decode function');
-  return { greedy, temperature: greedy ? 1 : temperature, topK, topP, repetitionPenalty, maxNewTokens, numReturnSequences };
+  return { greedy, temperature: greedy ? 1 : temperature, topK, topP, repetitionPenalty, noRepeatNgramSize, maxNewTokens, numReturnSequences };
 }
 
 /** A causal language model whose weights are `tf.Variable`s in the Hugging Face layout. */
@@ -627,7 +634,7 @@ export class CausalLM {
         for (let r = 0; r < n; r += 1) {
           if (reasons[r]) continue;
           const row = values.subarray(r * vocab, (r + 1) * vocab);
-          const context = o.repetitionPenalty === 1 ? [] : [...promptRows[r]!, ...completions[r]!];
+          const context = o.repetitionPenalty === 1 && o.noRepeatNgramSize === 0 ? [] : [...promptRows[r]!, ...completions[r]!];
           const token = chooseToken(row, context, o, random);
           completions[r]!.push(token);
           logProbs[r]!.push(tokenLogProb(row, token, o.temperature));

@@ -85,9 +85,11 @@ export {
   type SafetensorsTensor,
 } from './safetensors.js';
 export {
+  applyNoRepeatNgram,
   applyRepetitionPenalty,
   applyTopK,
   applyTopP,
+  bannedNgramTokens,
   chooseToken,
   logSumExp,
   tokenLogProb,
@@ -109,6 +111,7 @@ export {
   type EnhanceResult,
   type FallbackMode,
   type PromptFormat,
+  type SampleOptions,
   type VLMWrapperOptions,
   type VLMWrapperSettings,
 } from './vlm-wrapper.js';

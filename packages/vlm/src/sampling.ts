@@ -1,10 +1,16 @@
 /**
  * Next-token selection on one row of logits, in JavaScript (float64), in the order of Hugging Face
- * `generate`: repetition penalty (a logits processor, also applied when greedy), then temperature,
- * top-k and top-p (warpers, sampling only), then a multinomial draw from a seeded source.
+ * `generate`: repetition penalty, then the n-gram ban (logits processors, also applied when greedy,
+ * in the order of HF `_get_logits_processor`), then temperature, top-k and top-p (warpers,
+ * sampling only), then a multinomial draw from a seeded source.
  *
  * - repetition penalty (CTRL, HF `RepetitionPenaltyLogitsProcessor`): for every token already in the
  *   sequence (prompt included) a score s becomes s·p when s < 0, s/p otherwise;
+ * - no-repeat n-gram (HF `NoRepeatNGramLogitsProcessor`, `no_repeat_ngram_size` n): with the
+ *   sequence so far x (prompt included) of length L ≥ n − 1, every token t such that
+ *   (x[L−n+1..L−1], t) already occurs as an n-gram of x gets score −∞. Departure: HF's sequence of a
+ *   left-padded row includes the pad tokens; here the context is the unpadded row, so padding never
+ *   forms or bans an n-gram;
  * - top-k (HF `TopKLogitsWarper`): scores strictly below the k-th largest are removed (ties kept);
  * - top-p (HF `TopPLogitsWarper`): sort ascending, remove tokens whose cumulative probability is
  *   ≤ 1 − p, always keeping the most likely token;
@@ -29,6 +35,8 @@ export interface TokenChoiceOptions {
   topP: number;
   /** Repetition penalty (1 = off). */
   repetitionPenalty: number;
+  /** Ban tokens that would repeat an n-gram of this size (0 = off; optional, default 0). */
+  noRepeatNgramSize?: number;
 }
 
 /** log Σ exp(x_i / T) in float64. */
@@ -55,6 +63,33 @@ export function applyRepetitionPenalty(scores: Float64Array, context: readonly n
     const score = scores[token]!;
     scores[token] = score < 0 ? score * penalty : score / penalty;
   }
+}
+
+/**
+ * Tokens banned by HF `NoRepeatNGramLogitsProcessor` for the sequence `context`: the tokens that
+ * follow an earlier occurrence of its last n − 1 tokens (empty when n ≤ 0 or the sequence is
+ * shorter than n − 1; n = 1 bans every token already present).
+ */
+export function bannedNgramTokens(context: readonly number[], n: number): Set<number> {
+  const banned = new Set<number>();
+  if (n <= 0 || context.length + 1 < n) return banned;
+  const start = context.length - (n - 1); // first index of the current (n − 1)-token suffix
+  for (let i = 0; i + n <= context.length; i += 1) {
+    let match = true;
+    for (let j = 0; j < n - 1; j += 1) {
+      if (context[i + j] !== context[start + j]) {
+        match = false;
+        break;
+      }
+    }
+    if (match) banned.add(context[i + n - 1]!);
+  }
+  return banned;
+}
+
+/** Set the scores of the tokens banned by {@link bannedNgramTokens} to −∞, in place. */
+export function applyNoRepeatNgram(scores: Float64Array, context: readonly number[], n: number): void {
+  for (const token of bannedNgramTokens(context, n)) if (token >= 0 && token < scores.length) scores[token] = Number.NEGATIVE_INFINITY;
 }
 
 /** Index of the first maximum. */
@@ -110,6 +145,7 @@ export function chooseToken(
 ): number {
   const scores = Float64Array.from(logits as ArrayLike<number>);
   applyRepetitionPenalty(scores, context, options.repetitionPenalty);
+  applyNoRepeatNgram(scores, context, options.noRepeatNgramSize ?? 0);
   if (options.greedy) return argmax(scores);
   if (options.temperature !== 1) for (let i = 0; i < scores.length; i += 1) scores[i] = scores[i]! / options.temperature;
   applyTopK(scores, options.topK);

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GenerateOutput } from './causal-lm.js';
 import { VlmError } from './errors.js';
 import type { GrpoPolicy } from './policy.js';
+import { postProcessPrompt } from './post-process.js';
 import { FIXTURES, maxAbsDiff, useTestBackend } from './__fixtures__/test-utils.js';
 import { VLMWrapper } from './vlm-wrapper.js';
 
@@ -100,6 +101,92 @@ describe('sample (GrpoPolicy contract)', () => {
     expect(maxAbsDiff(a.dataSync(), b.dataSync())).toBe(0);
     tf.dispose([a, b]);
     reloaded.dispose();
+  });
+});
+
+describe('completion prefix (completionPrefix)', () => {
+  it('fills {prompt} with the prompt minus trailing commas, semicolons and space; off by default', () => {
+    expect(plain.completionPrefix).toBeNull();
+    expect(plain.formatCompletionPrefix('a cat')).toBe('');
+    const wrapper = VLMWrapper.fromModel(plain.model.clone(), plain.tokenizer, { completionPrefix: ' {prompt},' });
+    expect(wrapper.completionPrefix).toBe(' {prompt},');
+    expect(wrapper.formatCompletionPrefix('a red cat, ')).toBe(' a red cat,');
+    expect(wrapper.formatCompletionPrefix('a fox; winter')).toBe(' a fox; winter,');
+    wrapper.dispose();
+    expect(() => VLMWrapper.fromModel(plain.model, plain.tokenizer, { completionPrefix: 3 as unknown as string })).toThrow(/completionPrefix must be a string or null/u);
+  });
+
+  it('sample: prompt ids end with the prefix ids, completions and log-probs cover only generated tokens, texts start with the prompt', async () => {
+    const wrapper = VLMWrapper.fromModel(plain.model.clone(), plain.tokenizer, { completionPrefix: ' {prompt},' });
+    const options = { temperature: 0.8, maxNewTokens: 6, numReturnSequences: 2, seed: 3 };
+    const out = await wrapper.sample(['a red cat', 'a boat'], options);
+    const prefixIds = plain.tokenizer.encode(' a red cat,');
+    expect(prefixIds.length).toBeGreaterThan(0);
+    expect(out.promptIds[0]).toEqual([...(await plain.encodePrompt('a red cat')), ...prefixIds]);
+    expect(out.promptIds[1]).toEqual(out.promptIds[0]);
+    expect(out.promptIds[2]).toEqual([...(await plain.encodePrompt('a boat')), ...plain.tokenizer.encode(' a boat,')]);
+    // The same rows as generating from the prefixed ids directly: the prefix is context only.
+    const direct = await plain.model.generate([out.promptIds[0]!, out.promptIds[2]!], {
+      ...options,
+      doSample: true,
+      eosTokenIds: plain.eosTokenIds,
+      padTokenId: plain.tokenizer.padTokenId ?? undefined,
+      stopStrings: ['\n'],
+      decode: (ids) => plain.tokenizer.decode(ids, { skipSpecialTokens: true }),
+    });
+    expect(out.completionIds).toEqual(direct.completionIds);
+    out.completionIds.forEach((ids, r) => {
+      expect(ids.length).toBeLessThanOrEqual(6);
+      expect(out.completionLogProbs[r]).toHaveLength(ids.length);
+      const prefix = r < 2 ? ' a red cat,' : ' a boat,';
+      expect(out.texts[r]).toBe(postProcessPrompt(prefix + plain.tokenizer.decode(ids, { skipSpecialTokens: true }), { stopStrings: ['\n'] }));
+      expect(out.texts[r]!.startsWith(r < 2 ? 'a red cat' : 'a boat')).toBe(true);
+    });
+    const { logProbs } = wrapper.sequenceLogProbs(out.promptIds, out.completionIds, { temperature: 0.8 });
+    const flat = logProbs.arraySync().flatMap((row, r) => row.slice(0, out.completionIds[r]!.length));
+    expect(maxAbsDiff(flat, out.completionLogProbs.flat())).toBeLessThan(1e-4);
+    logProbs.dispose();
+    wrapper.dispose();
+  });
+
+  it('enhance: raw and text start with the prefix, the greedy continuation is the model’s, the subject is never dropped', async () => {
+    const wrapper = VLMWrapper.fromModel(plain.model.clone(), plain.tokenizer, { completionPrefix: ' {prompt},' });
+    const [result] = await wrapper.enhancePromptsDetailed(['a lighthouse on a cliff'], { maxNewTokens: 5, fallback: 'none', repetitionPenalty: 1 });
+    const greedy = await plain.model.generate([[...(await plain.encodePrompt('a lighthouse on a cliff')), ...plain.tokenizer.encode(' a lighthouse on a cliff,')]], {
+      maxNewTokens: 5,
+      eosTokenIds: plain.eosTokenIds,
+      stopStrings: ['\n'],
+      decode: (ids) => plain.tokenizer.decode(ids, { skipSpecialTokens: true }),
+    });
+    expect(result!.raw).toBe(` a lighthouse on a cliff,${plain.tokenizer.decode(greedy.completionIds[0]!, { skipSpecialTokens: true })}`);
+    expect(result!.text.startsWith('a lighthouse on a cliff')).toBe(true);
+    expect(result!.failure?.reason).not.toBe('dropped-subject');
+    wrapper.dispose();
+  });
+
+  it('defaults to generation_config.json `completion_prefix`; an explicit null turns it off; save, reload and clone keep it', async () => {
+    const dir = join(scratch, 'prefixed-gpt2');
+    await cp(join(FIXTURES, 'tiny-gpt2'), dir, { recursive: true });
+    const configPath = join(dir, 'generation_config.json');
+    const generation = JSON.parse(await readFile(configPath, 'utf8'));
+    await writeFile(configPath, JSON.stringify({ ...generation, completion_prefix: ' {prompt},' }));
+    const stored = await VLMWrapper.fromPretrained(dir, { backend: null });
+    expect(stored.completionPrefix).toBe(' {prompt},');
+    const off = await VLMWrapper.fromPretrained(dir, { backend: null, completionPrefix: null });
+    expect(off.completionPrefix).toBeNull();
+    off.dispose();
+    const copy = await stored.clone();
+    expect(copy.completionPrefix).toBe(' {prompt},');
+    copy.dispose();
+    await stored.save(join(scratch, 'prefixed-saved'));
+    const reloaded = await VLMWrapper.fromPretrained(join(scratch, 'prefixed-saved'), { backend: null });
+    expect(reloaded.completionPrefix).toBe(' {prompt},');
+    reloaded.dispose();
+    stored.dispose();
+    await writeFile(configPath, JSON.stringify({ ...generation, completion_prefix: 7 }));
+    const error = await VLMWrapper.fromPretrained(dir, { backend: null }).catch((e: unknown) => e);
+    expect(VlmError.isInstance(error) && error.code).toBe('VLM_INVALID_ARGUMENT');
+    expect((error as Error).message).toMatch(/completion_prefix must be a string or null/u);
   });
 });
 

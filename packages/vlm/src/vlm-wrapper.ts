@@ -9,6 +9,21 @@
  * user message. `plain` fills a text template (default `"{prompt} Rephrase:"`, the Promptist
  * format) and tokenizes with special tokens. `auto` picks `chat` when a chat template exists.
  *
+ * Completion prefix (`completionPrefix`, off unless set or stored in the model folder's
+ * `generation_config.json` as `completion_prefix`): Promptist-style rewrites keep the user's prompt
+ * verbatim and append modifiers, so the wrapper can write that opening itself instead of asking a
+ * small model to copy it. The prefix (e.g. `" {prompt},"`, `{prompt}` = the user's prompt without
+ * trailing commas/semicolons/space) is tokenized on its own (no special tokens) and appended to the
+ * templated prompt ids; the model generates only the continuation. Consequences: `sample`'s
+ * `promptIds` end with the prefix ids and `completionIds`/`completionLogProbs` cover only the
+ * generated tokens, so GRPO's log-probs and gradients never include the copied text (it is context,
+ * like a chat model's prefilled assistant turn); returned texts (`sample`'s `texts`, `EnhanceResult`
+ * `text` and `raw`) are prefix + decoded continuation. SFT on (prompt, " " + reference) pairs whose
+ * reference starts with the prompt yields the same tokens (byte-level BPE splits `" a fox,"` and
+ * `" soft light"` at the same places alone or joined), so a model trained that way continues the
+ * prefix as it learned. Departure: transformers has no such option (it is the "assistant prefill"
+ * of chat APIs); with it off the wrapper behaves as before.
+ *
  * Generation stops at EOS (the model's and the tokenizer's) and, by default, at the first newline
  * after some text: an enhanced prompt is one line. Texts are post-processed (`postProcessPrompt`).
  * `enhancePrompt*` replace failed completions (generation threw, empty, looping, subject dropped) by
@@ -55,6 +70,14 @@ export interface VLMWrapperSettings {
   fallback?: FallbackMode;
   /** Receives fallback and loading lines (default: none). */
   logger?: (message: string) => void;
+  /**
+   * Text every completion starts with, written by the wrapper, not generated: `{prompt}` is
+   * replaced by the user's prompt (trailing `,` `;` and whitespace removed); null = off, the model
+   * writes the whole completion. Only generated tokens are GRPO completion tokens; returned texts
+   * include the prefix (see the file header). Default: `completion_prefix` of the model folder's
+   * `generation_config.json` when it is a string, else null.
+   */
+  completionPrefix?: string | null;
 }
 
 /** Options of {@link VLMWrapper.fromPretrained}. */
@@ -83,6 +106,18 @@ export interface EnhanceOptions {
   batchSize?: number;
   /** Overrides the wrapper's fallback mode. */
   fallback?: FallbackMode;
+  /**
+   * Ban every token that would repeat a word-piece n-gram of this size already in the sequence
+   * (templated prompt, prefix and completion), as transformers' `no_repeat_ngram_size`; 0 = off
+   * (default: 0).
+   */
+  noRepeatNgramSize?: number;
+}
+
+/** Options of {@link VLMWrapper.sample}: the policy contract's plus generation controls of this package. */
+export interface SampleOptions extends PolicySampleOptions {
+  /** As {@link EnhanceOptions.noRepeatNgramSize} (default: 0 = off). */
+  noRepeatNgramSize?: number;
 }
 
 /** Outcome of enhancing one prompt. */
@@ -95,7 +130,10 @@ export interface EnhanceResult {
   source: 'model' | 'rules' | 'original';
   /** Why the model's output was rejected, or null. */
   failure: { reason: FailureReason; detail: string } | null;
-  /** The decoded completion before post-processing ('' when generation threw). */
+  /**
+   * The decoded completion before post-processing, after the completion prefix when one is set
+   * ('' when generation threw).
+   */
   raw: string;
 }
 
@@ -107,7 +145,9 @@ export class VLMWrapper implements GrpoPolicy {
   readonly tokenizer: TextTokenizer;
   /** Formatting actually used: `chat` or `plain`. */
   readonly promptFormat: 'chat' | 'plain';
-  private readonly settings: Required<Omit<VLMWrapperSettings, 'logger' | 'promptFormat'>> & { logger?: (message: string) => void };
+  /** The completion prefix template in use (`{prompt}` not yet filled), or null when off. */
+  readonly completionPrefix: string | null;
+  private readonly settings: Required<Omit<VLMWrapperSettings, 'logger' | 'promptFormat' | 'completionPrefix'>> & { logger?: (message: string) => void };
 
   private constructor(model: CausalLM, tokenizer: TextTokenizer, settings: VLMWrapperSettings) {
     this.model = model;
@@ -119,6 +159,15 @@ export class VLMWrapper implements GrpoPolicy {
     this.promptFormat = format === 'auto' ? (tokenizer.chatTemplate ? 'chat' : 'plain') : format;
     const plainTemplate = settings.plainTemplate ?? DEFAULT_PLAIN_TEMPLATE;
     renderPlainTemplate(plainTemplate, '');
+    const stored = model.generationConfig?.completion_prefix ?? null;
+    if (settings.completionPrefix === undefined && stored !== null && typeof stored !== 'string') {
+      throw new VlmError('VLM_INVALID_ARGUMENT', `generation_config.json of ${model.sourceDir ?? 'the model'}: completion_prefix must be a string or null; received ${JSON.stringify(stored)}`);
+    }
+    const prefix = settings.completionPrefix !== undefined ? settings.completionPrefix : (stored as string | null);
+    if (prefix !== null && typeof prefix !== 'string') {
+      throw new VlmError('VLM_INVALID_ARGUMENT', `completionPrefix must be a string or null; received ${JSON.stringify(prefix)}`);
+    }
+    this.completionPrefix = prefix;
     this.settings = {
       plainTemplate,
       systemPrompt: settings.systemPrompt === undefined ? DEFAULT_SYSTEM_PROMPT : settings.systemPrompt,
@@ -182,6 +231,16 @@ export class VLMWrapper implements GrpoPolicy {
     return [fallback];
   }
 
+  /**
+   * The completion prefix for a user prompt: {@link completionPrefix} with `{prompt}` replaced by
+   * the prompt without trailing `,` `;` or whitespace ('' when no prefix is set).
+   */
+  formatCompletionPrefix(prompt: string): string {
+    if (this.completionPrefix === null) return '';
+    const cleaned = prompt.replace(/[\s,;]+$/u, '');
+    return this.completionPrefix.split('{prompt}').join(cleaned);
+  }
+
   private decodeCompletion(ids: readonly number[]): string {
     return this.tokenizer.decode(ids, { skipSpecialTokens: true });
   }
@@ -192,16 +251,30 @@ export class VLMWrapper implements GrpoPolicy {
    */
   private async generateCompletions(
     prompts: readonly string[],
-    sampling: { maxNewTokens: number; temperature: number; topK: number; topP: number; repetitionPenalty: number; numReturnSequences: number; seed: number | undefined },
+    sampling: {
+      maxNewTokens: number;
+      temperature: number;
+      topK: number;
+      topP: number;
+      repetitionPenalty: number;
+      noRepeatNgramSize: number;
+      numReturnSequences: number;
+      seed: number | undefined;
+    },
   ) {
-    const encoded = await Promise.all(prompts.map((prompt) => this.encodePrompt(prompt)));
-    return this.model.generate(encoded, {
+    // [B] prefix texts; prompt ids [B][Lp_i] = template ids ++ prefix ids (the prefix is context).
+    const prefixes = prompts.map((prompt) => this.formatCompletionPrefix(prompt));
+    const encoded = await Promise.all(
+      prompts.map(async (prompt, i) => [...(await this.encodePrompt(prompt)), ...(prefixes[i] ? this.tokenizer.encode(prefixes[i]!, { addSpecialTokens: false }) : [])]),
+    );
+    const out = await this.model.generate(encoded, {
       maxNewTokens: sampling.maxNewTokens,
       doSample: sampling.temperature > 0,
       temperature: sampling.temperature > 0 ? sampling.temperature : 1,
       topK: sampling.topK,
       topP: sampling.topP,
       repetitionPenalty: sampling.repetitionPenalty,
+      noRepeatNgramSize: sampling.noRepeatNgramSize,
       numReturnSequences: sampling.numReturnSequences,
       seed: sampling.seed,
       eosTokenIds: this.eosTokenIds,
@@ -209,13 +282,18 @@ export class VLMWrapper implements GrpoPolicy {
       stopStrings: this.settings.stopStrings,
       decode: (ids) => this.decodeCompletion(ids),
     });
+    const g = sampling.numReturnSequences;
+    // [B*G] prefix + decoded completion, rows prompt-major.
+    const raws = out.completionIds.map((ids, r) => prefixes[Math.floor(r / g)]! + this.decodeCompletion(ids));
+    return { ...out, raws };
   }
 
   /**
    * Sample completions for GRPO (contract {@link GrpoPolicy.sample}): rows prompt-major, log-probs
-   * log-softmax(logits / T), texts post-processed, no fallback.
+   * log-softmax(logits / T), texts post-processed, no fallback. With a completion prefix, the
+   * prompt ids end with the prefix ids and the texts start with the prefix.
    */
-  async sample(prompts: string[], options: PolicySampleOptions = {}): Promise<PolicySampleResult> {
+  async sample(prompts: string[], options: SampleOptions = {}): Promise<PolicySampleResult> {
     if (prompts.length === 0) return { promptIds: [], completionIds: [], completionLogProbs: [], texts: [], truncated: [] };
     const out = await this.generateCompletions(prompts, {
       maxNewTokens: options.maxNewTokens ?? 64,
@@ -223,6 +301,7 @@ export class VLMWrapper implements GrpoPolicy {
       topK: options.topK ?? 0,
       topP: options.topP ?? 1,
       repetitionPenalty: options.repetitionPenalty ?? 1,
+      noRepeatNgramSize: options.noRepeatNgramSize ?? 0,
       numReturnSequences: options.numReturnSequences ?? 1,
       seed: options.seed,
     });
@@ -230,9 +309,7 @@ export class VLMWrapper implements GrpoPolicy {
       promptIds: out.promptIds,
       completionIds: out.completionIds,
       completionLogProbs: out.completionLogProbs,
-      texts: out.completionIds.map((ids) =>
-        postProcessPrompt(this.decodeCompletion(ids), { maxClipTokens: this.settings.maxClipTokens, stopStrings: this.settings.stopStrings }),
-      ),
+      texts: out.raws.map((raw) => postProcessPrompt(raw, { maxClipTokens: this.settings.maxClipTokens, stopStrings: this.settings.stopStrings })),
       truncated: out.finishReasons.map((reason) => reason === 'length'),
     };
   }
@@ -254,10 +331,11 @@ export class VLMWrapper implements GrpoPolicy {
           topK: options.topK ?? 0,
           topP: options.topP ?? 1,
           repetitionPenalty: options.repetitionPenalty ?? 1.1,
+          noRepeatNgramSize: options.noRepeatNgramSize ?? 0,
           numReturnSequences: 1,
           seed: options.seed ?? 0,
         });
-        raws = out.completionIds.map((ids) => this.decodeCompletion(ids));
+        raws = out.raws;
       } catch (caught) {
         error = caught;
       }
@@ -312,7 +390,7 @@ export class VLMWrapper implements GrpoPolicy {
 
   /** A deep copy with its own variables (tokenizer and settings shared). */
   async clone(): Promise<VLMWrapper> {
-    return new VLMWrapper(this.model.clone(), this.tokenizer, { ...this.settings, promptFormat: this.promptFormat });
+    return new VLMWrapper(this.model.clone(), this.tokenizer, { ...this.settings, promptFormat: this.promptFormat, completionPrefix: this.completionPrefix });
   }
 
   /** Save model, config and tokenizer files so that transformers (and `fromPretrained`) load them. */
