@@ -1,7 +1,9 @@
 /**
  * Quality bar of the default prompt enhancer (data/models/prompt-enhancer) on the validation
  * prompts, with greedy decoding through `VLMWrapper#enhancePromptsDetailed` (default settings:
- * greedy, repetition penalty 1.1, 77 new tokens, the model's own template).
+ * greedy, repetition penalty 1.1, 77 new tokens, the model's own template, and the completion
+ * prefix `" {prompt},"` that the folder's generation_config.json sets: the wrapper writes the user's
+ * prompt and the model writes the rest, as every loader of the folder, the trainer included, does).
  *
  * Per rewrite (the model's own post-processed text, never the fallback's):
  * - subject kept: every content word (tools/data/text-utils `contentWords`: lower case, stopwords
