@@ -19,7 +19,7 @@ import { CLIPRewardCalculator } from '../dist/index.js';
 
 const { values } = parseArgs({
   options: {
-    model: { type: 'string', default: fileURLToPath(new URL('../src/__fixtures__/tiny-clip', import.meta.url)) },
+    model: { type: 'string', default: fileURLToPath(new URL('../../../data/models/tiny-clip', import.meta.url)) },
     device: { type: 'string', default: 'cpu' },
     dtype: { type: 'string', default: 'fp32' },
     batches: { type: 'string', default: '1000' },

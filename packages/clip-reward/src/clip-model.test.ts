@@ -12,6 +12,8 @@ import { CLIPRewardCalculator } from './clip-reward-calculator.js';
 import { ClipRewardError, ModelFileMissingError } from './errors.js';
 
 const fixture = fileURLToPath(new URL('./__fixtures__/tiny-clip/', import.meta.url));
+/** The tiny CLIP model: the repository's embedded copy (identical files; see __fixtures__/README.md). */
+const modelDir = fileURLToPath(new URL('../../../data/models/tiny-clip/', import.meta.url));
 const ref = JSON.parse(readFileSync(join(fixture, 'reference.json'), 'utf8')) as {
   texts: string[];
   images: string[];
@@ -38,7 +40,7 @@ function maxAbsDiff(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
 
 function copyFixture(omit: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'tiny-clip-'));
-  cpSync(fixture, dir, { recursive: true, filter: (src) => !omit.some((o) => src.endsWith(o)) });
+  cpSync(modelDir, dir, { recursive: true, filter: (src) => !omit.some((o) => src.endsWith(o)) });
   return dir;
 }
 
@@ -47,7 +49,7 @@ afterAll(() => temp.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
 describe('tokenisation', () => {
   it('matches the reference input_ids and attention_mask (padding to the longest)', async () => {
-    const model = await ClipModel.load(fixture, { logger: quiet });
+    const model = await ClipModel.load(modelDir, { logger: quiet });
     const tok = model.tokenize(ref.texts);
     expect(tok.inputIds.dims).toEqual([4, 43]);
     expect((tok.inputIds.tolist() as bigint[][]).map((r) => r.map(Number))).toEqual(ref.input_ids);
@@ -57,7 +59,7 @@ describe('tokenisation', () => {
   });
 
   it('truncates texts longer than 77 tokens as CLIP does (BOS + 75 tokens + EOS) and reports it', async () => {
-    const model = await ClipModel.load(fixture, { logger: quiet });
+    const model = await ClipModel.load(modelDir, { logger: quiet });
     const long = 'x'.repeat(100);
     expect(model.tokenCounts([long])).toEqual([102]);
     const tok = model.tokenize([long]);
@@ -66,7 +68,7 @@ describe('tokenisation', () => {
     expect(ids[0]).toBe(0); // <|startoftext|>
     expect(ids[76]).toBe(2); // <|endoftext|>
     await model.dispose();
-    const calc = await CLIPRewardCalculator.fromPretrained(fixture, { logger: quiet });
+    const calc = await CLIPRewardCalculator.fromPretrained(modelDir, { logger: quiet });
     const [short, cut] = await calc.encodeTexts(['a photo of a cat', long]);
     expect(short).toMatchObject({ tokenCount: 14, truncated: false });
     expect(cut).toMatchObject({ tokenCount: 102, truncated: true });
@@ -79,7 +81,7 @@ describe('tokenisation', () => {
 describe.each(['split', 'combined'] as const)('golden embeddings and logits (%s layout)', (layout) => {
   let calc: CLIPRewardCalculator;
   beforeAll(async () => {
-    calc = await CLIPRewardCalculator.fromPretrained(fixture, { layout, logger: quiet });
+    calc = await CLIPRewardCalculator.fromPretrained(modelDir, { layout, logger: quiet });
   });
   afterAll(() => calc.dispose());
 
@@ -112,7 +114,7 @@ describe.each(['split', 'combined'] as const)('golden embeddings and logits (%s 
 
 describe('model loading', () => {
   it('gives the same embeddings whatever the batch size', async () => {
-    const small = await CLIPRewardCalculator.fromPretrained(fixture, { batchSize: 2, logger: quiet });
+    const small = await CLIPRewardCalculator.fromPretrained(modelDir, { batchSize: 2, logger: quiet });
     expect(maxAbsDiff(await small.embedPixelValues(refPixels, 3), ref.image_embeds)).toBeLessThan(1e-4);
     expect(maxAbsDiff(await small.embedTexts(ref.texts), ref.text_embeds)).toBeLessThan(1e-4);
     await small.dispose();
@@ -161,7 +163,7 @@ describe('model loading', () => {
 
   it('device auto falls back to the CPU with a logged reason when no GPU provider works', async () => {
     const messages: string[] = [];
-    const calc = await CLIPRewardCalculator.fromPretrained(fixture, { device: 'auto', logger: (m) => messages.push(m) });
+    const calc = await CLIPRewardCalculator.fromPretrained(modelDir, { device: 'auto', logger: (m) => messages.push(m) });
     if (calc.device === 'cpu') {
       expect(messages.some((m) => /^device auto: (cuda|webgpu) unavailable \(.+\); trying (webgpu|cpu)$/.test(m))).toBe(true);
     }
@@ -170,7 +172,7 @@ describe('model loading', () => {
   });
 
   it('an explicit GPU device that cannot start is a typed error, not a silent fallback', async () => {
-    const result = await CLIPRewardCalculator.fromPretrained(fixture, { device: 'webgpu', logger: quiet }).catch((e: unknown) => e);
+    const result = await CLIPRewardCalculator.fromPretrained(modelDir, { device: 'webgpu', logger: quiet }).catch((e: unknown) => e);
     if (result instanceof CLIPRewardCalculator) {
       expect(result.device).toBe('webgpu');
       await result.dispose();
@@ -183,7 +185,7 @@ describe('model loading', () => {
   it('loads a Hub id from the transformers.js cache with localFilesOnly, and names a missing one', async () => {
     const cache = mkdtempSync(join(tmpdir(), 'hf-cache-'));
     temp.push(cache);
-    cpSync(fixture, join(cache, 'test-org', 'tiny-clip'), { recursive: true });
+    cpSync(modelDir, join(cache, 'test-org', 'tiny-clip'), { recursive: true });
     const calc = await CLIPRewardCalculator.fromPretrained('test-org/tiny-clip', { localFilesOnly: true, cacheDir: cache, logger: quiet });
     expect(calc.source).toBe('test-org/tiny-clip');
     expect(calc.layout).toBe('split');
@@ -197,7 +199,7 @@ describe('model loading', () => {
   it('restores transformers.js env after loading (settings are per call)', async () => {
     const { env } = await import('@huggingface/transformers');
     const before = { remote: env.allowRemoteModels, path: env.localModelPath, cache: env.cacheDir };
-    const calc = await CLIPRewardCalculator.fromPretrained(fixture, { logger: quiet });
+    const calc = await CLIPRewardCalculator.fromPretrained(modelDir, { logger: quiet });
     expect({ remote: env.allowRemoteModels, path: env.localModelPath, cache: env.cacheDir }).toEqual(before);
     await calc.dispose();
     const error = await calc.embedTexts(['after dispose']).catch((e: unknown) => e);

@@ -6,10 +6,12 @@ import { decodeImage } from './image-input.js';
 import { ClipRewardError } from './errors.js';
 
 const fixture = fileURLToPath(new URL('./__fixtures__/tiny-clip/', import.meta.url));
+/** The tiny CLIP model: the repository's embedded copy (identical files; see __fixtures__/README.md). */
+const modelDir = fileURLToPath(new URL('../../../data/models/tiny-clip/', import.meta.url));
 const reference = JSON.parse(readFileSync(`${fixture}reference.json`, 'utf8')) as { images: string[] };
 const refBytes = readFileSync(`${fixture}ref_pixel_values.f32`);
 const refPixels = new Float32Array(refBytes.buffer.slice(refBytes.byteOffset, refBytes.byteOffset + refBytes.byteLength));
-const config = parsePreprocessorConfig(JSON.parse(readFileSync(`${fixture}preprocessor_config.json`, 'utf8')));
+const config = parsePreprocessorConfig(JSON.parse(readFileSync(`${modelDir}preprocessor_config.json`, 'utf8')));
 
 describe('CLIP preprocessing', () => {
   it('reads preprocessor_config.json', () => {

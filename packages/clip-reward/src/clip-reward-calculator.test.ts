@@ -11,6 +11,8 @@ import { imageQuality } from './image-quality.js';
 import { encodeSafetensors } from './safetensors.js';
 
 const fixture = fileURLToPath(new URL('./__fixtures__/tiny-clip/', import.meta.url));
+/** The tiny CLIP model: the repository's embedded copy (identical files; see __fixtures__/README.md). */
+const modelDir = fileURLToPath(new URL('../../../data/models/tiny-clip/', import.meta.url));
 const ref = JSON.parse(readFileSync(join(fixture, 'reference.json'), 'utf8')) as {
   texts: string[];
   images: string[];
@@ -34,7 +36,7 @@ async function errorOf(p: Promise<unknown>): Promise<unknown> {
 let calc: CLIPRewardCalculator;
 const temp = mkdtempSync(join(tmpdir(), 'clip-reward-'));
 beforeAll(async () => {
-  calc = await CLIPRewardCalculator.fromPretrained(fixture, { logger: quiet });
+  calc = await CLIPRewardCalculator.fromPretrained(modelDir, { logger: quiet });
 });
 afterAll(async () => {
   await calc.dispose();
@@ -76,7 +78,7 @@ describe('CLIPRewardCalculator rewards', () => {
     const headPath = join(temp, 'head.safetensors');
     const w = Array.from({ length: 16 }, (_, k) => (k % 3) - 1);
     writeFileSync(headPath, encodeSafetensors({ weight: { data: w, shape: [1, 16] }, bias: { data: [5], shape: [1] } }));
-    const c = await CLIPRewardCalculator.fromPretrained(fixture, {
+    const c = await CLIPRewardCalculator.fromPretrained(modelDir, {
       logger: quiet,
       rewards: {
         similarity: { weight: 0.5, mode: 'cosine' },
@@ -111,7 +113,7 @@ describe('CLIPRewardCalculator rewards', () => {
   });
 
   it('groups by explicit labels for the image part of consistency', async () => {
-    const c = await CLIPRewardCalculator.fromPretrained(fixture, { logger: quiet, rewards: { consistency: { textWeight: 0 } } });
+    const c = await CLIPRewardCalculator.fromPretrained(modelDir, { logger: quiet, rewards: { consistency: { textWeight: 0 } } });
     const r = await c.calculateRewards(pngs, ['a', 'b', 'c'], { groups: ['g', 'g', 'g'] });
     expect(r[0]!.raw.consistency).toBeCloseTo((refImageCos(0, 1) + refImageCos(0, 2)) / 2, 5);
     expect(r[2]!.raw.consistency).toBeCloseTo((refImageCos(2, 0) + refImageCos(2, 1)) / 2, 5);
@@ -127,7 +129,7 @@ describe('CLIPRewardCalculator rewards', () => {
         quality: { normalize: { type: 'affine' as const, scale: 10, shift: -1 } },
       },
     };
-    const a = await CLIPRewardCalculator.fromPretrained(fixture, options);
+    const a = await CLIPRewardCalculator.fromPretrained(modelDir, options);
     const r1 = await a.calculateRewards(pngs, ['x', 'y', 'z']);
     const sims = r1.map((r) => r.raw.similarity!);
     const mean = sims.reduce((s, v) => s + v, 0) / 3;
@@ -139,7 +141,7 @@ describe('CLIPRewardCalculator rewards', () => {
     });
     const saved = JSON.parse(JSON.stringify(a.getNormalizationState()));
     expect(saved.similarity[0]).toMatchObject({ type: 'zscore', count: 3 });
-    const b = await CLIPRewardCalculator.fromPretrained(fixture, options);
+    const b = await CLIPRewardCalculator.fromPretrained(modelDir, options);
     b.setNormalizationState(saved);
     const next = [pngs[1]!, pngs[1]!];
     expect(await b.calculateRewards(next, ['p', 'q'])).toEqual(await a.calculateRewards(next, ['p', 'q']));
@@ -155,7 +157,7 @@ describe('CLIPRewardCalculator rewards', () => {
   });
 
   it('caches text embeddings (LRU) so repeated prompts are not re-encoded', async () => {
-    const c = await CLIPRewardCalculator.fromPretrained(fixture, { logger: quiet, textCacheSize: 2 });
+    const c = await CLIPRewardCalculator.fromPretrained(modelDir, { logger: quiet, textCacheSize: 2 });
     await c.embedTexts(['one', 'two', 'one']);
     expect(c.textCacheStats).toMatchObject({ hits: 0, misses: 2, size: 2 });
     await c.embedTexts(['one', 'two']);
@@ -189,7 +191,7 @@ describe('CLIPRewardCalculator errors', () => {
 
   it('rejects unknown option keys and bad reward configs with CLIP_INVALID_CONFIG', async () => {
     const bad = async (options: object, pattern: RegExp): Promise<void> => {
-      const e = await errorOf(CLIPRewardCalculator.fromPretrained(fixture, { logger: quiet, ...options }));
+      const e = await errorOf(CLIPRewardCalculator.fromPretrained(modelDir, { logger: quiet, ...options }));
       expect(ClipRewardError.isInstance(e) && e.code).toBe('CLIP_INVALID_CONFIG');
       expect((e as Error).message).toMatch(pattern);
     };
@@ -204,7 +206,7 @@ describe('CLIPRewardCalculator errors', () => {
   });
 
   it('a custom component returning the wrong count or non-finite values is reported by name', async () => {
-    const c = await CLIPRewardCalculator.fromPretrained(fixture, {
+    const c = await CLIPRewardCalculator.fromPretrained(modelDir, {
       logger: quiet,
       rewards: { custom: [{ name: 'broken', fn: (ctx) => ctx.texts.map(() => Number.NaN) }] },
     });

@@ -53,7 +53,7 @@ describe('safetensors', () => {
   });
 
   it('reads one tensor from a file without loading the rest (logit_scale of the fixture)', async () => {
-    const path = fileURLToPath(new URL('./__fixtures__/tiny-clip/model.safetensors', import.meta.url));
+    const path = fileURLToPath(new URL('../../../data/models/tiny-clip/model.safetensors', import.meta.url));
     const t = await readSafetensorsTensor(path, 'logit_scale');
     expect(t!.shape).toEqual([]);
     expect(Math.exp(t!.data[0]!)).toBeCloseTo(14.284855842590332, 5);
