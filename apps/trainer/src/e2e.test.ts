@@ -1,6 +1,6 @@
 /**
  * End-to-end tests on the tiny models: the policy is the vlm package's tiny GPT-2 fixture
- * (copied to __fixtures__/tiny-policy), diffusion and CLIP are the embedded tiny models of
+ * (read in place from packages/vlm), diffusion and CLIP are the embedded tiny models of
  * data/models. The CLI tests spawn `src/cli.ts` in a child process (TypeScript run through
  * __fixtures__/ts-loader.mjs), kill it, and resume it.
  */
@@ -23,7 +23,7 @@ import { VLMGRPOSystem } from './vlm-grpo-system.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../../..');
-const tinyPolicy = join(here, '__fixtures__', 'tiny-policy');
+const tinyPolicy = join(here, '..', '..', '..', 'packages', 'vlm', 'src', '__fixtures__', 'tiny-gpt2');
 
 /** The tiny settings of the brief: batch 2, G 2, 1 diffusion step, 16 new tokens. */
 const tiny = (output: string, iterations: number) => ({

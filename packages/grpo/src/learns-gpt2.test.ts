@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { VLMWrapper } from '@vlm-grpo/vlm';
 import { GRPOTrainer } from './trainer.js';
 
-const FIXTURE = fileURLToPath(new URL('./__fixtures__/tiny-gpt2', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../../vlm/src/__fixtures__/tiny-gpt2', import.meta.url));
 const STEPS = 20;
 const inTarget = (id: number): boolean => id >= 300 && id < 400;
 const prompts = ['a cat', 'a dog on a sofa', 'red car', 'the moon', 'old tree', 'blue sea', 'a city at night', 'portrait'];
