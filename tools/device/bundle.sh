@@ -51,6 +51,7 @@ npm query .workspace 2>/dev/null | node -e '
     continue  # a workspace with no build (tools/) runs from the checkout
   fi
   mkdir -p "$STAGE/node_modules/$name"
+  echo "$name	${path#"$ROOT"/}" >> "$STAGE/node_modules/.vlm-grpo-workspaces.tsv"
   cp "$path/package.json" "$STAGE/node_modules/$name/"
   cp -a "$path/dist" "$STAGE/node_modules/$name/dist"
 done
@@ -72,11 +73,12 @@ T="$STAGE/node_modules/@huggingface/transformers"
 if [ -d "$T" ]; then rm -rf "$T/src" "$T/types"; find "$T/dist" -type f ! -name 'transformers.node.mjs' -delete; fi
 tar -C "$STAGE" -cf - node_modules | "${XZ[@]}" > "$OUT/node_modules.tar.xz"
 
-# Vulkan loader (the GPU image has the NVIDIA ICD but no libvulkan.so.1)
+# Vulkan loader and GL dispatch (the GPU image has the NVIDIA ICD, whose libGLX_nvidia.so.0 needs
+# libglvnd's libGLdispatch, but neither the loader nor glvnd)
 mkdir -p /tmp/amd64/partial
 o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
 apt-get $o update >/dev/null 2>&1 || true
-(cd "$OUT" && apt-get $o download libvulkan1 >/dev/null 2>&1) || echo "warning: could not download libvulkan1" >&2
+(cd "$OUT" && apt-get $o download libvulkan1 libglvnd0 libglx0 libegl1 libgl1 >/dev/null 2>&1) || echo "warning: could not download the Vulkan loader / glvnd" >&2
 
 cat > "$OUT/activate.sh" <<'ACT'
 # sourced on the GPU machine: unpacks the bundle into /tmp/devnode once and sets the environment
@@ -85,12 +87,21 @@ if [ ! -x /tmp/devnode/bin/node ]; then
   mkdir -p /tmp/devnode/bin
   xz -dc "$_B/node.xz" > /tmp/devnode/bin/node && chmod +x /tmp/devnode/bin/node
   tar -C /tmp/devnode -xJf "$_B/node_modules.tar.xz"
-  for f in "$_B"/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done; ldconfig
 fi
+for _f in "$_B"/*.deb; do [ -f "$_f" ] && dpkg -x "$_f" /; done; ldconfig
 export PATH=/tmp/devnode/bin:$PATH NODE_PATH=/tmp/devnode/node_modules VLM_GRPO_DEVICE_BUNDLE=1
 [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] && export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 # ESM ignores NODE_PATH: the checkout's node_modules must be the bundle's
 [ -e node_modules ] || ln -s /tmp/devnode/node_modules node_modules
+# The checkout's dist/ folders are ignored by git: a dist/ carried along (`carry`) wins, otherwise
+# the bundle's build is copied in. Then each workspace package in node_modules links to its folder
+# in the checkout, as npm workspaces do, so code finds files relative to itself (config/, data/).
+while IFS=$'\t' read -r _name _path; do
+  _b="/tmp/devnode/node_modules/$_name"
+  [ -L "$_b" ] || mv "$_b" "$_b.bundled"
+  [ -e "$_path/dist" ] || cp -r "$_b.bundled/dist" "$_path/dist"
+  ln -sfn "$PWD/$_path" "$_b"
+done < /tmp/devnode/node_modules/.vlm-grpo-workspaces.tsv
 ACT
 du -sh "$OUT"/* | sed 's/^/  /'
 echo "bundle size: $(du -sh "$OUT" | cut -f1) (tracked tree: $(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1) bytes; keep both under 64 MiB)"

@@ -504,7 +504,7 @@ export class VLMGRPOSystem {
 
       const saveCheckpoint = async (reason: CheckpointManifest['reason']) => {
         if (lastCheckpoint === state.iteration) return;
-        const snapshot = trainer!.getState();
+        const snapshot = await trainer!.getState();
         const encoded = grpo.encodeTrainerState(snapshot);
         const appState: TrainerState = { ...state, failures: failures.getState(), reward_normalizers: rewards.getState() };
         const path = await checkpoints.save(state.iteration, reason, async (folder) => {

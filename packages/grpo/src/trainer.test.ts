@@ -337,7 +337,7 @@ describe('GRPOTrainer: state save/restore', () => {
 
     const first = await makeTrainer(config);
     await first.trainer.train({ steps: 2 });
-    const { manifest, data } = encodeTrainerState(first.trainer.getState());
+    const { manifest, data } = encodeTrainerState(await first.trainer.getState());
     const restoredState = decodeTrainerState(JSON.parse(JSON.stringify(manifest)) as Record<string, unknown>, data.slice());
 
     const resumed = await makeTrainer(config, [targetFraction], 99); // different initial weights, overwritten
@@ -351,7 +351,7 @@ describe('GRPOTrainer: state save/restore', () => {
 
   it('refuses states that do not fit', async () => {
     const { trainer } = await makeTrainer(small);
-    const state = trainer.getState();
+    const state = await trainer.getState();
     const other = await makeTrainer({ ...small, beta: 0.1 });
     expect(() => other.trainer.setState(state)).toThrowError(/has no reference model but this trainer has one/);
     const bad = { ...state, policyWeights: [{ shape: [2], data: new Float32Array(2) }, state.policyWeights[1]!] };

@@ -301,8 +301,8 @@ export class GRPOTrainer {
     }
     for (const mb of microBatches) {
       if (mb.width === 0) continue;
-      if (cfg.numIterations > 1) mb.oldLogProbs = this.logProbsOf(this.policy, mb);
-      if (this.reference !== undefined) mb.refLogProbs = this.logProbsOf(this.reference, mb);
+      if (cfg.numIterations > 1) mb.oldLogProbs = await this.logProbsOf(this.policy, mb);
+      if (this.reference !== undefined) mb.refLogProbs = await this.logProbsOf(this.reference, mb);
     }
 
     // 4. μ optimizer updates.
@@ -315,7 +315,7 @@ export class GRPOTrainer {
       let updateLoss = 0;
       for (const mb of microBatches) {
         if (mb.width === 0) continue;
-        const out = this.microBatchGradients(mb, numItems);
+        const out = await this.microBatchGradients(mb, numItems);
         updateLoss += out.loss;
         for (const [key, value] of Object.entries(out.stats)) if (!Number.isNaN(value)) sums[key]!.push(value);
         if (accumulated === undefined) {
@@ -374,11 +374,18 @@ export class GRPOTrainer {
     return metrics;
   }
 
-  /** Snapshot of everything needed to resume exactly (plain typed arrays + JSON-able fields). */
-  getState(): GRPOTrainerState {
+  /**
+   * Snapshot of everything needed to resume exactly (plain typed arrays + JSON-able fields).
+   * Asynchronous: tensors are read with `data()`, which every backend supports (WebGPU has no
+   * synchronous read-back in Node.js).
+   */
+  async getState(): Promise<GRPOTrainerState> {
     this.assertAlive();
-    const read = (v: tf.Variable): TensorData => ({ shape: [...v.shape], data: Float32Array.from(v.dataSync() as Float32Array) });
-    const opt = this.optimizer.getStateSync();
+    const read = async (v: tf.Variable): Promise<TensorData> => ({ shape: [...v.shape], data: Float32Array.from((await v.data()) as Float32Array) });
+    const readAll = (list: readonly tf.Variable[]): Promise<TensorData[]> => Promise.all(list.map(read));
+    const opt = await this.optimizer.getState();
+    const policyWeights = await readAll(this.variables);
+    const referenceWeights = this.reference === undefined ? null : await readAll(this.reference.trainableVariables());
     return {
       version: TRAINER_STATE_VERSION,
       config: structuredClone(this.config),
@@ -387,8 +394,8 @@ export class GRPOTrainer {
       numTokens: this.numTokens,
       rng: this.rng.getState(),
       dataset: { epoch: this.epoch, position: this.position, order: [...this.order], size: this.dataset.length },
-      policyWeights: this.variables.map(read),
-      referenceWeights: this.reference?.trainableVariables().map(read) ?? null,
+      policyWeights,
+      referenceWeights,
       optimizer: opt,
     };
   }
@@ -540,21 +547,21 @@ export class GRPOTrainer {
     });
   }
 
-  private logProbsOf(policy: GrpoPolicy, mb: MicroBatch): Float32Array {
+  private async logProbsOf(policy: GrpoPolicy, mb: MicroBatch): Promise<Float32Array> {
     const t = this.tfm.tidy(() => {
       const { logProbs } = policy.sequenceLogProbs(mb.promptIds, mb.completionIds, { temperature: this.config.temperature });
       checkShape(logProbs, mb.completionIds.length, mb.width);
       return logProbs;
     });
-    const data = Float32Array.from(t.dataSync() as Float32Array);
+    const data = Float32Array.from((await t.data()) as Float32Array);
     t.dispose();
     return data;
   }
 
-  private microBatchGradients(
+  private async microBatchGradients(
     mb: MicroBatch,
     numItems: number,
-  ): { loss: number; grads: tf.Tensor[]; stats: Record<string, number> } {
+  ): Promise<{ loss: number; grads: tf.Tensor[]; stats: Record<string, number> }> {
     const tfm = this.tfm;
     const cfg = this.config;
     const rowsN = mb.completionIds.length;
@@ -594,13 +601,15 @@ export class GRPOTrainer {
       kept = [out.kl ?? tfm.scalar(0), entropyMean, out.clipLow, out.clipHigh, out.clipRegion].map((t) => tfm.keep(t));
       return out.loss;
     }, this.variables);
-    const [kl, entropy, low, high, region] = kept.map((t) => t.dataSync()[0]!);
+    // one read-back for the five statistics and the loss (asynchronous: WebGPU has no sync read)
+    const packed = this.tfm.tidy(() => this.tfm.stack([...kept, value].map((t) => this.tfm.reshape(t, []))));
+    const [kl, entropy, low, high, region, loss] = Array.from((await packed.data()) as Float32Array);
+    packed.dispose();
     for (const t of kept) t.dispose();
-    const loss = value.dataSync()[0]!;
     value.dispose();
     const list = this.variables.map((v) => grads[v.name] ?? tfm.zerosLike(v));
     return {
-      loss,
+      loss: loss!,
       grads: list,
       stats: { kl: kl!, entropy: entropy!, low: low!, high: high!, region: region! },
     };

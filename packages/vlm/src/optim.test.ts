@@ -126,3 +126,4 @@ describe('clipByGlobalNorm (clip_grad_norm_)', () => {
     }
   });
 });
+

@@ -4,7 +4,12 @@
  * clipping. The learning-rate schedules live in `lr-schedule.ts`.
  *
  * - AdamW (Loshchilov & Hutter), written out in the order of PyTorch's `torch.optim.AdamW`
- *   (non-amsgrad, foreach=False), so float32 results follow PyTorch's rounding. For each variable p
+ *   (non-amsgrad), so float32 results follow PyTorch's rounding. Like PyTorch's multi-tensor
+ *   (`foreach`) path, the update runs once over all parameters concatenated into one [total]
+ *   vector (m and v are stored that way) and is split back: about 20 tensor ops per step instead
+ *   of about 14 per variable, which matters where each op is a GPU kernel launch (WebGPU: 148
+ *   variables of GPT-2 small took 2.0 s per step one by one). The arithmetic per element is
+ *   unchanged. For each variable p
  *   with gradient g, at update t (1-based):
  *     p ← p · (1 − lr·λ)                       (decoupled weight decay, only where decay applies)
  *     m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
@@ -60,8 +65,14 @@ export interface AdamWState {
 /** AdamW over a fixed list of variables (see the file header). */
 export class AdamW {
   private readonly variables: tf.Variable[];
-  private readonly m: tf.Variable[];
-  private readonly v: tf.Variable[];
+  /** Element counts of the variables, in order (the flat layout of `m`, `v` and the updates). */
+  private readonly sizes: number[];
+  /** First moments of every variable, concatenated ([total]). */
+  private readonly m: tf.Variable;
+  /** Second moments of every variable, concatenated ([total]). */
+  private readonly v: tf.Variable;
+  /** [total] bool: true where weight decay applies; null when it applies nowhere. */
+  private readonly decayMask: tf.Tensor | null;
   private readonly decay: boolean[];
   private readonly beta1: number;
   private readonly beta2: number;
@@ -80,10 +91,24 @@ export class AdamW {
     if (typeof decay !== 'function' && decay.length !== variables.length) {
       throw new VlmError('VLM_INVALID_ARGUMENT', `AdamW: decay has ${decay.length} flags for ${variables.length} variables`);
     }
+    if (variables.length === 0) throw new VlmError('VLM_INVALID_ARGUMENT', 'AdamW: no variables to optimise');
     this.decay = variables.map((variable, i) => (typeof decay === 'function' ? decay(variable, i) : decay[i]!));
-    // tidy frees the zerosLike tensors; variables survive tidy.
-    this.m = variables.map((variable) => tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
-    this.v = variables.map((variable) => tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
+    this.sizes = variables.map((variable) => variable.size);
+    const total = this.sizes.reduce((a, b) => a + b, 0);
+    // tidy frees the zeros tensors; variables survive tidy.
+    this.m = tf.tidy(() => tf.variable(tf.zeros([total]), false));
+    this.v = tf.tidy(() => tf.variable(tf.zeros([total]), false));
+    if (this.decay.some(Boolean) && !this.decay.every(Boolean)) {
+      const mask = new Uint8Array(total);
+      let offset = 0;
+      this.sizes.forEach((size, i) => {
+        if (this.decay[i]) mask.fill(1, offset, offset + size);
+        offset += size;
+      });
+      this.decayMask = tf.tensor1d(mask, 'bool');
+    } else {
+      this.decayMask = null;
+    }
   }
 
   /** Apply one update with `grads` (same order as the variables) at learning rate `learningRate`. */
@@ -91,32 +116,40 @@ export class AdamW {
     if (grads.length !== this.variables.length) {
       throw new VlmError('VLM_INVALID_ARGUMENT', `AdamW.step: expected ${this.variables.length} gradients, got ${grads.length}`);
     }
+    grads.forEach((g, i) => {
+      if (g.size !== this.sizes[i]) {
+        throw new VlmError('VLM_INVALID_ARGUMENT', `AdamW.step: gradient ${i} has ${g.size} values, its variable ${this.sizes[i]}`);
+      }
+    });
     this.stepCount += 1;
     const t = this.stepCount;
     const stepSize = learningRate / (1 - this.beta1 ** t);
     const sqrtBc2 = Math.sqrt(1 - this.beta2 ** t);
-    tf.tidy(() => {
-      this.variables.forEach((p, i) => {
-        const g = grads[i]!;
-        const m = this.m[i]!;
-        const v = this.v[i]!;
-        let param: tf.Tensor = p;
-        if (this.decay[i] && this.weightDecay !== 0) param = tf.mul(param, 1 - learningRate * this.weightDecay);
-        const mNew = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
-        const vNew = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-        const denom = tf.add(tf.div(tf.sqrt(vNew), sqrtBc2), this.epsilon);
-        m.assign(mNew);
-        v.assign(vNew);
-        p.assign(tf.sub(param, tf.mul(tf.div(mNew, denom), stepSize)));
-      });
+    const updated = tf.tidy(() => {
+      // [total] views of every parameter and gradient, in variable order
+      const flat = (list: readonly tf.Tensor[]): tf.Tensor => (list.length === 1 ? list[0]!.reshape([-1]) : tf.concat(list.map((x) => x.reshape([-1]))));
+      const g = flat(grads);
+      let param = flat(this.variables);
+      if (this.weightDecay !== 0 && this.decay.some(Boolean)) {
+        const decayed = tf.mul(param, 1 - learningRate * this.weightDecay);
+        param = this.decayMask === null ? decayed : tf.where(this.decayMask, decayed, param);
+      }
+      const mNew = tf.add(tf.mul(this.m, this.beta1), tf.mul(g, 1 - this.beta1));
+      const vNew = tf.add(tf.mul(this.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+      const denom = tf.add(tf.div(tf.sqrt(vNew), sqrtBc2), this.epsilon);
+      this.m.assign(mNew);
+      this.v.assign(vNew);
+      const next = tf.sub(param, tf.mul(tf.div(mNew, denom), stepSize));
+      return this.variables.length === 1 ? [next] : tf.split(next, this.sizes);
     });
+    tf.tidy(() => this.variables.forEach((p, i) => p.assign(updated[i]!.reshape(p.shape))));
+    tf.dispose(updated);
   }
 
   /** Copy of the step count and moments, read with `data()` (any backend, WebGPU included). */
   async getState(): Promise<AdamWState> {
-    const read = (list: tf.Variable[]): Promise<TensorData[]> =>
-      Promise.all(list.map(async (x) => ({ shape: [...x.shape], data: Float32Array.from((await x.data()) as Float32Array) })));
-    return { step: this.stepCount, m: await read(this.m), v: await read(this.v) };
+    const [m, v] = await Promise.all([this.m.data(), this.v.data()]);
+    return { step: this.stepCount, m: this.unflatten(m as Float32Array), v: this.unflatten(v as Float32Array) };
   }
 
   /**
@@ -124,9 +157,17 @@ export class AdamW {
    * on backends that allow it (cpu, wasm, tfjs-node); not available on WebGPU in Node.
    */
   getStateSync(): AdamWState {
-    const read = (list: tf.Variable[]): TensorData[] =>
-      list.map((x) => ({ shape: [...x.shape], data: Float32Array.from(x.dataSync() as Float32Array) }));
-    return { step: this.stepCount, m: read(this.m), v: read(this.v) };
+    return { step: this.stepCount, m: this.unflatten(this.m.dataSync() as Float32Array), v: this.unflatten(this.v.dataSync() as Float32Array) };
+  }
+
+  /** Per-variable copies of a flat [total] array. */
+  private unflatten(flat: Float32Array): TensorData[] {
+    let offset = 0;
+    return this.variables.map((variable, i) => {
+      const data = flat.slice(offset, offset + this.sizes[i]!);
+      offset += this.sizes[i]!;
+      return { shape: [...variable.shape], data };
+    });
   }
 
   /** Restore the step count and moments from {@link getState}; checks counts and shapes first. */
@@ -151,16 +192,25 @@ export class AdamW {
     if (!Number.isInteger(state.step) || state.step < 0) {
       throw new VlmError('VLM_INVALID_ARGUMENT', `AdamW state step: expected a non-negative integer, got ${state.step}`);
     }
+    const flatten = (list: readonly TensorData[]): Float32Array => {
+      const out = new Float32Array(this.m.size);
+      let offset = 0;
+      for (const entry of list) {
+        out.set(entry.data, offset);
+        offset += entry.data.length;
+      }
+      return out;
+    };
     tf.tidy(() => {
-      state.m.forEach((entry, i) => this.m[i]!.assign(tf.tensor(entry.data, this.m[i]!.shape)));
-      state.v.forEach((entry, i) => this.v[i]!.assign(tf.tensor(entry.data, this.v[i]!.shape)));
+      this.m.assign(tf.tensor1d(flatten(state.m)));
+      this.v.assign(tf.tensor1d(flatten(state.v)));
     });
     this.stepCount = state.step;
   }
 
   /** Free the moment tensors. */
   dispose(): void {
-    tf.dispose([...this.m, ...this.v]);
+    tf.dispose([this.m, this.v, ...(this.decayMask ? [this.decayMask] : [])]);
   }
 }
 
@@ -173,7 +223,11 @@ export async function clipByGlobalNorm(
   grads: readonly tf.Tensor[],
   maxNorm: number | undefined,
 ): Promise<{ grads: tf.Tensor[]; norm: number }> {
-  const normTensor = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
+  // One reduction over all gradients concatenated (3 + ⌈N/7⌉ kernels on WebGPU instead of 2 per
+  // gradient plus the additions).
+  const normTensor = tf.tidy(() =>
+    tf.sqrt(tf.sum(tf.square(grads.length === 1 ? grads[0]!.reshape([-1]) : tf.concat(grads.map((g) => g.reshape([-1])))))),
+  );
   const norm = (await normTensor.data())[0]!;
   normTensor.dispose();
   if (maxNorm === undefined || !Number.isFinite(maxNorm) || maxNorm <= 0) return { grads: grads.map((g) => g.clone()), norm };
