@@ -7,7 +7,11 @@
  * preprocessing.
  *
  *   node tools/bench/clip-tower.mjs --model <clip folder> [--device webgpu|cpu] [--batches 1,8,32,64]
- *     [--repeats 10] [--json out.json]
+ *     [--dtype fp32|fp16] [--repeats 10] [--keep-on-gpu] [--json out.json]
+ *
+ * With `--dtype fp16` (onnx/vision_model_fp16.onnx) it also runs the fp32 model on the same 8
+ * images and reports the accuracy cost: the largest absolute difference and the smallest cosine
+ * between the L2-normalised fp16 and fp32 image embeddings.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +26,7 @@ const { values } = parseArgs({
     batches: { type: 'string', default: '1,8,32,64' },
     repeats: { type: 'string', default: '10' },
     'keep-on-gpu': { type: 'boolean', default: false },
+    dtype: { type: 'string', default: 'fp32' },
     json: { type: 'string' },
   },
 });
@@ -29,20 +34,54 @@ if (!values.model) throw new Error('clip-tower: --model <folder with onnx/vision
 const ort = (await import('onnxruntime-node')).default;
 const config = JSON.parse(readFileSync(join(values.model, 'config.json'), 'utf8'));
 const size = config.vision_config?.image_size ?? 224;
-const session = await ort.InferenceSession.create(join(values.model, 'onnx', 'vision_model.onnx'), {
-  executionProviders: values.device === 'cpu' ? ['cpu'] : [values.device],
-  graphOptimizationLevel: 'all',
-  ...(values['keep-on-gpu'] ? { preferredOutputLocation: 'gpu-buffer' } : {}),
-});
-const rows = [];
-for (const batch of values.batches.split(',').map(Number)) {
+const open = (dtype, keepOnGpu) =>
+  ort.InferenceSession.create(join(values.model, 'onnx', `vision_model${dtype === 'fp32' ? '' : `_${dtype}`}.onnx`), {
+    executionProviders: values.device === 'cpu' ? ['cpu'] : [values.device],
+    graphOptimizationLevel: 'all',
+    // last_hidden_state is never needed by the reward: keep it on the GPU unread
+    preferredOutputLocation: keepOnGpu ? 'gpu-buffer' : values.device === 'cpu' ? 'cpu' : { last_hidden_state: 'gpu-buffer' },
+  });
+const session = await open(values.dtype, values['keep-on-gpu']);
+function noise(batch) {
   const data = new Float32Array(batch * 3 * size * size);
   let s = 12345;
   for (let i = 0; i < data.length; i++) {
     s = (s * 1103515245 + 12345) >>> 0;
     data[i] = (s / 2 ** 32) * 4 - 2;
   }
-  const feeds = { pixel_values: new ort.Tensor('float32', data, [batch, 3, size, size]) };
+  return new ort.Tensor('float32', data, [batch, 3, size, size]);
+}
+function normalisedRows(tensor) {
+  const [n, d] = tensor.dims;
+  return Array.from({ length: n }, (_, r) => {
+    const row = Float64Array.from(tensor.data.subarray(r * d, (r + 1) * d));
+    const norm = Math.hypot(...row);
+    return row.map((x) => x / norm);
+  });
+}
+let accuracy = null;
+if (values.dtype !== 'fp32') {
+  const reference = await open('fp32', false);
+  const feeds = { pixel_values: noise(8) };
+  const a = normalisedRows((await session.run(feeds)).image_embeds);
+  const b = normalisedRows((await reference.run(feeds)).image_embeds);
+  let maxAbs = 0;
+  let minCos = 1;
+  a.forEach((row, r) => {
+    let cos = 0;
+    row.forEach((x, j) => {
+      maxAbs = Math.max(maxAbs, Math.abs(x - b[r][j]));
+      cos += x * b[r][j];
+    });
+    minCos = Math.min(minCos, cos);
+  });
+  accuracy = { maxAbsDiff: maxAbs, minCosine: minCos };
+  await reference.release();
+  console.log(`${values.dtype} vs fp32 image embeddings (8 images): max |Δ| ${maxAbs.toExponential(2)}, min cosine ${minCos.toFixed(6)}`);
+}
+const rows = [];
+for (const batch of values.batches.split(',').map(Number)) {
+  const feeds = { pixel_values: noise(batch) };
   const run = async () => {
     const out = await session.run(feeds);
     for (const tensor of Object.values(out)) {
@@ -60,8 +99,8 @@ for (const batch of values.batches.split(',').map(Number)) {
   rows.push({ batch, ms, imagesPerSecond: (batch * 1000) / ms });
 }
 await session.release();
-const result = { model: values.model, device: values.device, imageSize: size, keepOnGpu: values['keep-on-gpu'], rows };
+const result = { model: values.model, device: values.device, dtype: values.dtype, imageSize: size, keepOnGpu: values['keep-on-gpu'], accuracy, rows };
 if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
-console.log(`| CLIP image tower ${size}px, ${values.device}${values['keep-on-gpu'] ? ', output on GPU' : ''} | batch | ms / call | images/s |`);
+console.log(`| CLIP image tower ${size}px, ${values.device}, ${values.dtype}${values['keep-on-gpu'] ? ', all outputs on GPU' : ''} | batch | ms / call | images/s |`);
 console.log('| --- | ---: | ---: | ---: |');
 for (const r of rows) console.log(`| | ${r.batch} | ${r.ms.toFixed(2)} | ${r.imagesPerSecond.toFixed(0)} |`);

@@ -17,7 +17,9 @@ Written to OUT_DIR (what `CLIPRewardCalculator.fromPretrained(OUT_DIR)` reads):
 - `config.json`, `preprocessor_config.json` (CLIP's 224-px bicubic resize + centre crop), and the
   tokenizer files of `--tokenizer` (the tiny CLIP's 764-token BPE: its ids are valid for the
   49,408-row embedding, and the text length, which is what costs time, is the same).
-Exported with the TorchScript exporter (opset 17, dynamic batch and sequence axes), fp32.
+- `onnx/vision_model_fp16.onnx` / `onnx/text_model_fp16.onnx` (`dtype: 'fp16'`): the same weights
+  in float16 with float32 inputs and outputs (casts at both ends), for the fp16-vs-fp32 comparison.
+Exported with the TorchScript exporter (opset 17, dynamic batch and sequence axes).
 """
 import argparse
 import json
@@ -54,16 +56,17 @@ def main() -> None:
 
         def forward(self, input_ids, attention_mask):
             out = self.model(input_ids=input_ids, attention_mask=attention_mask)
-            return out.text_embeds, out.last_hidden_state
+            return out.text_embeds.float(), out.last_hidden_state.float()
 
     class Vision(torch.nn.Module):
-        def __init__(self, model):
+        def __init__(self, model, dtype=torch.float32):
             super().__init__()
             self.model = model
+            self.dtype = dtype
 
         def forward(self, pixel_values):
-            out = self.model(pixel_values=pixel_values)
-            return out.image_embeds, out.last_hidden_state
+            out = self.model(pixel_values=pixel_values.to(self.dtype))
+            return out.image_embeds.float(), out.last_hidden_state.float()
 
     ids = torch.full((2, 77), tiny["pad_token_id"], dtype=torch.int64)
     ids[:, 0] = tiny["bos_token_id"]
@@ -81,6 +84,21 @@ def main() -> None:
         )
         torch.onnx.export(
             Vision(vision), (pixels,), os.path.join(args.out, "onnx", "vision_model.onnx"),
+            input_names=["pixel_values"], output_names=["image_embeds", "last_hidden_state"],
+            dynamic_axes={"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}, "last_hidden_state": {0: "batch"}},
+            opset_version=17, dynamo=False,
+        )
+        # float16 variants (export on the GPU: some CPU kernels lack half precision)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        torch.onnx.export(
+            Text(text.half().to(device)), (ids.to(device), mask.to(device)), os.path.join(args.out, "onnx", "text_model_fp16.onnx"),
+            input_names=["input_ids", "attention_mask"], output_names=["text_embeds", "last_hidden_state"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+                          "text_embeds": {0: "batch"}, "last_hidden_state": {0: "batch", 1: "sequence"}},
+            opset_version=17, dynamo=False,
+        )
+        torch.onnx.export(
+            Vision(vision.half().to(device), torch.float16), (pixels.to(device),), os.path.join(args.out, "onnx", "vision_model_fp16.onnx"),
             input_names=["pixel_values"], output_names=["image_embeds", "last_hidden_state"],
             dynamic_axes={"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}, "last_hidden_state": {0: "batch"}},
             opset_version=17, dynamo=False,

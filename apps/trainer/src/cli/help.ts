@@ -88,6 +88,7 @@ export function helpText(): string {
     '  vlm-grpo train    [--config file.json] [--resume] [options]   run GRPO training',
     '  vlm-grpo evaluate [--config file.json] [options]              validate the configured policy',
     '  vlm-grpo enhance  [options] "a cat" "city at night" …         rewrite prompts with the policy',
+    '  vlm-grpo doctor                                               what this machine can run (GPU, providers, backends)',
     '',
     'From the repository root: npx nx run trainer:train -- --training_settings.num_iterations 2',
     '',

@@ -1,0 +1,61 @@
+/**
+ * The WebGPU execution provider of onnxruntime-node against diffusers' reference outputs for the
+ * tiny SD 1.x model (the same values as the CPU golden tests, to 1e-3). Skipped where no WebGPU
+ * adapter initialises (CI, machines without a GPU driver); run on a GPU machine with tools/device
+ * (see BENCHMARKS.md).
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StableDiffusionPipeline } from './stable-diffusion-pipeline.js';
+import { maxAbs, readF32, tinySdGoldenDir, tinySdModelDir } from './__fixtures__/golden.js';
+
+const available = await StableDiffusionPipeline.fromPretrained(tinySdModelDir, { device: 'webgpu', fallbackToCpu: false, logger: () => {} }).then(
+  async (pipe) => {
+    await pipe.release();
+    return true;
+  },
+  () => false,
+);
+
+interface Case {
+  scheduler: string;
+  scheduler_kwargs: Record<string, unknown>;
+  timestep_spacing: string;
+  steps: number;
+  guidance_scale: number;
+  negative_prompt: string | null;
+  image: { file: string };
+}
+const ref = JSON.parse(readFileSync(`${tinySdGoldenDir}reference.json`, 'utf8')) as { cases: Case[] };
+const f32 = (name: string): Float32Array => readF32(tinySdGoldenDir, name);
+
+describe.skipIf(!available)('StableDiffusionPipeline on WebGPU vs diffusers (tiny SD 1.x)', () => {
+  let pipe: StableDiffusionPipeline;
+  const latents = f32('ref_latents.f32');
+  beforeAll(async () => {
+    pipe = await StableDiffusionPipeline.fromPretrained(tinySdModelDir, { device: 'webgpu', fallbackToCpu: false });
+  });
+  afterAll(async () => {
+    await pipe?.release();
+  });
+
+  it('UNet output at t=999 matches to 1e-3', async () => {
+    const emb = await pipe.encodePrompt('a photo of a cat');
+    const out = await pipe.predict({ data: latents, dims: [1, 4, 32, 32] }, 999, emb);
+    expect(maxAbs(out, f32('ref_unet_t999.f32'))).toBeLessThan(1e-3);
+  });
+
+  for (const [i, c] of ref.cases.slice(0, 3).entries()) {
+    it(`reference image ${i}: ${c.scheduler} ${c.steps} steps CFG ${c.guidance_scale} matches to 1e-3`, async () => {
+      const [image] = await pipe.generateImages(['a photo of a cat'], {
+        scheduler: { name: c.scheduler, config: { steps_offset: 0, ...c.scheduler_kwargs, timestep_spacing: c.timestep_spacing } },
+        steps: c.steps,
+        guidanceScale: c.guidance_scale,
+        ...(c.negative_prompt !== null ? { negativePrompt: c.negative_prompt } : {}),
+        latents,
+        outputType: 'float32',
+      });
+      expect(maxAbs(image!.float32!, f32(c.image.file))).toBeLessThan(1e-3);
+    });
+  }
+});
