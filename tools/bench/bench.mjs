@@ -46,8 +46,14 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '3' },
     'skip-build': { type: 'boolean', default: false },
     json: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (values.help) {
+  const source = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+  console.log(source.slice(source.indexOf('/**') + 3, source.indexOf('*/')).replace(/^ \* ?/gmu, '').trim());
+  process.exit(0);
+}
 const repeats = Number(values.repeats);
 
 async function timeMs(fn, count = repeats) {
