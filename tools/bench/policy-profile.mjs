@@ -4,7 +4,7 @@
  * whole step listing the kernels that took the most GPU time.
  *
  *   node tools/bench/policy-profile.mjs [--backend webgpu] [--model gpt2-small|<folder>]
- *     [--batch 8] [--prompt 16] [--completion 112] [--top 15] [--json out.json]
+ *     [--batch 8] [--prompt 16] [--completion 112] [--top 15] [--flags '{"TFJS_FLAG": value}'] [--json out.json]
  *
  * Needs the built @vlm-grpo/vlm (`npx nx run @vlm-grpo/vlm:build`). Prints a table; `--json`
  * writes every number.
@@ -26,10 +26,13 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '3' },
     top: { type: 'string', default: '15' },
     json: { type: 'string' },
+    flags: { type: 'string' },
   },
 });
 const report = await initBackend(values.backend);
 console.error(`# ${report.reason}`);
+// tfjs environment flags to try, e.g. --flags '{"WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE":64}'
+for (const [flag, value] of Object.entries(values.flags ? JSON.parse(values.flags) : {})) tf.env().set(flag, value);
 const model =
   values.model === 'gpt2-small' ? CausalLM.fromConfig(GPT2_SMALL_CONFIG, { seed: 0 }) : await CausalLM.fromPretrained(values.model, { backend: null });
 const [batch, promptLength, completionLength] = [values.batch, values.prompt, values.completion].map(Number);
