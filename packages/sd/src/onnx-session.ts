@@ -7,6 +7,7 @@
 import type * as OrtNamespace from 'onnxruntime-node';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { SdError } from './errors.js';
+import { uploadToGpu } from './gpu-resident.js';
 import { fromFloat16, toFloat16 } from './numeric.js';
 
 /** Execution device. `auto` tries CUDA (when its provider is installed), then WebGPU, then CPU. */
@@ -140,6 +141,15 @@ export class OnnxModel {
   /** Float tensor (float32 data) in the dtype the input declares (float32/float16/double). */
   floatTensor(name: string, data: Float32Array, dims: readonly number[]): Tensor {
     return buildFloatTensor(this.ort, this.component, this.requireInput(name), data, dims);
+  }
+
+  /**
+   * {@link floatTensor} for repeated use across runs: on WebGPU a GPU-resident copy (uploaded
+   * once, see `gpu-resident.ts`), on other devices the host tensor. Dispose it when done.
+   */
+  async residentFloatTensor(name: string, data: Float32Array, dims: readonly number[]): Promise<Tensor> {
+    const host = this.floatTensor(name, data, dims);
+    return this.device === 'webgpu' ? uploadToGpu(this.ort, host) : host;
   }
 
   /** Integer ids [batch, seq] in the declared int32/int64 dtype. */

@@ -48,6 +48,12 @@ export interface PipelineOptions extends SessionSettings, HubOptions {
   qualityThresholds?: QualityThresholds;
   /** Scheduler to use instead of the model's `scheduler_config.json` `_class_name` (default: the model's). */
   scheduler?: string | SchedulerSpec;
+  /**
+   * On WebGPU, upload the text conditioning to the GPU once per call and feed the same GPU tensors
+   * to every denoising step (default: true). The latents still cross to the host each step: the
+   * schedulers run in JavaScript. Falls back to host tensors, with a warning, if the upload fails.
+   */
+  gpuResidentConditioning?: boolean;
 }
 
 /** Progress of one denoising step. */
@@ -200,6 +206,8 @@ export abstract class BasePipeline {
   readonly vaeShiftFactor: number;
   protected readonly options: PipelineOptions;
   protected readonly logger: Logger;
+  /** A GPU upload of the conditioning failed once: later calls keep it on the host. */
+  private residentFailed = false;
   protected readonly vae: Component;
   protected released = false;
 
@@ -378,27 +386,32 @@ export abstract class BasePipeline {
       return out;
     };
 
-    // 3. Denoising loop.
+    // 3. Denoising loop (conditioning uploaded once on WebGPU; see PipelineOptions).
+    const resident = await this.uploadConditioning(denoiser, feedsCond);
     const total = scheduler.timesteps.length;
-    for (let i = 0; i < total; i++) {
-      checkAbort();
-      const tStep = performance.now();
-      const t = scheduler.timesteps[i]!;
-      const scaled = scheduler.scaleModelInput(latents, i);
-      const input = uncond ? concatBatch({ data: scaled, dims }, { data: scaled, dims }) : { data: scaled, dims };
-      const out = await this.runDenoiser(denoiser, input, t, feedsCond);
-      let eps: Float32Array;
-      if (uncond) {
-        eps = new Float32Array(latents.length);
-        const n = latents.length;
-        for (let k = 0; k < n; k++) {
-          const u = out[k]!;
-          eps[k] = u + guidanceScale * (out[k + n]! - u);
-        }
-      } else eps = out;
-      latents = scheduler.step(eps, i, latents, noise).prevSample;
-      timings.stepSeconds.push(since(tStep));
-      if (options.onStep) await options.onStep({ step: i, totalSteps: total, timestep: t, latents });
+    try {
+      for (let i = 0; i < total; i++) {
+        checkAbort();
+        const tStep = performance.now();
+        const t = scheduler.timesteps[i]!;
+        const scaled = scheduler.scaleModelInput(latents, i);
+        const input = uncond ? concatBatch({ data: scaled, dims }, { data: scaled, dims }) : { data: scaled, dims };
+        const out = await this.runDenoiser(denoiser, input, t, feedsCond, resident);
+        let eps: Float32Array;
+        if (uncond) {
+          eps = new Float32Array(latents.length);
+          const n = latents.length;
+          for (let k = 0; k < n; k++) {
+            const u = out[k]!;
+            eps[k] = u + guidanceScale * (out[k + n]! - u);
+          }
+        } else eps = out;
+        latents = scheduler.step(eps, i, latents, noise).prevSample;
+        timings.stepSeconds.push(since(tStep));
+        if (options.onStep) await options.onStep({ step: i, totalSteps: total, timestep: t, latents });
+      }
+    } finally {
+      for (const tensor of resident?.values() ?? []) tensor.dispose();
     }
     await this.denoiserComponent().done();
     checkAbort();
@@ -452,18 +465,40 @@ export abstract class BasePipeline {
     return this.runDenoiser(model, sample, t, conditioning);
   }
 
+  /**
+   * GPU-resident copies of the conditioning inputs the denoiser declares, when it runs on WebGPU
+   * and `gpuResidentConditioning` is not false; undefined otherwise or after a failed upload.
+   */
+  private async uploadConditioning(
+    model: OnnxModel,
+    conditioning: Map<string, { data: Float32Array; dims: number[] }>,
+  ): Promise<Map<string, Tensor> | undefined> {
+    if (model.device !== 'webgpu' || this.options.gpuResidentConditioning === false || this.residentFailed) return undefined;
+    const out = new Map<string, Tensor>();
+    try {
+      for (const [name, v] of conditioning) if (model.input(name)) out.set(name, await model.residentFloatTensor(name, v.data, v.dims));
+      return out;
+    } catch (error) {
+      for (const tensor of out.values()) tensor.dispose();
+      this.residentFailed = true;
+      this.logger('warn', `conditioning stays on the host (GPU upload failed: ${(error as Error).message.split('\n')[0]})`);
+      return undefined;
+    }
+  }
+
   private async runDenoiser(
     model: OnnxModel,
     sample: { data: Float32Array; dims: number[] },
     t: number,
     conditioning: Map<string, { data: Float32Array; dims: number[] }>,
+    resident?: Map<string, Tensor>,
   ): Promise<Float32Array> {
     const batch = sample.dims[0]!;
     const feeds: Record<string, Tensor> = {
       [this.sampleInputName()]: model.floatTensor(this.sampleInputName(), sample.data, sample.dims),
       timestep: model.timestepTensor('timestep', t, batch),
     };
-    for (const [name, v] of conditioning) if (model.input(name)) feeds[name] = model.floatTensor(name, v.data, v.dims);
+    for (const [name, v] of conditioning) if (model.input(name)) feeds[name] = resident?.get(name) ?? model.floatTensor(name, v.data, v.dims);
     const outName = model.outputs[0]!.name;
     const res = await model.run(feeds, [outName]);
     return res.get(outName)!.data;

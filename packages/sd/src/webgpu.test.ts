@@ -58,4 +58,22 @@ describe.skipIf(!available)('StableDiffusionPipeline on WebGPU vs diffusers (tin
       expect(maxAbs(image!.float32!, f32(c.image.file))).toBeLessThan(1e-3);
     });
   }
+
+  it('GPU-resident conditioning (uploaded once) gives the same image as host conditioning', async () => {
+    const warnings: string[] = [];
+    const resident = await StableDiffusionPipeline.fromPretrained(tinySdModelDir, {
+      device: 'webgpu',
+      fallbackToCpu: false,
+      logger: (level, message) => {
+        if (level === 'warn') warnings.push(message);
+      },
+    });
+    const host = await StableDiffusionPipeline.fromPretrained(tinySdModelDir, { device: 'webgpu', fallbackToCpu: false, gpuResidentConditioning: false });
+    const options = { steps: 3, guidanceScale: 7.5, latents, outputType: 'float32' as const };
+    const [a] = await resident.generateImages(['a photo of a cat'], options);
+    const [b] = await host.generateImages(['a photo of a cat'], options);
+    expect(warnings.filter((m) => m.includes('conditioning stays on the host'))).toEqual([]);
+    expect(maxAbs(a!.float32!, b!.float32!)).toBeLessThan(1e-6);
+    await Promise.all([resident.release(), host.release()]);
+  });
 });
