@@ -1,19 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StableDiffusionPipeline } from './stable-diffusion-pipeline.js';
-import { maxAbs, readF32, tinySdGoldenDir, tinySdModelDir } from './__fixtures__/golden.js';
+import { loadSdReference, maxAbs, readF32, tinySdGoldenDir, tinySdModelDir } from './__fixtures__/golden.js';
 
 const dir = tinySdGoldenDir;
-interface Case {
-  scheduler: string;
-  scheduler_kwargs: Record<string, unknown>;
-  timestep_spacing: string;
-  steps: number;
-  guidance_scale: number;
-  negative_prompt: string | null;
-  image: { file: string };
-}
-const ref = JSON.parse(readFileSync(`${dir}reference.json`, 'utf8')) as { cases: Case[]; height: number; width: number };
+const ref = loadSdReference();
 const f32 = (name: string): Float32Array => readF32(dir, name);
 
 describe('StableDiffusionPipeline on tiny-sd (fp32, CPU) vs diffusers', () => {

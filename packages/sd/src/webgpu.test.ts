@@ -4,10 +4,9 @@
  * adapter initialises (CI, machines without a GPU driver); run on a GPU machine with tools/device
  * (see BENCHMARKS.md).
  */
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StableDiffusionPipeline } from './stable-diffusion-pipeline.js';
-import { maxAbs, readF32, tinySdGoldenDir, tinySdModelDir } from './__fixtures__/golden.js';
+import { loadSdReference, maxAbs, readF32, tinySdGoldenDir, tinySdModelDir } from './__fixtures__/golden.js';
 
 const available = await StableDiffusionPipeline.fromPretrained(tinySdModelDir, { device: 'webgpu', fallbackToCpu: false, logger: () => {} }).then(
   async (pipe) => {
@@ -17,16 +16,7 @@ const available = await StableDiffusionPipeline.fromPretrained(tinySdModelDir, {
   () => false,
 );
 
-interface Case {
-  scheduler: string;
-  scheduler_kwargs: Record<string, unknown>;
-  timestep_spacing: string;
-  steps: number;
-  guidance_scale: number;
-  negative_prompt: string | null;
-  image: { file: string };
-}
-const ref = JSON.parse(readFileSync(`${tinySdGoldenDir}reference.json`, 'utf8')) as { cases: Case[] };
+const ref = loadSdReference();
 const f32 = (name: string): Float32Array => readF32(tinySdGoldenDir, name);
 
 describe.skipIf(!available)('StableDiffusionPipeline on WebGPU vs diffusers (tiny SD 1.x)', () => {

@@ -25,3 +25,19 @@ export const tinySdModelDir = fileURLToPath(new URL('../../../../data/models/tin
 
 /** diffusers' reference outputs for the tiny SD 1.x model (`reference.json`, `*.f32`). Ends with a slash. */
 export const tinySdGoldenDir = fileURLToPath(new URL('./tiny-sd/', import.meta.url));
+
+/** One reference image case of `tiny-sd/reference.json` (scheduler settings and the image file). */
+export interface SdReferenceCase {
+  scheduler: string;
+  scheduler_kwargs: Record<string, unknown>;
+  timestep_spacing: string;
+  steps: number;
+  guidance_scale: number;
+  negative_prompt: string | null;
+  image: { file: string };
+}
+
+/** `tiny-sd/reference.json`: the reference image cases and their size. */
+export function loadSdReference(): { cases: SdReferenceCase[]; height: number; width: number } {
+  return JSON.parse(readFileSync(`${tinySdGoldenDir}reference.json`, 'utf8')) as { cases: SdReferenceCase[]; height: number; width: number };
+}
