@@ -1,20 +1,5 @@
 /** Small helpers shared by the benchmark scripts in tools/bench. */
 
-/**
- * GPT-2 small (124M parameters): the Hugging Face `gpt2` config, built with random weights by
- * `CausalLM.fromConfig` (this project's own code), so no download is needed.
- */
-export const GPT2_SMALL_CONFIG = {
-  model_type: 'gpt2',
-  architectures: ['GPT2LMHeadModel'],
-  vocab_size: 50257,
-  n_positions: 1024,
-  n_embd: 768,
-  n_layer: 12,
-  n_head: 12,
-  tie_word_embeddings: true,
-  eos_token_id: 50256,
-};
 
 /** Median of a non-empty list. */
 export function median(values) {
@@ -26,4 +11,16 @@ export function median(values) {
 /** `rows` × `length` deterministic token ids in [0, vocab), varied by `salt`. */
 export function syntheticIds(rows, length, vocab, salt = 0) {
   return Array.from({ length: rows }, (_, r) => Array.from({ length }, (_, t) => (r * 31 + t * 7 + salt * 13 + 5) % vocab));
+}
+
+/** Median milliseconds of `repeats` awaited calls of `fn` after one warm-up call. */
+export async function timeMs(fn, repeats) {
+  await fn();
+  const times = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    await fn();
+    times.push(performance.now() - start);
+  }
+  return median(times);
 }

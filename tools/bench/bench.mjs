@@ -31,7 +31,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { GPT2_SMALL_CONFIG, median, syntheticIds } from './bench-utils.mjs';
+import { median, syntheticIds, timeMs as timeMsOf } from './bench-utils.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
@@ -56,26 +56,17 @@ if (values.help) {
 }
 const repeats = Number(values.repeats);
 
-async function timeMs(fn, count = repeats) {
-  await fn();
-  const times = [];
-  for (let i = 0; i < count; i++) {
-    const start = performance.now();
-    await fn();
-    times.push(performance.now() - start);
-  }
-  return median(times);
-}
+const timeMs = (fn, count = repeats) => timeMsOf(fn, count);
 
 // ---------------------------------------------------------------------------------------------
 // Stages (child processes)
 
 async function policyStage(device, model) {
   const tf = await import('@tensorflow/tfjs');
-  const { AdamW, CausalLM, clipByGlobalNorm, initBackend } = await import('@vlm-grpo/vlm');
+  const { AdamW, CausalLM, GPT2_SMALL_CONFIG, clipByGlobalNorm, initBackend } = await import('@vlm-grpo/vlm');
   const report = await initBackend(device === 'cpu' ? 'wasm' : device === 'cuda' ? 'tensorflow' : device);
   const real = model === 'gpt2-small';
-  const lm = real ? CausalLM.fromConfig(GPT2_SMALL_CONFIG, { seed: 0 }) : await CausalLM.fromPretrained(model, { backend: null });
+  const lm = real ? CausalLM.fromConfig({ ...GPT2_SMALL_CONFIG }, { seed: 0 }) : await CausalLM.fromPretrained(model, { backend: null });
   const vocab = lm.config.vocabSize;
   const [batch, promptLength, completionLength] = real ? [8, 16, 112] : [8, 16, 48];
   const prompts = syntheticIds(batch, promptLength, vocab, 5);

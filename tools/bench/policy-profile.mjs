@@ -12,9 +12,9 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, CausalLM, clipByGlobalNorm, initBackend } from '@vlm-grpo/vlm';
+import { AdamW, CausalLM, GPT2_SMALL_CONFIG, clipByGlobalNorm, initBackend } from '@vlm-grpo/vlm';
 
-import { GPT2_SMALL_CONFIG, median, syntheticIds } from './bench-utils.mjs';
+import { syntheticIds, timeMs } from './bench-utils.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +34,7 @@ console.error(`# ${report.reason}`);
 // tfjs environment flags to try, e.g. --flags '{"WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE":64}'
 for (const [flag, value] of Object.entries(values.flags ? JSON.parse(values.flags) : {})) tf.env().set(flag, value);
 const model =
-  values.model === 'gpt2-small' ? CausalLM.fromConfig(GPT2_SMALL_CONFIG, { seed: 0 }) : await CausalLM.fromPretrained(values.model, { backend: null });
+  values.model === 'gpt2-small' ? CausalLM.fromConfig({ ...GPT2_SMALL_CONFIG }, { seed: 0 }) : await CausalLM.fromPretrained(values.model, { backend: null });
 const [batch, promptLength, completionLength] = [values.batch, values.prompt, values.completion].map(Number);
 const vocab = model.config.vocabSize;
 const prompts = syntheticIds(batch, promptLength, vocab, 5);
@@ -43,16 +43,7 @@ const variables = model.trainableVariables();
 const optimizer = new AdamW(variables);
 const lossOf = () => model.sequenceLogProbs(prompts, completions).logProbs.sum().neg().div(batch * completionLength);
 
-async function timed(fn, repeats = Number(values.repeats)) {
-  await fn();
-  const times = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    await fn();
-    times.push(performance.now() - start);
-  }
-  return median(times);
-}
+const timed = (fn, repeats = Number(values.repeats)) => timeMs(fn, repeats);
 
 const forwardMs = await timed(async () => {
   const loss = tf.tidy(lossOf);

@@ -320,3 +320,13 @@ describe('gradients and memory', () => {
     expect(tf.memory().numTensors).toBe(before - model.weightSpecs().length);
   });
 });
+
+describe('GPT2_SMALL_CONFIG', () => {
+  it('is GPT-2 small: 124,439,808 parameters (tied head) in the HF layout', async () => {
+    const { GPT2_SMALL_CONFIG, parseModelConfig, weightSpecs } = await import('./model-config.js');
+    const config = parseModelConfig({ ...GPT2_SMALL_CONFIG });
+    expect(config).toMatchObject({ architecture: 'gpt2', hiddenSize: 768, vocabSize: 50257, maxPositions: 1024 });
+    const total = weightSpecs(config).reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1), 0);
+    expect(total).toBe(124_439_808);
+  });
+});

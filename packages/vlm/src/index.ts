@@ -41,6 +41,7 @@ export {
 } from './fallback.js';
 export { OPTIONAL_MODEL_FILES, resolveModelDir, type HubOptions } from './hub.js';
 export {
+  GPT2_SMALL_CONFIG,
   SUPPORTED_ARCHITECTURES,
   detectArchitecture,
   parseModelConfig,

@@ -9,6 +9,23 @@ import { UnsupportedArchitectureError, VlmError } from './errors.js';
 /** Architectures this package builds (the `model_type` values of `config.json`). */
 export const SUPPORTED_ARCHITECTURES = ['gpt2', 'llama', 'qwen2'] as const;
 
+/**
+ * Hugging Face's `gpt2` config (GPT-2 small, 124M parameters: 12 layers, 768 wide, 12 heads,
+ * vocabulary 50,257, 1,024 positions, tied embeddings), for `CausalLM.fromConfig` when a
+ * real-sized model with random weights is wanted (benchmarks) and no download is possible.
+ */
+export const GPT2_SMALL_CONFIG: Readonly<Record<string, unknown>> = Object.freeze({
+  model_type: 'gpt2',
+  architectures: ['GPT2LMHeadModel'],
+  vocab_size: 50257,
+  n_positions: 1024,
+  n_embd: 768,
+  n_layer: 12,
+  n_head: 12,
+  tie_word_embeddings: true,
+  eos_token_id: 50256,
+});
+
 /** One supported architecture. */
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../backend.js';
 import { CausalLM } from '../causal-lm.js';
+import { GPT2_SMALL_CONFIG } from '../model-config.js';
 import { AdamW, clipByGlobalNorm } from '../optim.js';
 
 const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/__fixtures__');
@@ -99,17 +100,6 @@ async function benchModel(
   };
 }
 
-const GPT2_SMALL = {
-  model_type: 'gpt2',
-  architectures: ['GPT2LMHeadModel'],
-  vocab_size: 50257,
-  n_positions: 1024,
-  n_embd: 768,
-  n_layer: 12,
-  n_head: 12,
-  tie_word_embeddings: true,
-  eos_token_id: 50256,
-};
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -135,7 +125,7 @@ async function main(): Promise<void> {
       console.error(JSON.stringify(rows[rows.length - 1]));
     }
     if (values['gpt2-small']) {
-      const model = CausalLM.fromConfig(GPT2_SMALL, { seed: 0 });
+      const model = CausalLM.fromConfig({ ...GPT2_SMALL_CONFIG }, { seed: 0 });
       rows.push(await benchModel(report.backend, 'gpt2-small-random', model, { newTokens, repeats: 1, generate: false, train: [8, 16, 112] }));
       model.dispose();
       console.error(JSON.stringify(rows[rows.length - 1]));
