@@ -8,9 +8,14 @@
 # On the GPU machine:  source .device/activate.sh   (unpacks into /tmp/devnode once, links
 # node_modules into the checkout, exports PATH and VK_DRIVER_FILES).
 #
-# Departures from ../shared/tools/device-bundle.sh, each to save space:
-# - the node binary is stripped of debug symbols before xz -9;
+# Departures from ../shared/tools/device-bundle.sh:
+# - to save space: the node binary and Dawn's dawn.node are stripped of debug symbols, and xz uses
+#   the x86 branch filter at preset 9e; core-js (unused by the Node builds) is dropped;
 # - the workspace's own packages are copied as package.json + dist only (no sources, fixtures);
+#   activate.sh links them to the checkout's folders, as npm workspaces do, copying the bundle's
+#   dist/ where the checkout has none (a dist/ named in the device tool's `carry` wins);
+# - libglvnd0, libglx0, libegl1, libgl1 travel with libvulkan1: NVIDIA's Vulkan ICD
+#   (libGLX_nvidia.so.0) needs glvnd's libGLdispatch, else no adapter is found;
 # - of every @tensorflow package only package.json, the Node bundle (`main`) and the WASM binaries
 #   are kept; transformers.js keeps its Node builds only; onnxruntime-web, type declarations,
 #   source maps and other platforms' binaries are dropped; @wandb/sdk and its GraphQL client are
