@@ -242,7 +242,7 @@ export class ClipModel {
       const loadModels = async (device: Exclude<ClipDevice, 'auto'>, lay: Exclude<ClipLayout, 'auto'>) => {
         // On WebGPU the split towers' last_hidden_state ([B, 50, 768] for ViT-B/32: 9.8 MB per 64
         // images) stays in a GPU buffer that is freed unread: only the embeddings come back to the
-        // host (measured on an H100: 79.5 → 39.8 ms per 64 images for the image tower).
+        // host (ViT-B/32 image tower on an H100, 64 images: 79.5 → 67.7 ms per call; BENCHMARKS.md).
         const keepOnGpu = device === 'webgpu' && lay === 'split' && options.sessionOptions?.['preferredOutputLocation'] === undefined;
         const sessionOptions = keepOnGpu ? { ...options.sessionOptions, preferredOutputLocation: { last_hidden_state: 'gpu-buffer' } } : options.sessionOptions;
         const modelOptions = {
