@@ -6,6 +6,8 @@
   64 at 224 px, fp32 and fp16, median ms of 20 calls after 5 warm-ups (CUDA synchronised).
 - GPT-2 small (124M, random weights) training step: forward + backward + AdamW on 8 × 128 tokens,
   fp32 and bf16 autocast, median of 10 steps after 3 warm-ups.
+- GPT-2 small generation: `generate` with sampling and the KV cache, 48 new tokens after 8 prompt
+  tokens, batch 1 and 16, fp32: tokens/s (median of 3 after a warm-up), as tools/bench measures.
 """
 import argparse
 import json
@@ -57,6 +59,13 @@ def main() -> None:
 
     out["gpt2_train_step_fp32_ms"] = timed(lambda: step(False), 3, 10)
     out["gpt2_train_step_bf16_ms"] = timed(lambda: step(True), 3, 10)
+
+    model.eval()
+    for batch in (1, 16):
+        prompt = torch.randint(0, 50257, (batch, 8), device="cuda")
+        with torch.no_grad():
+            ms = timed(lambda: model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=True, max_new_tokens=48, min_new_tokens=48, pad_token_id=50256), 1, 3)
+        out[f"gpt2_generate_b{batch}_tokens_per_s"] = batch * 48 * 1000 / ms
     print(json.dumps(out, indent=2))
     if args.json:
         with open(args.json, "w") as f:
