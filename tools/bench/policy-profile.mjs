@@ -1,7 +1,8 @@
 /**
  * Where the time of one policy training step goes: forward only, forward + backward, gradient
  * clipping and AdamW timed separately (each awaited with a read-back), then `tf.profile` of one
- * whole step listing the kernels that took the most GPU time.
+ * whole step listing the kernels that took the most GPU time. With `--generate`, the same for one
+ * `generate` call instead (sampling, `--batch` rows, `--completion` new tokens after `--prompt`).
  *
  *   node tools/bench/policy-profile.mjs [--backend webgpu] [--model gpt2-small|<folder>]
  *     [--batch 8] [--prompt 16] [--completion 112] [--top 15] [--flags '{"TFJS_FLAG": value}'] [--json out.json]
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     top: { type: 'string', default: '15' },
     json: { type: 'string' },
     flags: { type: 'string' },
+    generate: { type: 'boolean', default: false },
   },
 });
 const report = await initBackend(values.backend);
@@ -44,6 +46,32 @@ const optimizer = new AdamW(variables);
 const lossOf = () => model.sequenceLogProbs(prompts, completions).logProbs.sum().neg().div(batch * completionLength);
 
 const timed = (fn, repeats = Number(values.repeats)) => timeMs(fn, repeats);
+
+if (values.generate) {
+  const run = () => model.generate(prompts, { maxNewTokens: completionLength, doSample: true, seed: 1, eosTokenIds: [] });
+  const wallMs = await timed(run);
+  const profile = await tf.profile(run);
+  const byName = new Map();
+  for (const kernel of profile.kernels) {
+    const entry = byName.get(kernel.name) ?? { name: kernel.name, calls: 0, gpuMs: 0 };
+    entry.calls += 1;
+    entry.gpuMs += typeof kernel.kernelTimeMs === 'number' ? kernel.kernelTimeMs : 0;
+    byName.set(kernel.name, entry);
+  }
+  const list = [...byName.values()].sort((a, b) => b.calls - a.calls);
+  const gpuMs = list.reduce((sum, k) => sum + k.gpuMs, 0);
+  const result = { backend: report.backend, model: values.model, rows: batch, newTokens: completionLength, wallMs, ops: profile.kernels.length, gpuMs, kernels: list };
+  if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
+  console.log('| op | calls | GPU ms |');
+  console.log('| --- | ---: | ---: |');
+  for (const k of list.slice(0, Number(values.top))) console.log(`| ${k.name} | ${k.calls} | ${k.gpuMs.toFixed(2)} |`);
+  console.log(`\n| generate ${batch} × ${completionLength} tokens, ${result.backend} | value |`);
+  console.log('| --- | ---: |');
+  console.log(`| wall ms | ${wallMs.toFixed(1)} |`);
+  console.log(`| ops (per token) | ${result.ops} (${(result.ops / completionLength).toFixed(0)}) |`);
+  console.log(`| GPU kernel ms | ${gpuMs.toFixed(1)} |`);
+  process.exit(0);
+}
 
 const forwardMs = await timed(async () => {
   const loss = tf.tidy(lossOf);
