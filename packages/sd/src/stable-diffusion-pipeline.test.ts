@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StableDiffusionPipeline } from './stable-diffusion-pipeline.js';
-import { loadSdReference, maxAbs, readF32, tinySdGoldenDir, tinySdModelDir } from './__fixtures__/golden.js';
+import { loadSdReference, maxAbs, readF32, referenceCaseOptions, tinySdGoldenDir, tinySdModelDir } from './__fixtures__/golden.js';
 
 const dir = tinySdGoldenDir;
 const ref = loadSdReference();
@@ -43,16 +43,7 @@ describe('StableDiffusionPipeline on tiny-sd (fp32, CPU) vs diffusers', () => {
 
   for (const [i, c] of ref.cases.entries()) {
     it(`reference image ${i}: ${c.scheduler} ${c.timestep_spacing} ${c.steps} steps CFG ${c.guidance_scale}`, async () => {
-      // The reference built each scheduler from the four beta keys plus `scheduler_kwargs` and
-      // the spacing (steps_offset 0 unless listed), not from the pipeline's PNDM config.
-      const [image] = await pipe.generateImages(['a photo of a cat'], {
-        scheduler: { name: c.scheduler, config: { steps_offset: 0, ...c.scheduler_kwargs, timestep_spacing: c.timestep_spacing } },
-        steps: c.steps,
-        guidanceScale: c.guidance_scale,
-        ...(c.negative_prompt !== null ? { negativePrompt: c.negative_prompt } : {}),
-        latents,
-        outputType: 'float32',
-      });
+      const [image] = await pipe.generateImages(['a photo of a cat'], referenceCaseOptions(c, latents));
       expect(image!.width).toBe(64);
       expect(image!.height).toBe(64);
       const diff = maxAbs(image!.float32!, f32(c.image.file));

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StableDiffusionPipeline } from './stable-diffusion-pipeline.js';
-import { loadSdReference, maxAbs, readF32, tinySdGoldenDir, tinySdModelDir } from './__fixtures__/golden.js';
+import { loadSdReference, maxAbs, readF32, referenceCaseOptions, tinySdGoldenDir, tinySdModelDir } from './__fixtures__/golden.js';
 
 const available = await StableDiffusionPipeline.fromPretrained(tinySdModelDir, { device: 'webgpu', fallbackToCpu: false, logger: () => {} }).then(
   async (pipe) => {
@@ -37,14 +37,7 @@ describe.skipIf(!available)('StableDiffusionPipeline on WebGPU vs diffusers (tin
 
   for (const [i, c] of ref.cases.slice(0, 3).entries()) {
     it(`reference image ${i}: ${c.scheduler} ${c.steps} steps CFG ${c.guidance_scale} matches to 1e-3`, async () => {
-      const [image] = await pipe.generateImages(['a photo of a cat'], {
-        scheduler: { name: c.scheduler, config: { steps_offset: 0, ...c.scheduler_kwargs, timestep_spacing: c.timestep_spacing } },
-        steps: c.steps,
-        guidanceScale: c.guidance_scale,
-        ...(c.negative_prompt !== null ? { negativePrompt: c.negative_prompt } : {}),
-        latents,
-        outputType: 'float32',
-      });
+      const [image] = await pipe.generateImages(['a photo of a cat'], referenceCaseOptions(c, latents));
       expect(maxAbs(image!.float32!, f32(c.image.file))).toBeLessThan(1e-3);
     });
   }

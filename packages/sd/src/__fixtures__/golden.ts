@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import type { GenerateOptions } from '../pipeline-base.js';
 
 /** Read a raw little-endian float32 file (`dir` ends with a slash) into its own Float32Array. */
 export function readF32(dir: string, name: string): Float32Array {
@@ -40,4 +41,20 @@ export interface SdReferenceCase {
 /** `tiny-sd/reference.json`: the reference image cases and their size. */
 export function loadSdReference(): { cases: SdReferenceCase[]; height: number; width: number } {
   return JSON.parse(readFileSync(`${tinySdGoldenDir}reference.json`, 'utf8')) as { cases: SdReferenceCase[]; height: number; width: number };
+}
+
+/**
+ * Generation options that reproduce reference case `c` from the reference's initial `latents`:
+ * its scheduler built from the four beta keys plus `scheduler_kwargs` and the spacing
+ * (steps_offset 0 unless listed), not from the pipeline's PNDM config; float32 output.
+ */
+export function referenceCaseOptions(c: SdReferenceCase, latents: Float32Array): GenerateOptions {
+  return {
+    scheduler: { name: c.scheduler, config: { steps_offset: 0, ...c.scheduler_kwargs, timestep_spacing: c.timestep_spacing } },
+    steps: c.steps,
+    guidanceScale: c.guidance_scale,
+    ...(c.negative_prompt !== null ? { negativePrompt: c.negative_prompt } : {}),
+    latents,
+    outputType: 'float32',
+  };
 }
