@@ -24,3 +24,18 @@ export async function timeMs(fn, repeats) {
   }
   return median(times);
 }
+
+/**
+ * One policy training step as the trainer runs it: `tf.variableGrads` of `lossOf` (a scalar loss
+ * closure), global-norm clipping to 1, an AdamW update at `learningRate`, then an awaited read of
+ * the loss (so the GPU work is finished when the promise resolves). `tf`, `clipByGlobalNorm` and
+ * the optimizer come from the caller's @tensorflow/tfjs and @vlm-grpo/vlm.
+ */
+export async function trainStep({ tf, clipByGlobalNorm, optimizer, variables, lossOf, learningRate }) {
+  const { value, grads } = tf.variableGrads(lossOf, variables);
+  const list = variables.map((variable) => grads[variable.name]);
+  const clipped = await clipByGlobalNorm(list, 1);
+  optimizer.step(clipped.grads, learningRate);
+  await value.data();
+  tf.dispose([value, ...list, ...clipped.grads]);
+}

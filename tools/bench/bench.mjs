@@ -31,7 +31,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { median, syntheticIds, timeMs as timeMsOf } from './bench-utils.mjs';
+import { median, syntheticIds, timeMs as timeMsOf, trainStep } from './bench-utils.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
@@ -78,14 +78,7 @@ async function policyStage(device, model) {
   const checkTensor = tf.tidy(() => lm.sequenceLogProbs(prompts.slice(0, 2), completions.slice(0, 2)).logProbs);
   const check = Array.from((await checkTensor.data()).slice(0, 32));
   checkTensor.dispose();
-  const trainStepMs = await timeMs(async () => {
-    const { value, grads } = tf.variableGrads(lossOf, variables);
-    const list = variables.map((v) => grads[v.name]);
-    const clipped = await clipByGlobalNorm(list, 1);
-    optimizer.step(clipped.grads, 1e-6);
-    await value.data();
-    tf.dispose([value, ...list, ...clipped.grads]);
-  });
+  const trainStepMs = await timeMs(() => trainStep({ tf, clipByGlobalNorm, optimizer, variables, lossOf, learningRate: 1e-6 }));
   // generation: sampling with the KV cache, 48 new tokens after 8 prompt tokens, batch 1 and 16
   const genTokensPerSecond = {};
   for (const rows of [1, 16]) {

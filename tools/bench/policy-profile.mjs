@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { AdamW, CausalLM, GPT2_SMALL_CONFIG, clipByGlobalNorm, initBackend } from '@vlm-grpo/vlm';
 
-import { syntheticIds, timeMs } from './bench-utils.mjs';
+import { syntheticIds, timeMs, trainStep } from './bench-utils.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -96,14 +96,7 @@ const adamMs = await timed(async () => {
 });
 tf.dispose([v0, ...ordered]);
 
-async function step() {
-  const { value, grads } = tf.variableGrads(lossOf, variables);
-  const list = variables.map((variable) => grads[variable.name]);
-  const clipped = await clipByGlobalNorm(list, 1);
-  optimizer.step(clipped.grads, 1e-4);
-  await value.data();
-  tf.dispose([value, ...list, ...clipped.grads]);
-}
+const step = () => trainStep({ tf, clipByGlobalNorm, optimizer, variables, lossOf, learningRate: 1e-4 });
 const stepMs = await timed(step);
 const profile = await tf.profile(step);
 const byKernel = new Map();
