@@ -71,9 +71,10 @@ export class AdamW {
   private readonly m: tf.Variable;
   /** Second moments of every variable, concatenated ([total]). */
   private readonly v: tf.Variable;
-  /** [total] bool: true where weight decay applies; null when it applies nowhere. */
+  /** [total] bool: true where weight decay applies; null when it applies to all or none. */
   private readonly decayMask: tf.Tensor | null;
-  private readonly decay: boolean[];
+  /** Weight decay applies to at least one variable. */
+  private readonly decaysAny: boolean;
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly epsilon: number;
@@ -92,17 +93,18 @@ export class AdamW {
       throw new VlmError('VLM_INVALID_ARGUMENT', `AdamW: decay has ${decay.length} flags for ${variables.length} variables`);
     }
     if (variables.length === 0) throw new VlmError('VLM_INVALID_ARGUMENT', 'AdamW: no variables to optimise');
-    this.decay = variables.map((variable, i) => (typeof decay === 'function' ? decay(variable, i) : decay[i]!));
+    const decays = variables.map((variable, i) => (typeof decay === 'function' ? decay(variable, i) : decay[i]!));
+    this.decaysAny = decays.some(Boolean);
     this.sizes = variables.map((variable) => variable.size);
     const total = this.sizes.reduce((a, b) => a + b, 0);
     // tidy frees the zeros tensors; variables survive tidy.
     this.m = tf.tidy(() => tf.variable(tf.zeros([total]), false));
     this.v = tf.tidy(() => tf.variable(tf.zeros([total]), false));
-    if (this.decay.some(Boolean) && !this.decay.every(Boolean)) {
+    if (this.decaysAny && !decays.every(Boolean)) {
       const mask = new Uint8Array(total);
       let offset = 0;
       this.sizes.forEach((size, i) => {
-        if (this.decay[i]) mask.fill(1, offset, offset + size);
+        if (decays[i]) mask.fill(1, offset, offset + size);
         offset += size;
       });
       this.decayMask = tf.tensor1d(mask, 'bool');
@@ -130,7 +132,7 @@ export class AdamW {
       const flat = (list: readonly tf.Tensor[]): tf.Tensor => (list.length === 1 ? list[0]!.reshape([-1]) : tf.concat(list.map((x) => x.reshape([-1]))));
       const g = flat(grads);
       let param = flat(this.variables);
-      if (this.weightDecay !== 0 && this.decay.some(Boolean)) {
+      if (this.weightDecay !== 0 && this.decaysAny) {
         const decayed = tf.mul(param, 1 - learningRate * this.weightDecay);
         param = this.decayMask === null ? decayed : tf.where(this.decayMask, decayed, param);
       }
@@ -178,8 +180,7 @@ export class AdamW {
       }
       list.forEach((entry, i) => {
         const shape = this.variables[i]!.shape;
-        const size = shape.reduce((a, b) => a * b, 1);
-        if (entry.shape.length !== shape.length || entry.shape.some((d, k) => d !== shape[k]) || entry.data.length !== size) {
+        if (entry.shape.length !== shape.length || entry.shape.some((d, k) => d !== shape[k]) || entry.data.length !== this.sizes[i]) {
           throw new VlmError(
             'VLM_INVALID_ARGUMENT',
             `AdamW state ${what}[${i}]: expected shape [${shape.join(', ')}], got [${entry.shape.join(', ')}] with ${entry.data.length} values`,
