@@ -10,7 +10,10 @@ export type DataErrorCode =
   | 'DATA_INVALID_ARGUMENT'
   | 'DATA_EMPTY_DATASET'
   | 'DATA_RUN_DIRECTORY_CONFLICT'
-  | 'DATA_WRITE_FAILED';
+  | 'DATA_WRITE_FAILED'
+  | 'DATA_UNSAFE_PATH'
+  | 'DATA_HUB_FILE_NOT_FOUND'
+  | 'DATA_HUB_UNAVAILABLE';
 
 const marker = Symbol.for('vlm-grpo.data.error');
 

@@ -1,6 +1,6 @@
 /**
- * @vlm-grpo/data: prompt records, streaming JSONL loading, dataset sampling and atomic result
- * writing for vlm-grpo.
+ * @vlm-grpo/data: prompt records, streaming JSONL loading, dataset sampling, atomic result
+ * writing, and the model-file cache shared with the Hugging Face tools (hub-cache.ts) for vlm-grpo.
  * @packageDocumentation
  */
 export { DataError, InvalidRecordsError, type DataErrorCode, type RecordIssue } from './errors.js';
@@ -44,3 +44,12 @@ export {
   type RunMarker,
 } from './result-writer.js';
 export { createSeededRandom, deriveSeed, shuffleInPlace, type SeededRandom } from './seeded-random.js';
+export {
+  HubRepository,
+  hubCacheDir,
+  isHubOffline,
+  isHubRepoId,
+  resolveLocalModelDir,
+  type HubCacheOptions,
+} from './hub-cache.js';
+export { checkModelFileName, checkOnnxExternalData, onnxExternalDataLocations, safeModelFilePath } from './model-file-paths.js';
