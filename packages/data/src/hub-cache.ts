@@ -118,6 +118,8 @@ export class HubRepository {
     if (repository.commit === undefined) {
       const ref = await readFile(join(repository.repoDir, 'refs', repository.revision), 'utf8').catch(() => undefined);
       if (ref !== undefined && COMMIT.test(ref.trim())) repository.commit = ref.trim();
+      // A mirror that sent no commit header left the files under the revision's own name.
+      else if (await exists(join(repository.repoDir, 'snapshots', repository.revision))) repository.commit = repository.revision;
     }
     return repository;
   }
@@ -162,6 +164,24 @@ export class HubRepository {
       ? `not in the cache ${this.snapshotDir ?? this.repoDir} and the hub is off (${isHubOffline(this.options.env ?? process.env) ? 'HF_HUB_OFFLINE' : 'localFilesOnly'})`
       : `${this.url(path)} does not exist`;
     throw new DataError('DATA_HUB_FILE_NOT_FOUND', `${this.repoId}: ${what} (${path}) is missing: ${where}`);
+  }
+
+  /**
+   * Whether the repository has `path`, without downloading it (cached, else a HEAD request; false
+   * while offline for a file not in the cache).
+   */
+  async has(path: string): Promise<boolean> {
+    const clean = checkModelFileName(path, `${this.repoId}`);
+    if (this.commit !== undefined && (await exists(join(this.snapshotDir!, clean)))) return true;
+    if (this.offline) return false;
+    const env = this.options.env ?? process.env;
+    const token = this.options.token ?? env['HF_TOKEN'];
+    try {
+      const response = await (this.options.fetch ?? globalThis.fetch)(this.url(clean), { method: 'HEAD', headers: token ? { authorization: `Bearer ${token}` } : {}, redirect: 'manual' });
+      return response.status < 400;
+    } catch (cause) {
+      throw new DataError('DATA_HUB_UNAVAILABLE', `could not reach ${this.url(clean)}: ${(cause as Error).message}`, { cause });
+    }
   }
 
   private async download(path: string): Promise<string | undefined> {

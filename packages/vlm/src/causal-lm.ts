@@ -29,7 +29,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createSeededRandom, writeFileAtomic, writeJsonAtomic, type SeededRandom } from '@vlm-grpo/data';
 import { initBackend, type BackendName, type BackendReport } from './backend.js';
 import { MissingWeightsError, VlmError } from './errors.js';
-import { fileExists, resolveModelDir, type HubOptions } from './hub.js';
+import { fileExists, resolveModelDir, shardPath, type HubOptions } from './hub.js';
 import { parseModelConfig, weightSpecs, type ModelConfig, type WeightSpec } from './model-config.js';
 import type { SequenceLogProbsOptions } from './policy.js';
 import {
@@ -759,7 +759,7 @@ export async function readCheckpoint(dir: string): Promise<Map<string, Safetenso
   const shards = new Map<string, string[]>();
   for (const [name, file] of Object.entries(index.weight_map)) shards.set(file, [...(shards.get(file) ?? []), name]);
   for (const [file, names] of shards) {
-    const parsed = await readSafetensorsFile(join(dir, file));
+    const parsed = await readSafetensorsFile(await shardPath(dir, file));
     for (const name of names) {
       const tensor = parsed.tensors.get(name);
       if (!tensor) throw new VlmError('VLM_SAFETENSORS_INVALID', `${join(dir, file)}: tensor ${name} listed in the index is absent`);

@@ -15,7 +15,8 @@ export type VlmErrorCode =
   | 'VLM_BACKEND_UNAVAILABLE'
   | 'VLM_TOKENIZER_FAILED'
   | 'VLM_TEMPLATE_FAILED'
-  | 'VLM_DISPOSED';
+  | 'VLM_DISPOSED'
+  | 'VLM_UNSAFE_PATH';
 
 const marker = Symbol.for('vlm-grpo.vlm.error');
 

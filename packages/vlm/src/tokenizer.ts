@@ -5,7 +5,7 @@
  * `apply_chat_template(messages, add_generation_prompt=True)` does in transformers.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { VlmError } from './errors.js';
 import { fileExists } from './hub.js';
 
@@ -82,7 +82,10 @@ export class HfTokenizer implements TextTokenizer {
    * (never from the network). Throws `VLM_TOKENIZER_FAILED` naming the folder when they are missing
    * or unreadable.
    */
-  static async fromDir(dir: string): Promise<HfTokenizer> {
+  static async fromDir(folder: string): Promise<HfTokenizer> {
+    // Absolute, so transformers.js reads the folder itself: a relative `org/name`-shaped path would
+    // be taken for a hub id and looked up under its `env.localModelPath`.
+    const dir = resolve(folder);
     for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
       if (!(await fileExists(join(dir, file)))) {
         throw new VlmError('VLM_TOKENIZER_FAILED', `${join(dir, file)}: not found (a tokenizer needs tokenizer.json and tokenizer_config.json)`);
@@ -105,8 +108,8 @@ export class HfTokenizer implements TextTokenizer {
       chatTemplate = await readFile(join(dir, 'chat_template.jinja'), 'utf8');
     }
     try {
+      // `local_files_only` per call: transformers.js' global `env` is left as the application set it.
       const transformers = await import('@huggingface/transformers');
-      transformers.env.allowRemoteModels = false;
       const inner = (await transformers.AutoTokenizer.from_pretrained(dir, { local_files_only: true })) as unknown as HfTokenizerLike;
       return new HfTokenizer(dir, inner, config, chatTemplate);
     } catch (error) {
