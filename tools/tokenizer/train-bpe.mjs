@@ -50,6 +50,13 @@ export function preTokenize(text, byteTable = bytesToUnicode()) {
 
 /**
  * Learn BPE merges from `texts`.
+ *
+ * Incremental (as HF `tokenizers`' trainer): pair counts and, per pair, the words that contain it
+ * are kept up to date; each merge re-counts only the words holding the merged pair, and the best
+ * pair comes from a max-heap with lazy invalidation (count descending, then the lexicographically
+ * smallest pair). The result is identical to recounting every pair of every word per merge (the
+ * naive oracle in train-bpe.test.mjs checks that on random corpora); a 50k-token vocabulary
+ * trains in tens of seconds instead of hours.
  * @returns {{ merges: [string, string][], vocab: Map<string, number> }} merges in order; vocab
  *   maps each token to its id: special tokens first, then the 256 bytes, then merged tokens.
  */
@@ -62,45 +69,130 @@ export function trainBpe(texts, { vocabSize = 4096, minFrequency = 2, specialTok
       wordCounts.set(key, (wordCounts.get(key) ?? 0) + 1);
     }
   }
-  const words = [...wordCounts].map(([key, count]) => ({ symbols: key.split('\u0000'), count }));
   const vocab = new Map();
   for (const token of specialTokens) vocab.set(token, vocab.size);
   for (const symbol of [...byteTable].sort()) if (!vocab.has(symbol)) vocab.set(symbol, vocab.size);
+
+  // Symbols as integer ids (strings[id]); a pair as the number left * PAIR_BASE + right.
+  const strings = [];
+  const symbolIds = new Map();
+  const idOf = (symbol) => {
+    let id = symbolIds.get(symbol);
+    if (id === undefined) {
+      id = strings.length;
+      strings.push(symbol);
+      symbolIds.set(symbol, id);
+    }
+    return id;
+  };
+  const PAIR_BASE = 2 ** 24;
+  const words = [...wordCounts].map(([key, count]) => ({ symbols: key.split('\u0000').map(idOf), count }));
+  const pairCounts = new Map();
+  const pairWords = new Map();
+  const addPairs = (wordIndex, sign) => {
+    const { symbols, count } = words[wordIndex];
+    for (let index = 0; index + 1 < symbols.length; index++) {
+      const pair = symbols[index] * PAIR_BASE + symbols[index + 1];
+      pairCounts.set(pair, (pairCounts.get(pair) ?? 0) + sign * count);
+      if (sign > 0) {
+        let holders = pairWords.get(pair);
+        if (holders === undefined) pairWords.set(pair, (holders = new Set()));
+        holders.add(wordIndex);
+      }
+    }
+  };
+  for (let index = 0; index < words.length; index++) addPairs(index, 1);
+
+  // Max-heap of [count, pair]; an entry is stale when its count differs from pairCounts'.
+  const pairString = (pair) => `${strings[Math.floor(pair / PAIR_BASE)]}\u0000${strings[pair % PAIR_BASE]}`;
+  const before = (a, b) => a[0] > b[0] || (a[0] === b[0] && pairString(a[1]) < pairString(b[1]));
+  const heap = [];
+  const push = (entry) => {
+    heap.push(entry);
+    let index = heap.length - 1;
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      if (!before(heap[index], heap[parent])) break;
+      [heap[index], heap[parent]] = [heap[parent], heap[index]];
+      index = parent;
+    }
+  };
+  const pop = () => {
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length > 0) {
+      heap[0] = last;
+      let index = 0;
+      for (;;) {
+        const left = 2 * index + 1;
+        const right = left + 1;
+        let best = index;
+        if (left < heap.length && before(heap[left], heap[best])) best = left;
+        if (right < heap.length && before(heap[right], heap[best])) best = right;
+        if (best === index) break;
+        [heap[index], heap[best]] = [heap[best], heap[index]];
+        index = best;
+      }
+    }
+    return top;
+  };
+  for (const [pair, count] of pairCounts) push([count, pair]);
+
   const merges = [];
   while (vocab.size < vocabSize) {
-    const pairCounts = new Map();
-    for (const { symbols, count } of words) {
-      for (let index = 0; index + 1 < symbols.length; index++) {
-        const pair = `${symbols[index]}\u0000${symbols[index + 1]}`;
-        pairCounts.set(pair, (pairCounts.get(pair) ?? 0) + count);
-      }
-    }
     let best;
-    let bestCount = 0;
-    for (const [pair, count] of pairCounts) {
-      if (count > bestCount || (count === bestCount && pair < best)) {
-        best = pair;
-        bestCount = count;
+    while (heap.length > 0) {
+      const [count, pair] = pop();
+      if (count > 0 && pairCounts.get(pair) === count) {
+        best = [count, pair];
+        break;
       }
     }
-    if (best === undefined || bestCount < minFrequency) break;
-    const [left, right] = best.split('\u0000');
+    if (best === undefined || best[0] < minFrequency) break;
+    const pair = best[1];
+    const leftId = Math.floor(pair / PAIR_BASE);
+    const rightId = pair % PAIR_BASE;
+    const left = strings[leftId];
+    const right = strings[rightId];
     const merged = left + right;
+    const mergedId = idOf(merged);
     merges.push([left, right]);
     if (!vocab.has(merged)) vocab.set(merged, vocab.size);
-    for (const word of words) {
-      const { symbols } = word;
+    const touched = new Set();
+    for (const wordIndex of pairWords.get(pair) ?? []) {
+      const { symbols } = words[wordIndex];
       if (symbols.length < 2) continue;
+      let contains = false;
+      for (let index = 0; index + 1 < symbols.length; index++) {
+        if (symbols[index] === leftId && symbols[index + 1] === rightId) {
+          contains = true;
+          break;
+        }
+      }
+      if (!contains) continue;
+      addPairs(wordIndex, -1);
+      for (let index = 0; index + 1 < symbols.length; index++) touched.add(symbols[index] * PAIR_BASE + symbols[index + 1]);
       const next = [];
       for (let index = 0; index < symbols.length; index++) {
-        if (index + 1 < symbols.length && symbols[index] === left && symbols[index + 1] === right) {
-          next.push(merged);
+        if (index + 1 < symbols.length && symbols[index] === leftId && symbols[index + 1] === rightId) {
+          next.push(mergedId);
           index++;
         } else {
           next.push(symbols[index]);
         }
       }
-      word.symbols = next;
+      words[wordIndex].symbols = next;
+      addPairs(wordIndex, 1);
+      for (let index = 0; index + 1 < next.length; index++) touched.add(next[index] * PAIR_BASE + next[index + 1]);
+    }
+    for (const changed of touched) {
+      const count = pairCounts.get(changed) ?? 0;
+      if (count <= 0) {
+        pairCounts.delete(changed);
+        pairWords.delete(changed);
+      } else {
+        push([count, changed]);
+      }
     }
   }
   return { merges, vocab };

@@ -47,10 +47,80 @@ describe('trainBpe', () => {
     expect(first).toBe(second);
   });
 
+  it('gives exactly the merges of the naive recount-everything algorithm on random corpora', () => {
+    // A seeded LCG builds corpora of short words over a small alphabet (many ties, overlapping
+    // pairs such as "a a a", repeated words) so that tie-breaking and greedy left-to-right
+    // merging are exercised.
+    let state = 12345;
+    const next = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let trial = 0; trial < 12; trial++) {
+      const words = Array.from({ length: 40 + Math.floor(next() * 200) }, () =>
+        Array.from({ length: 1 + Math.floor(next() * 7) }, () => 'aabcdé'[Math.floor(next() * 6)]).join(''),
+      );
+      const texts = [words.join(' '), words.slice(0, 30).reverse().join(' ')];
+      const options = { vocabSize: 256 + 1 + Math.floor(next() * 120), minFrequency: 1 + Math.floor(next() * 2) };
+      const fast = trainBpe(texts, options);
+      const naive = naiveTrainBpe(texts, options);
+      expect(fast.merges).toEqual(naive.merges);
+      expect([...fast.vocab]).toEqual([...naive.vocab]);
+    }
+  });
+
   it('pre-tokenises like GPT-2', () => {
     expect(preTokenize("it's  a cat!").map((symbols) => symbols.join(''))).toEqual(['it', "'s", 'Ġ', 'Ġa', 'Ġcat', '!']);
   });
 });
+
+/** The textbook algorithm (recount every pair of every word per merge): the oracle for trainBpe. */
+function naiveTrainBpe(texts, { vocabSize, minFrequency, specialTokens = ['<|endoftext|>'] }) {
+  const byteTable = bytesToUnicode();
+  const wordCounts = new Map();
+  for (const text of texts) {
+    for (const symbols of preTokenize(text, byteTable)) {
+      const key = symbols.join('\u0000');
+      wordCounts.set(key, (wordCounts.get(key) ?? 0) + 1);
+    }
+  }
+  const words = [...wordCounts].map(([key, count]) => ({ symbols: key.split('\u0000'), count }));
+  const vocab = new Map();
+  for (const token of specialTokens) vocab.set(token, vocab.size);
+  for (const symbol of [...byteTable].sort()) if (!vocab.has(symbol)) vocab.set(symbol, vocab.size);
+  const merges = [];
+  while (vocab.size < vocabSize) {
+    const pairCounts = new Map();
+    for (const { symbols, count } of words) {
+      for (let index = 0; index + 1 < symbols.length; index++) {
+        const pair = `${symbols[index]}\u0000${symbols[index + 1]}`;
+        pairCounts.set(pair, (pairCounts.get(pair) ?? 0) + count);
+      }
+    }
+    let best;
+    let bestCount = 0;
+    for (const [pair, count] of pairCounts) {
+      if (count > bestCount || (count === bestCount && pair < best)) {
+        best = pair;
+        bestCount = count;
+      }
+    }
+    if (best === undefined || bestCount < minFrequency) break;
+    const [left, right] = best.split('\u0000');
+    merges.push([left, right]);
+    if (!vocab.has(left + right)) vocab.set(left + right, vocab.size);
+    for (const word of words) {
+      const next = [];
+      for (let index = 0; index < word.symbols.length; index++) {
+        if (index + 1 < word.symbols.length && word.symbols[index] === left && word.symbols[index + 1] === right) {
+          next.push(left + right);
+          index++;
+        } else {
+          next.push(word.symbols[index]);
+        }
+      }
+      word.symbols = next;
+    }
+  }
+  return { merges, vocab };
+}
 
 describe('the written tokenizer', () => {
   it('loads in @huggingface/transformers and round-trips text, bytes and special tokens', async () => {
