@@ -15,8 +15,18 @@
  * order depends on hash-map iteration), so the output is byte-identical for the same input; no
  * `initial_alphabet` beyond the 256 bytes.
  *
+ * CLIP scheme (`--scheme clip`, OpenAI CLIP / HF `CLIPTokenizerFast`): texts are NFC-normalised,
+ * whitespace-collapsed and lower-cased, split with CLIP's pattern (letters runs, single digits,
+ * punctuation runs; no spaces), and the last symbol of every pre-token carries the `</w>`
+ * end-of-word suffix. The vocabulary is the 256 byte symbols, the same with `</w>`, the merges,
+ * then `<|startoftext|>` and `<|endoftext|>` last (OpenAI's order). Written in CLIP's layout:
+ * `tokenizer.json` (RobertaProcessing BOS/EOS, `end_of_word_suffix: "</w>"`, unknown =
+ * `<|endoftext|>`), `vocab.json` + `merges.txt`, `tokenizer_config.json` (CLIPTokenizer, pad =
+ * EOS, 77 tokens) and `special_tokens_map.json`, which transformers.js, Python `transformers`
+ * and @vlm-grpo/sd's ClipTokenizer load.
+ *
  * Usage: node tools/tokenizer/train-bpe.mjs --out DIR [--vocab-size 4096] [--min-frequency 2]
- *          [--special "<|endoftext|>,<|pad|>"] [--model-max-length 256] FILE.jsonl|FILE.txt ...
+ *          [--special "<|endoftext|>,<|pad|>"] [--model-max-length 256] [--scheme gpt2|clip] FILE.jsonl|FILE.txt ...
  * JSONL lines contribute their `user_prompt` and `reference` strings; other files every line.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -48,6 +58,37 @@ export function preTokenize(text, byteTable = bytesToUnicode()) {
   return (text.match(GPT2_PATTERN) ?? []).map((piece) => [...encoder.encode(piece)].map((byte) => byteTable[byte]));
 }
 
+/** CLIP's pre-tokeniser pattern (applied to normalised, lower-cased text). */
+export const CLIP_PATTERN = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+/gu;
+
+/** CLIP's text normalisation: NFC, whitespace runs to one space, trimmed, lower case. */
+export function clipNormalize(text) {
+  return text.normalize('NFC').replace(/\s+/gu, ' ').trim().toLowerCase();
+}
+
+/** Split `text` the CLIP way into pre-tokens of byte-level symbols, the last one ending in `</w>`. */
+export function clipPreTokenize(text, byteTable = bytesToUnicode()) {
+  const encoder = new TextEncoder();
+  return (clipNormalize(text).match(CLIP_PATTERN) ?? []).map((piece) => {
+    const symbols = [...encoder.encode(piece)].map((byte) => byteTable[byte]);
+    symbols[symbols.length - 1] += '</w>';
+    return symbols;
+  });
+}
+
+/**
+ * Learn a CLIP-scheme BPE from `texts` (see the file comment).
+ * @returns {{ merges: [string, string][], vocab: Map<string, number> }} vocab: 256 bytes, 256
+ *   bytes + `</w>`, merged tokens, then `<|startoftext|>` and `<|endoftext|>`; `vocabSize` counts all.
+ */
+export function trainClipBpe(texts, { vocabSize = 4096, minFrequency = 2 } = {}) {
+  const byteTable = bytesToUnicode();
+  const base = [...byteTable, ...byteTable.map((symbol) => `${symbol}</w>`)];
+  const trained = learnMerges(texts.flatMap((text) => clipPreTokenize(text, byteTable)), base, vocabSize - 2, minFrequency);
+  for (const token of ['<|startoftext|>', '<|endoftext|>']) trained.vocab.set(token, trained.vocab.size);
+  return trained;
+}
+
 /**
  * Learn BPE merges from `texts`.
  *
@@ -62,16 +103,19 @@ export function preTokenize(text, byteTable = bytesToUnicode()) {
  */
 export function trainBpe(texts, { vocabSize = 4096, minFrequency = 2, specialTokens = ['<|endoftext|>'] } = {}) {
   const byteTable = bytesToUnicode();
+  const base = [...specialTokens, ...[...byteTable].sort()];
+  return learnMerges(texts.flatMap((text) => preTokenize(text, byteTable)), base, vocabSize, minFrequency);
+}
+
+/** The merge loop shared by both schemes: `pieces` are pre-tokens as symbol arrays, `base` the initial vocabulary in id order. */
+function learnMerges(pieces, base, vocabSize, minFrequency) {
   const wordCounts = new Map();
-  for (const text of texts) {
-    for (const symbols of preTokenize(text, byteTable)) {
-      const key = symbols.join('\u0000');
-      wordCounts.set(key, (wordCounts.get(key) ?? 0) + 1);
-    }
+  for (const symbols of pieces) {
+    const key = symbols.join('\u0000');
+    wordCounts.set(key, (wordCounts.get(key) ?? 0) + 1);
   }
   const vocab = new Map();
-  for (const token of specialTokens) vocab.set(token, vocab.size);
-  for (const symbol of [...byteTable].sort()) if (!vocab.has(symbol)) vocab.set(symbol, vocab.size);
+  for (const symbol of base) if (!vocab.has(symbol)) vocab.set(symbol, vocab.size);
 
   // Symbols as integer ids (strings[id]); a pair as the number left * PAIR_BASE + right.
   const strings = [];
@@ -261,6 +305,57 @@ export function writeTokenizer(outDir, trained, { specialTokens, modelMaxLength 
   writeFileSync(join(outDir, 'special_tokens_map.json'), `${JSON.stringify({ ...tokenMap, additional_special_tokens: specialTokens.slice(2) }, null, 2)}\n`);
 }
 
+/** The `tokenizer.json` document of a CLIP-scheme BPE, in the layout of OpenAI CLIP's fast tokenizer. */
+export function clipTokenizerJson({ merges, vocab }) {
+  const bos = vocab.get('<|startoftext|>');
+  const eos = vocab.get('<|endoftext|>');
+  const special = (content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [special('<|startoftext|>', bos), special('<|endoftext|>', eos)],
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'NFC' }, { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' }, { type: 'Lowercase' }] },
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        {
+          type: 'Split',
+          pattern: { Regex: "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+" },
+          behavior: 'Removed',
+          invert: true,
+        },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+    post_processor: { type: 'RobertaProcessing', sep: ['<|endoftext|>', eos], cls: ['<|startoftext|>', bos], trim_offsets: false, add_prefix_space: false },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: '<|endoftext|>',
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '</w>',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab: Object.fromEntries(vocab),
+      merges,
+    },
+  };
+}
+
+/** Write a CLIP-scheme tokenizer: tokenizer.json, vocab.json, merges.txt, tokenizer_config.json, special_tokens_map.json. */
+export function writeClipTokenizer(outDir, trained, { modelMaxLength = 77 } = {}) {
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'tokenizer.json'), `${JSON.stringify(clipTokenizerJson(trained))}\n`);
+  writeFileSync(join(outDir, 'vocab.json'), `${JSON.stringify(Object.fromEntries(trained.vocab))}\n`);
+  writeFileSync(join(outDir, 'merges.txt'), `#version: 0.2\n${trained.merges.map(([left, right]) => `${left} ${right}`).join('\n')}\n`);
+  const tokenMap = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '<|endoftext|>' };
+  writeFileSync(join(outDir, 'tokenizer_config.json'), `${JSON.stringify({ tokenizer_class: 'CLIPTokenizer', model_max_length: modelMaxLength, clean_up_tokenization_spaces: false, ...tokenMap }, null, 2)}\n`);
+  writeFileSync(join(outDir, 'special_tokens_map.json'), `${JSON.stringify(tokenMap, null, 2)}\n`);
+}
+
 function main(argv) {
   const { values, positionals: files } = parseArgs({
     args: argv,
@@ -271,6 +366,7 @@ function main(argv) {
       'min-frequency': { type: 'string', default: '2' },
       special: { type: 'string', default: '<|endoftext|>,<|pad|>' },
       'model-max-length': { type: 'string', default: '256' },
+      scheme: { type: 'string', default: 'gpt2' },
     },
   });
   const options = {
@@ -282,8 +378,15 @@ function main(argv) {
   };
   if (!options.out || files.length === 0) throw new Error('usage: train-bpe.mjs --out DIR [--vocab-size N] [--min-frequency N] [--special a,b] FILE...');
   if (!Number.isInteger(options.vocabSize) || options.vocabSize < 256 + options.special.length) throw new Error(`--vocab-size must be an integer ≥ ${256 + options.special.length}`);
+  if (values.scheme !== 'gpt2' && values.scheme !== 'clip') throw new Error(`--scheme must be gpt2 or clip, got ${values.scheme}`);
   const texts = files.flatMap(readCorpus);
   const started = Date.now();
+  if (values.scheme === 'clip') {
+    const trained = trainClipBpe(texts, { vocabSize: options.vocabSize, minFrequency: options.minFrequency });
+    writeClipTokenizer(options.out, trained, { modelMaxLength: values['model-max-length'] === '256' ? 77 : options.modelMaxLength });
+    console.log(`${texts.length} texts → CLIP vocabulary ${trained.vocab.size} (${trained.merges.length} merges) in ${((Date.now() - started) / 1000).toFixed(1)} s → ${options.out}`);
+    return;
+  }
   const trained = trainBpe(texts, { vocabSize: options.vocabSize, minFrequency: options.minFrequency, specialTokens: options.special });
   writeTokenizer(options.out, trained, { specialTokens: options.special, modelMaxLength: options.modelMaxLength });
   console.log(`${texts.length} texts → vocabulary ${trained.vocab.size} (${trained.merges.length} merges) in ${((Date.now() - started) / 1000).toFixed(1)} s → ${options.out}`);
