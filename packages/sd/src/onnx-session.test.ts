@@ -34,3 +34,26 @@ describe('tensors built from inputMetadata', () => {
     expect([i32.type, i32.dims, [...(i32.data as Int32Array)]]).toEqual(['int32', [2, 2], [1, 2, 3, 4]]);
   });
 });
+
+describe('device auto (the plan of @vlm-grpo/device)', () => {
+  it('never takes a software WebGPU adapter, decides once per component and logs one summary line', async () => {
+    const { probeWebgpuAdapter, cudaProviderStatus } = await import('@vlm-grpo/device');
+    const { OnnxModel } = await import('./onnx-session.js');
+    const { tinySdModelDir } = await import('./__fixtures__/golden.js');
+    const { join } = await import('node:path');
+    const logs: string[] = [];
+    const settings = { device: 'auto' as const, logger: (_level: 'info' | 'warn', message: string) => logs.push(message) };
+    const path = join(tinySdModelDir, 'vae_decoder', 'model.onnx');
+    const first = await OnnxModel.load(path, 'vae_decoder', settings);
+    const probe = await probeWebgpuAdapter();
+    const expected = cudaProviderStatus().ready ? 'cuda' : probe.status === 'hardware' ? 'webgpu' : 'cpu';
+    expect(first.device).toBe(expected);
+    expect(logs[0]).toMatch(new RegExp(`^diffusion vae_decoder: ${expected} \\(auto`, 'u'));
+    if (probe.status === 'software') expect(logs[0]).toContain('webgpu: software adapter');
+    expect(logs[1]).toMatch(/^details: diffusion vae_decoder: /u);
+    const again = await OnnxModel.load(path, 'vae_decoder', settings);
+    expect(again.device).toBe(expected);
+    expect(logs).toHaveLength(2);
+    await Promise.all([first.release(), again.release()]);
+  });
+});

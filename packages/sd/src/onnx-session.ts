@@ -3,15 +3,26 @@
  * tensors built from each session's `inputMetadata` (dtype and shape), so one code path feeds
  * every exporter: int32 or int64 ids; timestep as a scalar, `[1]`, `[batch]`, float32, float16 or
  * int64; float16 or float32 latents. onnxruntime-node is imported lazily on first use.
+ *
+ * The provider order and the hardware-only rule of `auto` are `@vlm-grpo/device`'s, shared with
+ * CLIP, the policy and the trainer's doctor: Linux x64 `cuda` (only when its provider and
+ * libraries are installed) → `webgpu` (hardware adapters only) → `cpu`; macOS `webgpu` (Metal) →
+ * `coreml` → `cpu`. An explicit `webgpu` takes any adapter. Sessions log at ONNX Runtime's
+ * `error` level unless `sessionOptions.logSeverityLevel` says otherwise (its per-node placement
+ * warnings are noise for users).
  */
+import { cudaProviderStatus, defaultOnnxHost, explainCudaFailure, firstLine, planOnnxDevices, selectDevice, type DeviceDecision } from '@vlm-grpo/device';
 import type * as OrtNamespace from 'onnxruntime-node';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { SdError } from './errors.js';
 import { uploadToGpu } from './gpu-resident.js';
 import { fromFloat16, toFloat16 } from './numeric.js';
 
-/** Execution device. `auto` tries CUDA (when its provider is installed), then WebGPU, then CPU. */
-export type Device = 'cpu' | 'webgpu' | 'cuda' | 'auto';
+/**
+ * Execution device. `auto` tries, on Linux x64, CUDA (when its provider is installed) → WebGPU
+ * (hardware adapters only) → CPU; on macOS WebGPU (Metal) → Core ML → CPU; elsewhere WebGPU → CPU.
+ */
+export type Device = 'cpu' | 'webgpu' | 'cuda' | 'coreml' | 'auto';
 
 /** Receives progress and fallback messages. */
 export type Logger = (level: 'info' | 'warn', message: string) => void;
@@ -31,7 +42,11 @@ export interface SessionSettings {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Extra ONNX Runtime session options merged last (advanced). */
   sessionOptions?: InferenceSession.SessionOptions;
-  /** Log sink (default: warnings to `console.warn`, info dropped). */
+  /**
+   * Log sink (default: warnings to `console.warn`, info dropped). Receives one `info` line per
+   * component's device decision (`diffusion unet: cpu (auto; not cuda: …, webgpu: …)`), then one
+   * with every reason, and a `warn` line when an explicitly requested device fell back to CPU.
+   */
   logger?: Logger;
 }
 
@@ -63,17 +78,11 @@ function providersFor(device: Exclude<Device, 'auto'>): string[] {
   return device === 'cpu' ? ['cpu'] : [device, 'cpu'];
 }
 
-/** Candidate devices for `auto`, from the backends this onnxruntime-node build bundles. */
-async function autoDevices(): Promise<Exclude<Device, 'auto'>[]> {
-  const ort = await loadOrt();
-  const listed = (ort as { listSupportedBackends?: () => { name: string; bundled: boolean }[] }).listSupportedBackends?.() ?? [];
-  const available = new Set(listed.filter((b) => b.bundled).map((b) => b.name));
-  const out: Exclude<Device, 'auto'>[] = [];
-  if (available.has('cuda')) out.push('cuda');
-  if (available.has('webgpu')) out.push('webgpu');
-  out.push('cpu');
-  return out;
-}
+/** Devices already decided by `auto`, per settings object and component (memory-efficient pipelines reload components). */
+const decided = new WeakMap<SessionSettings, Map<string, Exclude<Device, 'auto'>>>();
+
+/** Model-file problems: no device would load the file, so the search stops. */
+const INVALID_MODEL = /protobuf|parse|Load model|invalid model|No such file/iu;
 
 /** One loaded ONNX model. */
 export class OnnxModel {
@@ -103,34 +112,68 @@ export class OnnxModel {
     this.outputs = meta(session.outputMetadata);
   }
 
+  /** How the device was chosen (set when `auto` or a fallback decided; see {@link SessionSettings.logger}). */
+  decision: DeviceDecision<Exclude<Device, 'auto'>> | undefined;
+
   /** Create a session for `path`, trying the requested device and falling back as configured. */
   static async load(path: string, component: string, settings: SessionSettings = {}): Promise<OnnxModel> {
     const ort = await loadOrt();
     const logger = settings.logger ?? defaultLogger;
     const requested = settings.device ?? 'cpu';
-    const candidates = requested === 'auto' ? await autoDevices() : [requested];
-    if (requested !== 'auto' && requested !== 'cpu' && (settings.fallbackToCpu ?? true)) candidates.push('cpu');
-    const errors: string[] = [];
-    for (const device of candidates) {
-      const options: InferenceSession.SessionOptions = {
-        executionProviders: providersFor(device),
-        graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
-        ...(settings.intraOpNumThreads ? { intraOpNumThreads: settings.intraOpNumThreads } : {}),
-        ...settings.sessionOptions,
-      };
-      try {
-        const session = await ort.InferenceSession.create(path, options);
-        if (errors.length > 0) logger('warn', `${component}: using ${device} (${errors.join('; ')})`);
-        return new OnnxModel(component, device, session, ort);
-      } catch (cause) {
-        const message = (cause as Error).message ?? String(cause);
-        if (/protobuf|parse|Load model|invalid model|No such file/i.test(message) && device === 'cpu') {
-          throw new SdError('SD_INVALID_MODEL', `${component}: cannot load ${path}: ${message}`, { cause });
-        }
-        errors.push(`${device} unavailable: ${message.split('\n')[0]}`);
-      }
+    const known = requested === 'auto' ? decided.get(settings)?.get(component) : undefined;
+    const listed = (ort as { listSupportedBackends?: () => { name: string; bundled: boolean }[] }).listSupportedBackends?.();
+    const host = defaultOnnxHost({ ...(listed ? { backends: listed } : {}), resolveFrom: [import.meta.url] });
+    let candidates;
+    try {
+      candidates = known ? [{ device: known }] : await planOnnxDevices(requested, host, { fallbackToCpu: settings.fallbackToCpu ?? true });
+    } catch (cause) {
+      throw new SdError('SD_INVALID_ARGUMENT', `${component}: ${(cause as Error).message}`, { cause });
     }
-    throw new SdError('SD_DEVICE_UNAVAILABLE', `${component}: no usable device for ${path}: ${errors.join('; ')}`);
+    let result;
+    try {
+      result = await selectDevice({
+        what: `diffusion ${component}`,
+        requested,
+        candidates,
+        attempt: async (device: Exclude<Device, 'auto'>) => {
+          const options: InferenceSession.SessionOptions = {
+            executionProviders: providersFor(device),
+            graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
+            logSeverityLevel: 3,
+            ...(settings.intraOpNumThreads ? { intraOpNumThreads: settings.intraOpNumThreads } : {}),
+            ...settings.sessionOptions,
+          };
+          const session = await ort.InferenceSession.create(path, options);
+          return { value: session, detail: device === 'cuda' ? cudaProviderStatus({ resolveFrom: [import.meta.url] }).reason : device };
+        },
+        isFatal: (error, device) => device === 'cpu' && INVALID_MODEL.test(firstLine(error)),
+        explainFailure: (error, device) => (device === 'cuda' ? explainCudaFailure((error as Error)?.message ?? String(error)) : firstLine(error)),
+      });
+    } catch (cause) {
+      const attempts = (cause as { attempts?: { device: string; reason: string }[] }).attempts;
+      if (!attempts) throw new SdError('SD_INVALID_MODEL', `${component}: cannot load ${path}: ${(cause as Error).message}`, { cause });
+      throw new SdError(
+        'SD_DEVICE_UNAVAILABLE',
+        `${component}: no usable device for ${path}: ${attempts.map((attempt) => `${attempt.device} unavailable: ${attempt.reason}`).join('; ')}`,
+        { cause },
+      );
+    }
+    const { device, decision, value: session } = result;
+    if (requested === 'auto') {
+      if (!known) {
+        const perComponent = decided.get(settings) ?? new Map<string, Exclude<Device, 'auto'>>();
+        perComponent.set(component, device);
+        decided.set(settings, perComponent);
+        logger('info', decision.summary);
+        logger('info', `details: ${decision.detail}`);
+      }
+    } else if (device !== requested) {
+      const failed = decision.attempts.filter((attempt) => attempt.outcome !== 'picked');
+      logger('warn', `${component}: using ${device} (${failed.map((attempt) => `${attempt.device} unavailable: ${attempt.reason}`).join('; ')})`);
+    }
+    const model = new OnnxModel(component, device, session, ort);
+    model.decision = known ? undefined : decision;
+    return model;
   }
 
   /** Declared info of an input, or undefined. */

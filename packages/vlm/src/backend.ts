@@ -11,15 +11,19 @@
  * - `cpu`: the pure-JS backend bundled with `@tensorflow/tfjs`.
  *
  * `auto` tries them in that order (fastest first) and returns why each skipped one was skipped.
+ * The plan and the loop are `@vlm-grpo/device`'s (shared with diffusion, CLIP and the trainer's
+ * doctor): `auto` takes `webgpu` only for a hardware adapter, probed in a child process so Dawn's
+ * driver warnings stay off the console; an explicit `webgpu` takes any adapter (lavapipe in CI).
  */
 import * as tf from '@tensorflow/tfjs';
+import { POLICY_AUTO_ORDER, planPolicyBackends, probeWebgpuAdapter, selectDevice, type DeviceDecision } from '@vlm-grpo/device';
 import { VlmError } from './errors.js';
 
 /** Backend names accepted by {@link initBackend}. */
 export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
 /** Order tried by `auto`, fastest first. */
-export const AUTO_BACKEND_ORDER: readonly Exclude<BackendName, 'auto'>[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+export const AUTO_BACKEND_ORDER: readonly Exclude<BackendName, 'auto'>[] = POLICY_AUTO_ORDER;
 
 /** Outcome of {@link initBackend}. */
 export interface BackendReport {
@@ -29,11 +33,13 @@ export interface BackendReport {
   reason: string;
   /** Backends tried before it and why each failed. */
   skipped: { backend: Exclude<BackendName, 'auto'>; reason: string }[];
+  /** The decision: `summary` (one short line, what {@link InitBackendOptions.logger} receives) and `detail` (every reason). */
+  decision: DeviceDecision<Exclude<BackendName, 'auto'>>;
 }
 
 /** Options of {@link initBackend}. */
 export interface InitBackendOptions {
-  /** Receives one line describing the choice (default: none). */
+  /** Receives one short line describing the choice (default: none); the full reasons are in the report's `decision.detail`. */
   logger?: (message: string) => void;
   /** `webgpu`: arguments for `webgpu.create()` (default: `[]`). */
   webgpuFlags?: string[];
@@ -48,16 +54,18 @@ function message(error: unknown): string {
 
 async function tryTensorflow(): Promise<string> {
   const errors: string[] = [];
+  let notInstalled = 0;
   for (const name of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {
       await import(/* @vite-ignore */ name);
       if (await tf.setBackend('tensorflow')) return `${name} (libtensorflow)`;
       errors.push(`${name} loaded but the backend failed to initialise`);
     } catch (error) {
+      if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (package|module)|Could not resolve/u.test(message(error))) notInstalled += 1;
       errors.push(`${name}: ${message(error)}`);
     }
   }
-  throw new Error(errors.join('; '));
+  throw new Error(notInstalled === 2 ? 'not installed (@tensorflow/tfjs-node-gpu and @tensorflow/tfjs-node are optional peers)' : errors.join('; '));
 }
 
 async function tryWebgpu(flags: string[]): Promise<string> {
@@ -122,10 +130,11 @@ async function initOne(name: Exclude<BackendName, 'auto'>, options: InitBackendO
 
 /**
  * Select and initialise a tfjs backend. A named backend that fails throws `VlmError`
- * (`VLM_BACKEND_UNAVAILABLE`) with the reason; `auto` tries `tensorflow`, `webgpu`, `wasm`, `cpu`
- * in order, keeps the first that initialises and logs why. Calling again with the same name
- * returns the first call's report; a different name switches backend (tensors made on the old
- * backend move lazily, as tfjs does).
+ * (`VLM_BACKEND_UNAVAILABLE`) with the reason; `auto` tries `tensorflow`, `webgpu` (hardware
+ * adapters only), `wasm`, `cpu` in order, keeps the first that initialises and logs one line
+ * (the report's `decision.detail` has every reason). Calling again with the same name returns the
+ * first call's report; a different name switches backend (tensors made on the old backend move
+ * lazily, as tfjs does).
  */
 export async function initBackend(name: BackendName = 'auto', options: InitBackendOptions = {}): Promise<BackendReport> {
   if (!['auto', ...AUTO_BACKEND_ORDER].includes(name)) {
@@ -134,25 +143,27 @@ export async function initBackend(name: BackendName = 'auto', options: InitBacke
   if (current && currentName === name) return current;
   currentName = name;
   current = (async () => {
-    const order = name === 'auto' ? AUTO_BACKEND_ORDER : [name];
-    const skipped: BackendReport['skipped'] = [];
-    for (const candidate of order) {
-      try {
-        const detail = await initOne(candidate, options);
-        const reason =
-          name === 'auto'
-            ? `auto picked ${candidate} (${detail})${skipped.length ? `; skipped ${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}` : ''}`
-            : `${candidate} requested (${detail})`;
-        options.logger?.(`[vlm] backend: ${reason}`);
-        return { backend: candidate, reason, skipped };
-      } catch (error) {
-        skipped.push({ backend: candidate, reason: message(error) });
-      }
+    const candidates = await planPolicyBackends(name, { webgpu: () => probeWebgpuAdapter({ flags: options.webgpuFlags ?? [] }) });
+    try {
+      const { device, decision } = await selectDevice({
+        what: 'policy',
+        requested: name,
+        candidates,
+        attempt: async (candidate) => ({ value: undefined, detail: await initOne(candidate, options) }),
+      });
+      options.logger?.(`[vlm] backend: ${decision.summary.replace(/^policy: /u, '')}`);
+      const skipped = decision.attempts.filter((attempt) => attempt.outcome !== 'picked').map((attempt) => ({ backend: attempt.device, reason: attempt.reason }));
+      const picked = decision.attempts.find((attempt) => attempt.outcome === 'picked')?.reason ?? '';
+      const reason = name === 'auto' ? `auto picked ${device} (${picked})` : `${device} requested (${picked})`;
+      return { backend: device, reason, skipped, decision };
+    } catch (error) {
+      const attempts = (error as { attempts?: { device: string; reason: string }[] }).attempts;
+      throw new VlmError(
+        'VLM_BACKEND_UNAVAILABLE',
+        `no tfjs backend could be initialised for "${name}": ${attempts ? attempts.map((attempt) => `${attempt.device}: ${attempt.reason}`).join('; ') : message(error)}`,
+        { cause: error },
+      );
     }
-    throw new VlmError(
-      'VLM_BACKEND_UNAVAILABLE',
-      `no tfjs backend could be initialised for "${name}": ${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}`,
-    );
   })();
   try {
     return await current;
