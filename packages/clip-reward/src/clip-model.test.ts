@@ -161,12 +161,18 @@ describe('model loading', () => {
     expect(ClipRewardError.isInstance(nowhere) && nowhere.code).toBe('CLIP_MODEL_FILE_MISSING');
   });
 
-  it('device auto falls back to the CPU with a logged reason when no GPU provider works', async () => {
+  it('device auto takes only hardware (never a software WebGPU adapter) and logs the decision with its reasons', async () => {
+    const { cudaProviderStatus, probeWebgpuAdapter } = await import('@vlm-grpo/device');
     const messages: string[] = [];
     const calc = await CLIPRewardCalculator.fromPretrained(modelDir, { device: 'auto', logger: (m) => messages.push(m) });
-    if (calc.device === 'cpu') {
-      expect(messages.some((m) => /^device auto: (cuda|webgpu) unavailable \(.+\); trying (webgpu|cpu)$/.test(m))).toBe(true);
-    }
+    const probe = await probeWebgpuAdapter();
+    const expected = cudaProviderStatus().ready ? 'cuda' : probe.status === 'hardware' ? 'webgpu' : 'cpu';
+    expect(calc.device).toBe(expected);
+    const decision = messages.filter((m) => m.startsWith('clip: '));
+    expect(decision).toHaveLength(1);
+    expect(decision[0]).toMatch(new RegExp(`^clip: ${expected} \\(auto`, 'u'));
+    if (probe.status === 'software') expect(decision[0]).toContain('webgpu: software adapter');
+    expect(messages.some((m) => m.startsWith('details: clip: '))).toBe(true);
     expect(maxAbsDiff(await calc.embedPixelValues(refPixels, 3), ref.image_embeds)).toBeLessThan(1e-4);
     await calc.dispose();
   });

@@ -20,16 +20,23 @@
  * serialised) and restores them afterwards. A local folder is passed as an absolute path with
  * remote access off, so loading it never touches the network.
  */
+import { createRequire } from 'node:module';
 import type * as Hf from '@huggingface/transformers';
 import type { PreTrainedModel, PreTrainedTokenizer, Tensor as HfTensor } from '@huggingface/transformers';
+import { ONNX_DEVICE_REQUESTS, defaultOnnxHost, explainCudaFailure, firstLine, planOnnxDevices, selectDevice } from '@vlm-grpo/device';
 import { ClipRewardError, ModelFileMissingError } from './errors.js';
 import { parsePreprocessorConfig, type ClipPreprocessConfig } from './clip-preprocess.js';
 import type { ResampleFlavour } from './resample.js';
 import { readSafetensorsTensor } from './safetensors.js';
 import { dot, l2Normalize } from './vector-math.js';
 
-/** Where the model runs. `auto` tries CUDA (Linux/Windows x64), then WebGPU, then CPU, logging why each failed. */
-export type ClipDevice = 'cpu' | 'webgpu' | 'cuda' | 'auto';
+/**
+ * Where the model runs. `auto` follows `@vlm-grpo/device`'s order: Linux x64 CUDA (when its
+ * provider and libraries are installed) → WebGPU (hardware adapters only) → CPU; macOS WebGPU
+ * (Metal) → Core ML → CPU; elsewhere WebGPU → CPU. It logs one line with the decision and one with
+ * every reason. An explicit `webgpu` takes any adapter, software ones included.
+ */
+export type ClipDevice = 'cpu' | 'webgpu' | 'cuda' | 'coreml' | 'auto';
 
 /** ONNX weight variants of transformers.js (file suffix: fp32 none, fp16 `_fp16`, q8 `_quantized`, …). */
 export type ClipDtype = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
@@ -272,38 +279,49 @@ export class ClipModel {
       };
 
       const requested = options.device ?? 'cpu';
-      if (!['cpu', 'webgpu', 'cuda', 'auto'].includes(requested)) {
-        throw new ClipRewardError('CLIP_INVALID_ARGUMENT', `device ${JSON.stringify(requested)}: expected cpu, webgpu, cuda or auto`);
+      if (!(ONNX_DEVICE_REQUESTS as readonly string[]).includes(requested)) {
+        throw new ClipRewardError('CLIP_INVALID_ARGUMENT', `device ${JSON.stringify(requested)}: expected ${ONNX_DEVICE_REQUESTS.join(', ')}`);
       }
-      const candidates: Exclude<ClipDevice, 'auto'>[] =
-        requested !== 'auto'
-          ? [requested]
-          : [...((process.platform === 'linux' || process.platform === 'win32') && process.arch === 'x64' ? (['cuda'] as const) : []), 'webgpu', 'cpu'];
-      let loaded: { models: Awaited<ReturnType<typeof loadModels>>; lay: Exclude<ClipLayout, 'auto'> } | undefined;
-      let device: Exclude<ClipDevice, 'auto'> = candidates[0]!;
-      for (const [i, candidate] of candidates.entries()) {
+      // onnxruntime-node is transformers.js' dependency: its CUDA provider is looked up from there.
+      const fromTransformers = (() => {
         try {
-          loaded = await loadLayout(candidate);
-          device = candidate;
-          break;
-        } catch (cause) {
-          const isFileProblem = cause instanceof t.ModelFileNotFoundError || ClipRewardError.isInstance(cause);
-          if (requested !== 'auto' || isFileProblem || i === candidates.length - 1) {
-            if (requested !== 'auto' && requested !== 'cpu' && !isFileProblem) {
-              throw new ClipRewardError(
-                'CLIP_DEVICE_UNAVAILABLE',
-                `device ${requested} is not available: ${(cause as Error)?.message ?? cause}; use device 'cpu', or 'auto' to fall back`,
-                { cause },
-              );
-            }
-            throw wrapLoad('the ONNX model', cause);
-          }
-          const reason = String((cause as Error)?.message ?? cause).split('\n')[0]!.slice(0, 300);
-          logger(`device auto: ${candidate} unavailable (${reason}); trying ${candidates[i + 1]}`);
+          return [createRequire(import.meta.url).resolve('@huggingface/transformers')];
+        } catch {
+          return [];
         }
+      })();
+      const candidates = await planOnnxDevices(requested, defaultOnnxHost({ resolveFrom: [...fromTransformers, import.meta.url] }));
+      const isFileProblem = (cause: unknown) => cause instanceof t.ModelFileNotFoundError || ClipRewardError.isInstance(cause);
+      let selected;
+      try {
+        selected = await selectDevice({
+          what: 'clip',
+          requested,
+          candidates,
+          attempt: async (candidate: Exclude<ClipDevice, 'auto'>) => ({ value: await loadLayout(candidate), detail: candidate }),
+          isFatal: (cause) => isFileProblem(cause),
+          explainFailure: (cause, candidate) => (candidate === 'cuda' ? explainCudaFailure(String((cause as Error)?.message ?? cause)) : firstLine(cause).slice(0, 300)),
+        });
+      } catch (cause) {
+        if (isFileProblem(cause)) throw wrapLoad('the ONNX model', cause);
+        const attempts = (cause as { attempts?: { device: string; reason: string }[] }).attempts;
+        if (requested !== 'auto' && requested !== 'cpu') {
+          throw new ClipRewardError(
+            'CLIP_DEVICE_UNAVAILABLE',
+            `device ${requested} is not available: ${attempts?.map((attempt) => attempt.reason).join('; ') ?? (cause as Error)?.message}; use device 'cpu', or 'auto' to fall back`,
+            { cause },
+          );
+        }
+        throw wrapLoad('the ONNX model', (cause as { cause?: unknown }).cause ?? cause);
       }
-      const models = loaded!.models;
-      const lay = loaded!.lay;
+      const loaded = selected.value;
+      const device = selected.device;
+      if (requested === 'auto') {
+        logger(selected.decision.summary);
+        logger(`details: ${selected.decision.detail}`);
+      }
+      const models = loaded.models;
+      const lay = loaded.lay;
       const textConfig = (models.text ?? models.combined)!.config as unknown as { text_config?: { max_position_embeddings?: number }; max_position_embeddings?: number };
       const maxPositions = textConfig.text_config?.max_position_embeddings ?? textConfig.max_position_embeddings ?? 77;
       const tokMax = Number(tokenizer.model_max_length);

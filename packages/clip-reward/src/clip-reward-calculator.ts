@@ -273,7 +273,7 @@ export class CLIPRewardCalculator {
   }
 
   /** Device the model runs on (after `auto` resolution). */
-  get device(): 'cpu' | 'webgpu' | 'cuda' {
+  get device(): 'cpu' | 'webgpu' | 'cuda' | 'coreml' {
     return this.model.device;
   }
 
