@@ -3,6 +3,8 @@
  *
  *   npx nx run tools:bench -- [--device webgpu] [--suite tiny|real|all] [--clip-model <folder>]
  *     [--sd-model <folder>] [--iterations 4] [--skip-build] [--json bench-results.json]
+ *   npx nx run tools:bench -- --suite iteration [--config FILE] [--policy DIR] [--sd-model DIR]
+ *     [--clip-model DIR] [--device webgpu] [--iterations 3] [--torch auto|skip]
  *
  * For every stage it runs a child process on the CPU (the reference) and, when `--device` is not
  * `cpu`, one on the device; the children print JSON and the parent compares their outputs (the
@@ -23,6 +25,10 @@
  * - `iteration`: the trainer with config/default_config.json for `--iterations` iterations (no
  *   validation); seconds per iteration by stage, mean over the iterations after the first.
  * The table is printed last; `--json` keeps every number.
+ *
+ * Suite `iteration` (the headline figure, tools/bench/iteration-suite.mjs): one GRPO iteration at
+ * the configuration's scale per stage, ours beside a PyTorch reference of the same work run in the
+ * same command on the same GPU (tools/bench/torch-iteration.py), with the ratio per stage.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,7 +47,10 @@ const { values } = parseArgs({
     suite: { type: 'string', default: 'tiny' },
     model: { type: 'string' },
     'clip-model': { type: 'string' },
-    'sd-model': { type: 'string', default: join(ROOT, 'data', 'models', 'tiny-sd') },
+    'sd-model': { type: 'string' },
+    config: { type: 'string' },
+    policy: { type: 'string' },
+    torch: { type: 'string', default: 'auto' },
     iterations: { type: 'string', default: '4' },
     repeats: { type: 'string', default: '3' },
     'skip-build': { type: 'boolean', default: false },
@@ -110,7 +119,7 @@ async function sdStage(device, model) {
   const perImageMs = await timeMs(async () => {
     runs.push((await generate()).timings);
   });
-  await pipe.release();
+  await pipe.dispose();
   const mid = (key) => median(runs.map((t) => t[key]));
   return {
     device,
@@ -220,6 +229,28 @@ function maxAbsDiff(a, b) {
 }
 
 const device = values.device;
+if (values.suite === 'iteration') {
+  if (!['auto', 'skip'].includes(values.torch)) throw new Error(`--torch must be auto or skip, not ${values.torch}`);
+  if (!values['skip-build']) {
+    console.error('building the workspace (npx nx run-many -t build)…');
+    const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--output-style=static'], { cwd: ROOT, stdio: 'inherit' });
+    if (build.status !== 0) process.exit(build.status ?? 1);
+  }
+  const { runIterationSuite } = await import('./iteration-suite.mjs');
+  const result = await runIterationSuite(ROOT, {
+    device,
+    iterations: Number(values.iterations),
+    repeats: Number(values.repeats),
+    config: values.config,
+    policy: values.policy,
+    sdModel: values['sd-model'],
+    clipModel: values['clip-model'],
+    torch: values.torch,
+  });
+  const environment = { date: new Date().toISOString(), host: hostname(), cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, command: `node tools/bench/bench.mjs ${process.argv.slice(2).join(' ')}` };
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ environment, ...result }, null, 2)}\n`);
+  process.exit(0);
+}
 const devices = device === 'cpu' ? ['cpu'] : ['cpu', device];
 if (!values['skip-build']) {
   console.error('building the workspace (npx nx run-many -t build)…');
@@ -231,7 +262,7 @@ const jobs = [];
 for (const suite of suites) {
   if (suite === 'tiny') {
     jobs.push(['policy', join(ROOT, 'data', 'models', 'prompt-enhancer')]);
-    jobs.push(['sd', values['sd-model']]);
+    jobs.push(['sd', values['sd-model'] ?? join(ROOT, 'data', 'models', 'tiny-sd')]);
     jobs.push(['clip', join(ROOT, 'data', 'models', 'tiny-clip')]);
     jobs.push(['iteration', undefined]);
   } else {

@@ -51,7 +51,7 @@ describe('hub cache layout', () => {
   });
 
   it('downloads into models--org--name/snapshots/<commit>/ with refs/main, once', async () => {
-    const repo = await HubRepository.open('org/model', { cacheDir: root, endpoint, env: {} });
+    const repo = HubRepository.open('org/model', { cacheDir: root, endpoint, env: {} });
     const config = await repo.file('config.json');
     expect(relative(root, config!)).toBe(join('models--org--model', 'snapshots', COMMIT, 'config.json'));
     expect(await readFile(join(root, 'models--org--model', 'refs', 'main'), 'utf8')).toBe(COMMIT);
@@ -61,13 +61,13 @@ describe('hub cache layout', () => {
     expect(await repo.file('missing.json')).toBeUndefined();
     expect(requests.filter((r) => r.endsWith('missing.json'))).toHaveLength(1);
     // A second process finds everything in the cache without network.
-    const again = await HubRepository.open('org/model', { cacheDir: root, endpoint, env: { HF_HUB_OFFLINE: '1' } });
+    const again = HubRepository.open('org/model', { cacheDir: root, endpoint, env: { HF_HUB_OFFLINE: '1' } });
     expect(await again.file('config.json')).toBe(config);
     expect(requests.filter((r) => r.endsWith('config.json'))).toHaveLength(1);
   });
 
   it('honours HF_HUB_OFFLINE and names what is missing', async () => {
-    const repo = await HubRepository.open('org/model', { cacheDir: root, endpoint, env: { HF_HUB_OFFLINE: '1' } });
+    const repo = HubRepository.open('org/model', { cacheDir: root, endpoint, env: { HF_HUB_OFFLINE: '1' } });
     expect(await repo.file('config.json')).toBeUndefined();
     await expect(repo.requireFile('config.json', 'the model config')).rejects.toThrow(/org\/model: the model config \(config\.json\) is missing: not in the cache .*HF_HUB_OFFLINE/u);
     expect(requests).toEqual([]);
@@ -81,7 +81,7 @@ describe('hub cache layout', () => {
     await writeFile(join(repoDir, 'blobs', 'f00'), '{"hf":true}');
     await writeFile(join(repoDir, 'refs', 'main'), COMMIT);
     await symlink('../../blobs/f00', join(repoDir, 'snapshots', COMMIT, 'config.json'));
-    const repo = await HubRepository.open('org/model', { cacheDir: root, localFilesOnly: true, env: {} });
+    const repo = HubRepository.open('org/model', { cacheDir: root, localFilesOnly: true, env: {} });
     expect(await readFile((await repo.file('config.json'))!, 'utf8')).toBe('{"hf":true}');
     // A symlink that leaves the repository folder is refused.
     await writeFile(join(root, 'outside'), 'x');
@@ -90,7 +90,7 @@ describe('hub cache layout', () => {
   });
 
   it('never writes outside the repository folder for an escaping name', async () => {
-    const repo = await HubRepository.open('org/model', { cacheDir: root, endpoint, env: {} });
+    const repo = HubRepository.open('org/model', { cacheDir: root, endpoint, env: {} });
     await expect(repo.file('../../x')).rejects.toThrow(/escapes the model folder/u);
     expect(requests).toEqual([]);
   });

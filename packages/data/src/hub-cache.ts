@@ -20,8 +20,8 @@
  * An existing local folder always wins over a hub id: `resolveLocalModelDir('org/name')` returns
  * the folder when `./org/name` exists. Relative folders resolve from the working directory.
  */
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -106,20 +106,25 @@ export class HubRepository {
   }
 
   /**
-   * Open `repoId` in the cache (nothing is downloaded yet).
+   * Open `repoId` in the cache (nothing is downloaded yet; a cached `refs/<revision>` is read).
    * @throws DataError `DATA_INVALID_ARGUMENT` when `repoId` is not a hub id.
    */
-  static async open(repoId: string, options: HubCacheOptions = {}): Promise<HubRepository> {
+  static open(repoId: string, options: HubCacheOptions = {}): HubRepository {
     if (!isHubRepoId(repoId)) {
       throw new DataError('DATA_INVALID_ARGUMENT', `"${repoId}" is neither an existing folder nor a Hugging Face repository id (org/name)`);
     }
     checkModelFileName(options.revision ?? 'main', `revision of ${repoId}`);
     const repository = new HubRepository(repoId, options);
     if (repository.commit === undefined) {
-      const ref = await readFile(join(repository.repoDir, 'refs', repository.revision), 'utf8').catch(() => undefined);
-      if (ref !== undefined && COMMIT.test(ref.trim())) repository.commit = ref.trim();
+      let ref: string | undefined;
+      try {
+        ref = readFileSync(join(repository.repoDir, 'refs', repository.revision), 'utf8').trim();
+      } catch {
+        ref = undefined;
+      }
+      if (ref !== undefined && COMMIT.test(ref)) repository.commit = ref;
       // A mirror that sent no commit header left the files under the revision's own name.
-      else if (await exists(join(repository.repoDir, 'snapshots', repository.revision))) repository.commit = repository.revision;
+      else if (existsSync(join(repository.repoDir, 'snapshots', repository.revision))) repository.commit = repository.revision;
     }
     return repository;
   }

@@ -48,7 +48,7 @@ async function child() {
     const img = await gen(r + 1);
     results.push({ wall: (performance.now() - t) / 1000, ...img.timings });
   }
-  await pipe.release();
+  await pipe.dispose();
   const per = (k) => median(results.map((x) => x[k]));
   const stepMedians = Array.from({ length: results[0].stepSeconds.length }, (_, i) => median(results.map((x) => x.stepSeconds[i])));
   process.stdout.write(

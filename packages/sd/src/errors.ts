@@ -30,7 +30,9 @@ export type SdErrorCode =
   /** An image failed quality validation and `validation: 'error'` was set. */
   | 'SD_QUALITY_CHECK_FAILED'
   /** The pipeline was used after `release()`. */
-  | 'SD_RELEASED';
+  | 'SD_RELEASED'
+  /** A model index or ONNX file names a file outside the model folder. */
+  | 'SD_UNSAFE_PATH';
 
 const marker = Symbol.for('vlm-grpo.sd.error');
 

@@ -541,12 +541,17 @@ export abstract class BasePipeline {
     return out;
   }
 
-  /** Release every ONNX session; the pipeline cannot be used afterwards. */
-  async release(): Promise<void> {
+  /** Release every ONNX session; the pipeline cannot be used afterwards. Idempotent. */
+  async dispose(): Promise<void> {
     this.released = true;
     await this.releaseEncoders(true);
     await this.denoiserComponent().release();
     await this.vae.release();
+  }
+
+  /** @deprecated Use {@link dispose} (the name every package of this project uses). */
+  async release(): Promise<void> {
+    await this.dispose();
   }
 
   private negatives(count: number, negative: string | readonly string[] | undefined): (string | undefined)[] {

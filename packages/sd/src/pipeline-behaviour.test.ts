@@ -38,14 +38,14 @@ describe('pipeline behaviour on tiny-sd', () => {
     pipe = (await DiffusionPipeline.fromPretrained(tinySd)) as StableDiffusionPipeline;
   });
   afterAll(async () => {
-    await pipe.release();
+    await pipe.dispose();
   });
 
   it('DiffusionPipeline dispatches on model_index.json', async () => {
     expect(pipe).toBeInstanceOf(StableDiffusionPipeline);
     const sd3 = await DiffusionPipeline.fromPretrained(tinySd3, { memoryEfficient: true });
     expect(sd3).toBeInstanceOf(SD3Generator);
-    await sd3.release();
+    await sd3.dispose();
   });
 
   it('same seed → same image; image i of a batch uses seed + i', async () => {
@@ -82,7 +82,7 @@ describe('pipeline behaviour on tiny-sd', () => {
     const a = await lean.generateImages(['a cat'], opts);
     const b = await pipe.generateImages(['a cat'], opts);
     expect(a.map((i) => i.data)).toEqual(b.map((i) => i.data));
-    await lean.release();
+    await lean.dispose();
     await expectSdError(lean.generateImage('a cat', opts), 'SD_RELEASED');
   });
 
@@ -165,7 +165,7 @@ describe('model loading', () => {
     });
     const img = await p.generateImage('a cat', { steps: 1, guidanceScale: 1, scheduler: 'euler', seed: 1 });
     expect(img.width).toBe(64);
-    await p.release();
+    await p.dispose();
     // On a machine with a WebGPU adapter the session starts there and nothing is logged.
     if (logs.length > 0) expect(logs.join('\n')).toMatch(/using cpu \(webgpu unavailable/);
   });
@@ -198,10 +198,10 @@ describe('model loading', () => {
     expect(requested[0]).toBe('https://hub.test/tiny/sd3/resolve/main/model_index.json');
     const img = await gen.generateImage('a photo of a cat', { steps: 1, guidanceScale: 1, seed: 0 });
     expect(img.width).toBe(32);
-    await gen.release();
+    await gen.dispose();
     // Everything is cached now: localFilesOnly works without fetch.
     const cached = await DiffusionPipeline.fromPretrained('tiny/sd3', { cacheDir, localFilesOnly: true });
-    await cached.release();
+    await cached.dispose();
     const offline = (async () => {
       throw new TypeError('fetch failed: getaddrinfo ENOTFOUND huggingface.co');
     }) as typeof fetch;

@@ -16,9 +16,31 @@ import { FlowMatchEulerDiscreteScheduler } from './scheduler-flow-match.js';
 import { LCMScheduler } from './scheduler-lcm.js';
 import { PNDMScheduler } from './scheduler-pndm.js';
 
-/** Resolve a class name or alias (`'euler'`, `'dpm++2m'`, `'DDIMScheduler'`…) to a class name. */
+/**
+ * The scheduler choices of configuration files and command lines (snake_case), one per class this
+ * package implements. The trainer's config schema and its `--help` list exactly these.
+ */
+export const SCHEDULER_CHOICES = ['pndm', 'ddim', 'euler', 'euler_ancestral', 'dpm_solver', 'lcm', 'flow_match_euler'] as const;
+
+/** One of {@link SCHEDULER_CHOICES}. */
+export type SchedulerChoice = (typeof SCHEDULER_CHOICES)[number];
+
+/** The diffusers class of each {@link SCHEDULER_CHOICES} entry. */
+export const SCHEDULER_CHOICE_CLASSES: Readonly<Record<SchedulerChoice, SchedulerName>> = {
+  pndm: 'PNDMScheduler',
+  ddim: 'DDIMScheduler',
+  euler: 'EulerDiscreteScheduler',
+  euler_ancestral: 'EulerAncestralDiscreteScheduler',
+  dpm_solver: 'DPMSolverMultistepScheduler',
+  lcm: 'LCMScheduler',
+  flow_match_euler: 'FlowMatchEulerDiscreteScheduler',
+};
+
+/** Resolve a class name, choice or alias (`'euler'`, `'dpm_solver'`, `'dpm++2m'`, `'DDIMScheduler'`…) to a class name. */
 export function resolveSchedulerName(name: string): SchedulerName {
   if ((SCHEDULER_NAMES as readonly string[]).includes(name)) return name as SchedulerName;
+  const choice = name.toLowerCase();
+  if (Object.hasOwn(SCHEDULER_CHOICE_CLASSES, choice)) return SCHEDULER_CHOICE_CLASSES[choice as SchedulerChoice];
   const alias = SCHEDULER_ALIASES[name.toLowerCase()];
   if (alias) return alias;
   const lower = name.toLowerCase();
@@ -26,7 +48,7 @@ export function resolveSchedulerName(name: string): SchedulerName {
   if (byCase) return byCase;
   throw new SdError(
     'SD_UNKNOWN_SCHEDULER',
-    `unknown scheduler "${name}"; supported: ${SCHEDULER_NAMES.join(', ')} (aliases: ${Object.keys(SCHEDULER_ALIASES).join(', ')})`,
+    `unknown scheduler "${name}"; supported: ${SCHEDULER_CHOICES.join(', ')} (or the class names ${SCHEDULER_NAMES.join(', ')}; aliases: ${Object.keys(SCHEDULER_ALIASES).join(', ')})`,
   );
 }
 

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SdError } from './errors.js';
 import { alphasCumprod } from './scheduler-config.js';
-import { createScheduler, resolveSchedulerName, schedulerFromConfig } from './scheduler-factory.js';
+import { createScheduler, resolveSchedulerName, SCHEDULER_CHOICE_CLASSES, SCHEDULER_CHOICES, schedulerFromConfig } from './scheduler-factory.js';
+import { SCHEDULER_NAMES } from './scheduler-config.js';
 import { calculateShift } from './scheduler-flow-match.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -159,5 +160,25 @@ describe('scheduler errors', () => {
   it('file configs ignore keys of other schedulers, as diffusers from_config does', () => {
     const s = createScheduler('euler', { _class_name: 'PNDMScheduler', skip_prk_steps: true, foo_unknown: 3 });
     expect(s.className).toBe('EulerDiscreteScheduler');
+  });
+});
+
+describe('scheduler choices (the list config files and the trainer --help offer)', () => {
+  it('every choice builds its scheduler from the default model\'s and SD 1.5\'s scheduler configs, and sets timesteps', () => {
+    const tinySd = JSON.parse(readFileSync(new URL('../../../data/models/tiny-sd/scheduler/scheduler_config.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const sd15 = { _class_name: 'PNDMScheduler', num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', skip_prk_steps: true, steps_offset: 1, set_alpha_to_one: false };
+    for (const choice of SCHEDULER_CHOICES) {
+      for (const base of [tinySd, sd15]) {
+        const scheduler = createScheduler(choice, base);
+        expect(scheduler.constructor.name, choice).toBe(SCHEDULER_CHOICE_CLASSES[choice]);
+        scheduler.setTimesteps(4);
+        expect(scheduler.timesteps.length, choice).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('covers every class the package implements, once', () => {
+    expect(new Set(Object.values(SCHEDULER_CHOICE_CLASSES))).toEqual(new Set(SCHEDULER_NAMES));
+    expect(Object.keys(SCHEDULER_CHOICE_CLASSES)).toEqual([...SCHEDULER_CHOICES]);
   });
 });

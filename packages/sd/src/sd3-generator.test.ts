@@ -21,7 +21,7 @@ describe('SD3Generator on tiny-sd3 (fp32, CPU) vs diffusers', () => {
     gen = await SD3Generator.fromPretrained(dir);
   });
   afterAll(async () => {
-    await gen.release();
+    await gen.dispose();
   });
 
   it('reads the SD3 layout: flow matching, VAE scaling and shift, no T5', () => {

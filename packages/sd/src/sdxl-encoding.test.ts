@@ -29,7 +29,7 @@ describe('SDXL prompt encoding (golden via the SD3 reference)', () => {
     pipe = (await DiffusionPipeline.fromPretrained(dir, { memoryEfficient: true })) as StableDiffusionPipeline;
   });
   afterAll(async () => {
-    await pipe.release();
+    await pipe.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
 

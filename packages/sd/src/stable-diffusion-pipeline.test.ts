@@ -13,7 +13,7 @@ describe('StableDiffusionPipeline on tiny-sd (fp32, CPU) vs diffusers', () => {
     pipe = await StableDiffusionPipeline.fromPretrained(tinySdModelDir, { device: 'cpu' });
   });
   afterAll(async () => {
-    await pipe.release();
+    await pipe.dispose();
   });
 
   it('loads the SD 1.x layout and reads the VAE factor from its config', () => {

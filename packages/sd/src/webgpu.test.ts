@@ -10,7 +10,7 @@ import { loadSdReference, maxAbs, readF32, referenceCaseOptions, tinySdGoldenDir
 
 const available = await StableDiffusionPipeline.fromPretrained(tinySdModelDir, { device: 'webgpu', fallbackToCpu: false, logger: () => {} }).then(
   async (pipe) => {
-    await pipe.release();
+    await pipe.dispose();
     return true;
   },
   () => false,
@@ -26,7 +26,7 @@ describe.skipIf(!available)('StableDiffusionPipeline on WebGPU vs diffusers (tin
     pipe = await StableDiffusionPipeline.fromPretrained(tinySdModelDir, { device: 'webgpu', fallbackToCpu: false });
   });
   afterAll(async () => {
-    await pipe?.release();
+    await pipe?.dispose();
   });
 
   it('UNet output at t=999 matches to 1e-3', async () => {
@@ -57,6 +57,6 @@ describe.skipIf(!available)('StableDiffusionPipeline on WebGPU vs diffusers (tin
     const [b] = await host.generateImages(['a photo of a cat'], options);
     expect(warnings.filter((m) => m.includes('conditioning stays on the host'))).toEqual([]);
     expect(maxAbs(a!.float32!, b!.float32!)).toBeLessThan(1e-6);
-    await Promise.all([resident.release(), host.release()]);
+    await Promise.all([resident.dispose(), host.dispose()]);
   });
 });

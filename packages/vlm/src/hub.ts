@@ -83,7 +83,7 @@ export async function resolveModelDir(idOrPath: string, options: HubOptions = {}
     throw new VlmError('VLM_FILE_NOT_FOUND', `${idOrPath}: not a local model folder (from ${process.cwd()}) and not a Hugging Face repository id (org/name)`);
   }
   try {
-    const repo = await HubRepository.open(idOrPath, {
+    const repo = HubRepository.open(idOrPath, {
       ...(options.revision === undefined ? {} : { revision: options.revision }),
       ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
