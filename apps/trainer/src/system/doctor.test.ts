@@ -10,10 +10,16 @@ describe('doctor', () => {
     expect(report.onnxruntime[2]).toMatchObject({ ok: true, detail: expect.stringMatching(/ran in \d+ ms/u) });
     expect(report.tfjs[3]!.ok).toBe(true);
     for (const probe of [...report.onnxruntime, report.webgpu, ...report.tfjs]) expect(probe.detail.length).toBeGreaterThan(0);
-    expect(report.auto.onnxruntime).toBe(report.onnxruntime.find((p) => p.ok)!.name.replace('onnxruntime ', ''));
-    expect(report.auto.policy).toBe(report.tfjs.find((p) => p.ok)!.name.replace('tfjs ', ''));
+    // auto: the first that works, except that a software WebGPU adapter (lavapipe) is never auto's
+    const software = /^software adapter/u.test(report.webgpu.detail);
+    const usable = (name: string) => !(software && name.endsWith(' webgpu'));
+    expect(report.auto.onnxruntime).toBe(report.onnxruntime.find((p) => p.ok && usable(p.name))!.name.replace('onnxruntime ', ''));
+    expect(report.auto.policy).toBe(report.tfjs.find((p) => p.ok && usable(p.name))!.name.replace('tfjs ', ''));
+    if (software) expect(report.webgpu.detail).toMatch(/auto skips it, --device webgpu uses it$/u);
     // where the GPU is missing, its probes say so instead of passing
     if (!report.webgpu.ok) expect(report.onnxruntime[1]!.ok).toBe(false);
+    // the CUDA provider is checked from its files: when absent, how to install it
+    if (!report.onnxruntime[0]!.ok) expect(report.onnxruntime[0]!.detail).toMatch(/CUDA provider|libcu|CUDA device|driver/u);
   }, 60_000);
 
   it('names a missing probe model instead of crashing', async () => {

@@ -1,12 +1,15 @@
 /**
  * `vlm-grpo doctor` (`nx run trainer:doctor`): what this machine can run, probed the way training
- * will use it, and what `device: auto` resolves to.
+ * will use it, and what `device: auto` resolves to. The decisions are `@vlm-grpo/device`'s (the
+ * module diffusion, CLIP and the policy use), so the doctor and a run never disagree.
  *
- * - ONNX Runtime (diffusion, CLIP): for each execution provider (`cuda`, `webgpu`, `cpu`) whether
- *   this onnxruntime-node build bundles it, then a session of a small model (the embedded tiny
- *   CLIP image tower) created with that provider alone and run once. `auto` is the first that
- *   runs, in the order cuda → webgpu → cpu (the packages' own order).
- * - WebGPU adapter through the `webgpu` package (Dawn): vendor, architecture, description.
+ * - ONNX Runtime (diffusion, CLIP): each execution provider of this platform's `auto` order
+ *   (Linux x64 cuda → webgpu → cpu; macOS webgpu → coreml → cpu; else webgpu → cpu). CUDA is
+ *   checked from its files (provider installed, every library it links found: a missing one is
+ *   named), then, when ready, like the others: a session of a small model (the embedded tiny CLIP
+ *   image tower) with that provider alone, run once.
+ * - WebGPU adapter (Dawn, probed in a child process): hardware or software (lavapipe,
+ *   SwiftShader: `auto` skips those; an explicit `webgpu` uses them).
  * - TensorFlow.js (policy): each backend of @vlm-grpo/vlm's `initBackend` (`tensorflow` =
  *   tfjs-node-gpu / tfjs-node, `webgpu`, `wasm`, `cpu`), in its `auto` order.
  * Every probe that fails says why (the first line of the error), so a missing driver, an
@@ -15,6 +18,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  cudaProviderStatus,
+  describeWebgpuProbe,
+  explainCudaFailure,
+  onnxAutoOrder,
+  planOnnxDevices,
+  planPolicyBackends,
+  probeWebgpuAdapter,
+  type OnnxDevice,
+  type WebgpuProbe,
+} from '@vlm-grpo/device';
 import type * as Ort from 'onnxruntime-node';
 
 /** Result of one probe. */
@@ -48,15 +62,16 @@ const firstLine = (error: unknown): string => {
   const text = (error instanceof Error ? error.message : String(error)).split('\n').find((line) => line.trim() !== '')?.trim() ?? 'unknown error';
   // ONNX Runtime prefixes its messages with the source location and assertion: keep the sentence
   const adapter = /Failed to get a WebGPU adapter.*$/u.exec(text);
-  if (adapter) return adapter[0];
-  if (/Cuda.*Failed to load shared library/iu.test(text)) {
-    return 'the CUDA provider libraries are not installed (onnxruntime-node downloads them at install time; they need CUDA 12 + cuDNN 9)';
-  }
-  return text;
+  return adapter ? adapter[0] : text;
 };
 
-async function probeOnnxRuntime(provider: 'cuda' | 'webgpu' | 'cpu', modelPath: string): Promise<ProbeResult> {
+async function probeOnnxRuntime(provider: OnnxDevice, modelPath: string): Promise<ProbeResult> {
   const name = `onnxruntime ${provider}`;
+  if (provider === 'cuda') {
+    // From its files first: ONNX Runtime prints a red error of its own when the provider cannot load.
+    const status = cudaProviderStatus({ resolveFrom: [import.meta.url] });
+    if (!status.ready) return { name, ok: false, detail: status.reason };
+  }
   let ort: typeof Ort;
   try {
     ort = await import('onnxruntime-node');
@@ -70,30 +85,22 @@ async function probeOnnxRuntime(provider: 'cuda' | 'webgpu' | 'cpu', modelPath: 
   if (!existsSync(modelPath)) return { name, ok: false, detail: `probe model missing: ${modelPath}` };
   try {
     const started = performance.now();
-    const session = await ort.InferenceSession.create(modelPath, { executionProviders: [provider] });
+    const session = await ort.InferenceSession.create(modelPath, { executionProviders: [provider], logSeverityLevel: 3 });
     const input = session.inputNames[0]!;
     const pixels = new ort.Tensor('float32', new Float32Array(3 * 32 * 32), [1, 3, 32, 32]);
     await session.run({ [input]: pixels });
     await session.release();
     return { name, ok: true, detail: `session created and ran in ${(performance.now() - started).toFixed(0)} ms` };
   } catch (error) {
-    return { name, ok: false, detail: firstLine(error) };
+    return { name, ok: false, detail: provider === 'cuda' ? explainCudaFailure((error as Error)?.message ?? String(error)) : firstLine(error) };
   }
 }
 
-async function probeAdapter(): Promise<ProbeResult> {
+function adapterResult(probe: WebgpuProbe): ProbeResult {
   const name = 'webgpu adapter';
-  try {
-    const webgpu = (await import(/* @vite-ignore */ 'webgpu' as string)) as { create(flags: string[]): { requestAdapter(options?: unknown): Promise<unknown> } };
-    const adapter = (await webgpu.create([]).requestAdapter({ powerPreference: 'high-performance' })) as {
-      info?: { vendor?: string; architecture?: string; description?: string; device?: string };
-    } | null;
-    if (!adapter) return { name, ok: false, detail: 'requestAdapter() returned null (no Vulkan/Metal/D3D12 driver the adapter can use)' };
-    const info = adapter.info ?? {};
-    return { name, ok: true, detail: [info.vendor, info.architecture, info.description || info.device].filter(Boolean).join(' ') || '(unnamed adapter)' };
-  } catch (error) {
-    return { name, ok: false, detail: `the webgpu package does not load: ${firstLine(error)}` };
-  }
+  if (probe.status === 'hardware') return { name, ok: true, detail: describeWebgpuProbe(probe) };
+  if (probe.status === 'software') return { name, ok: true, detail: `${describeWebgpuProbe(probe)}: auto skips it, --device webgpu uses it` };
+  return { name, ok: false, detail: probe.reason };
 }
 
 async function probeTfjs(): Promise<ProbeResult[]> {
@@ -114,11 +121,16 @@ async function probeTfjs(): Promise<ProbeResult[]> {
 export async function runDoctor(options: { probeModel?: string } = {}): Promise<DoctorReport> {
   const os = await import('node:os');
   const modelPath = options.probeModel ?? DOCTOR_PROBE_MODEL;
+  const adapter = await probeWebgpuAdapter();
   const onnxruntime: ProbeResult[] = [];
-  for (const provider of ['cuda', 'webgpu', 'cpu'] as const) onnxruntime.push(await probeOnnxRuntime(provider, modelPath));
-  const webgpu = await probeAdapter();
+  for (const provider of onnxAutoOrder(process.platform, process.arch)) onnxruntime.push(await probeOnnxRuntime(provider, modelPath));
   const tfjs = await probeTfjs();
-  const pick = (list: ProbeResult[], prefix: string) => list.find((probe) => probe.ok)?.name.slice(prefix.length) ?? 'none';
+  // auto = the first provider / backend the shared plan keeps and the probe ran
+  const host = { platform: process.platform, arch: process.arch, cuda: () => cudaProviderStatus({ resolveFrom: [import.meta.url] }), webgpu: async () => adapter };
+  const onnxPlan = await planOnnxDevices('auto', host);
+  const policyPlan = await planPolicyBackends('auto', host);
+  const pick = (plan: { device: string; skip?: string }[], probes: ProbeResult[], prefix: string) =>
+    plan.find((candidate) => candidate.skip === undefined && probes.find((probe) => probe.name === `${prefix}${candidate.device}`)?.ok)?.device ?? 'none';
   return {
     environment: {
       node: process.version,
@@ -128,9 +140,9 @@ export async function runDoctor(options: { probeModel?: string } = {}): Promise<
       probe_model: join(modelPath),
     },
     onnxruntime,
-    webgpu,
+    webgpu: adapterResult(adapter),
     tfjs,
-    auto: { onnxruntime: pick(onnxruntime, 'onnxruntime '), policy: pick(tfjs, 'tfjs ') },
+    auto: { onnxruntime: pick(onnxPlan, onnxruntime, 'onnxruntime '), policy: pick(policyPlan, tfjs, 'tfjs ') },
   };
 }
 
