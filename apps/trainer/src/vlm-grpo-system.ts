@@ -37,6 +37,9 @@ import { CheckpointManager, readCheckpointManifest, type CheckpointManifest } fr
 import { FailureTracker, type SampleFailure } from './runtime/failures.js';
 import { Logger } from './runtime/logger.js';
 import { Progress, type ProgressStream } from './runtime/progress.js';
+import { chunkedSampling } from './rollout/chunked-policy.js';
+import { LocalRolloutBackend } from './rollout/local-backend.js';
+import { imageComponentsOf, type RolloutBackend } from './rollout/rollout-backend.js';
 import { StopSignal } from './runtime/stop-signal.js';
 import { loadComponents } from './system/load-components.js';
 import { IMAGE_REWARD_NAMES, type ComponentScope, type ImageRenderer, type ImageRewardModel, type RenderedImage, type SystemComponents, type TrainablePolicy } from './system/ports.js';
@@ -108,6 +111,10 @@ export class VLMGRPOSystem {
   private train: PromptDataset | undefined;
   private validationRecords: PromptRecord[] = [];
   private initSeconds = 0;
+  /** The configuration with absolute model paths (what components and rollout workers load). */
+  private absolute: TrainerConfig | undefined;
+  /** The open Redis rollout backend (validation's renderer and scorer forward to it). */
+  private remote: RolloutBackend | undefined;
 
   /**
    * @param configPathOrObject a configuration file path, a (partial) configuration object, or
@@ -171,10 +178,43 @@ export class VLMGRPOSystem {
     this.validationRecords = order.slice(0, wanted).map((index) => validation.records[index]!);
     this.logger.info(`data: ${this.train.size} training prompts, ${this.validationRecords.length} of ${validation.size} validation prompts used`);
     const factory = this.options.loadComponents ?? loadComponents;
-    this.components = await factory(absolute, this.logger, scope);
+    this.absolute = absolute;
+    const remote = config.rollout_settings.backend === 'redis' && scope === 'all';
+    // With Redis rollouts the workers load diffusion and CLIP; this process needs only the policy.
+    const loaded = await factory(absolute, this.logger, remote ? 'policy' : scope);
+    this.components = remote ? this.remoteComponents(loaded) : loaded;
     const devices = this.components.devices;
     this.logger.info(`devices: policy ${devices.policy}, diffusion ${devices.diffusion}, CLIP ${devices.clip}`);
     this.initSeconds = (performance.now() - started) / 1000;
+  }
+
+  /** The loaded policy with a renderer and image rewards that forward to the Redis rollout backend once open. */
+  private remoteComponents(loaded: SystemComponents): SystemComponents {
+    const remote = (): RolloutBackend => {
+      if (!this.remote) throw new TrainerError('TRAINER_NOT_INITIALIZED', 'rollouts: the Redis rollout backend is not open (runTraining and evaluate open it)');
+      return this.remote;
+    };
+    return {
+      policy: loaded.policy,
+      renderer: { render: (prompts, options) => remote().renderer.render(prompts, options) },
+      imageRewards: { components: (images, originals, prompts, signal) => remote().imageRewards.components(images, originals, prompts, signal) },
+      devices: { ...loaded.devices, diffusion: 'redis workers', clip: 'redis workers' },
+      dispose: () => loaded.dispose(),
+    };
+  }
+
+  /** The rollout backend of the configuration: local over the loaded models, or Redis workers (opened for `runId`). */
+  private async openRollouts(runId: string): Promise<RolloutBackend> {
+    const components = this.requireComponents();
+    if (this.config.rollout_settings.backend === 'local') return new LocalRolloutBackend(components, imageComponentsOf(this.config));
+    const { RedisRolloutBackend } = await import('./rollout/redis-backend.js');
+    this.remote = await RedisRolloutBackend.open({ config: this.absolute!, logger: this.logger, runId });
+    return this.remote;
+  }
+
+  private async closeRollouts(rollouts: RolloutBackend): Promise<void> {
+    await rollouts.close().catch((error: unknown) => this.logger.warning(`rollouts: closing: ${(error as Error).message}`));
+    if (this.remote === rollouts) this.remote = undefined;
   }
 
   /** A configured model path: a local folder (resolved) when it looks like a path, else a hub id. */
@@ -209,12 +249,16 @@ export class VLMGRPOSystem {
   async evaluate(): Promise<EvaluationOutput> {
     await this.initializeComponents();
     const directory = join(this.path(this.config.output_settings.output_dir), 'evaluation');
-    const writer = await ResultWriter.open(directory, { runId: `evaluation-${Date.now()}`, overwrite: true });
+    const runId = `evaluation-${Date.now()}`;
+    const writer = await ResultWriter.open(directory, { runId, overwrite: true });
     if (this.logger.file === undefined) this.logger.attachFile(join(directory, this.config.logging_settings.log_file));
+    let rollouts: RolloutBackend | undefined;
     try {
+      rollouts = await this.openRollouts(runId);
       const { summary } = await this.runValidation(0, writer, undefined);
       return { summary, directory };
     } finally {
+      if (rollouts) await this.closeRollouts(rollouts);
       await writer.close();
     }
   }
@@ -431,10 +475,16 @@ export class VLMGRPOSystem {
     if (installed) stop.install();
     const failures = new FailureTracker({ maxFailureFraction: t.max_failure_fraction, maxFailedIterations: t.max_failed_iterations });
     let progress: Progress | undefined;
+    const rollouts = await this.openRollouts(runId).catch(async (error: unknown) => {
+      if (installed) stop.uninstall();
+      await writer.close();
+      throw error;
+    });
     const rewards = new TrainingRewards({
       config,
       renderer: components.renderer,
       imageRewards: components.imageRewards,
+      rollouts,
       onStage: (stage) => progress?.stage(stage === 'rewards' ? 'rendering + scoring' : 'updating'),
     });
     const tracker = new WandbTracker(this.logger);
@@ -474,7 +524,16 @@ export class VLMGRPOSystem {
       }
       const resumedFrom = checkpoint ? state.iteration : null;
       const grpo = await import('@vlm-grpo/grpo');
-      const timed = new TimedPolicy(components.policy);
+      const chunk = config.rollout_settings.generation_chunk_groups;
+      const timed = new TimedPolicy(
+        chunk === 0
+          ? components.policy
+          : chunkedSampling(components.policy, {
+              chunkGroups: chunk,
+              nextRound: () => rewards.nextSampledRound(),
+              onChunk: (part) => rewards.prefetch(trainer?.step ?? 0, part.round, part.firstGroup, part.prompts, part.completions, part.numGenerations),
+            }),
+      );
       trainer = await grpo.GRPOTrainer.create({
         policy: timed,
         rewardFuncs: rewards.functions,
@@ -551,14 +610,23 @@ export class VLMGRPOSystem {
         let metrics: GRPOMetrics = {};
         const stepFailures: SampleFailure[] = [];
         const samples = t.batch_size * t.num_generations;
+        rewards.beginIteration(state.iteration);
         try {
           metrics = await trainer.trainStep();
         } catch (error) {
+          if (rollouts.failure) {
+            // No rollouts at all (Redis gone): end the run; its checkpoints are untouched.
+            status = 'failed';
+            message = `iteration ${state.iteration + 1}: ${rollouts.failure.message}; the checkpoints are kept: continue with --resume once Redis is back`;
+            this.logger.error(message);
+            break;
+          }
           const stage = timed.failed ? 'generation' : (error as { code?: string }).code === 'GRPO_NON_FINITE' ? 'update' : 'rewards';
           stepFailures.push({ stage, sample: -1, message: (error as Error).message });
           this.logger.error(`iteration ${state.iteration + 1}: ${stage} failed for the whole batch: ${(error as Error).message}`);
         }
         const report = rewards.takeReport();
+        if (report.rolloutSummary) this.logger.info(`iteration ${state.iteration + 1}: ${report.rolloutSummary}`);
         stepFailures.push(...report.failures);
         for (const failure of report.failures) this.logger.warning(`iteration ${state.iteration + 1}: sample ${failure.sample} excluded (${failure.stage}: ${failure.message})`);
         const total = (performance.now() - started) / 1000;
@@ -577,7 +645,7 @@ export class VLMGRPOSystem {
           iteration,
           time: new Date().toISOString(),
           epoch: consumed / this.train!.size,
-          metrics: Object.fromEntries(Object.entries(metrics).filter(([, value]) => Number.isFinite(value))),
+          metrics: Object.fromEntries(Object.entries({ ...metrics, ...report.rollout }).filter(([, value]) => Number.isFinite(value))),
           timings_s: timings,
           samples: { total: samples, failed: summary.failed },
           failures: stepFailures,
@@ -617,12 +685,13 @@ export class VLMGRPOSystem {
         finalMetrics: state.metrics.at(-1)?.metrics ?? {},
       });
       await tracker.finish(status === 'failed' ? 1 : 0);
-      if (status === 'failed') throw new TrainerError('TRAINER_TOO_MANY_FAILURES', message);
+      if (status === 'failed') throw rollouts.failure ?? new TrainerError('TRAINER_TOO_MANY_FAILURES', message);
       return results;
     } finally {
       progress?.finish();
       if (installed) stop.uninstall();
       trainer?.dispose();
+      await this.closeRollouts(rollouts);
       await tracker.finish().catch(() => undefined);
       await writer.close();
     }

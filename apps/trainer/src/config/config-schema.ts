@@ -280,6 +280,43 @@ export const trackingSettingsSchema = z.strictObject({
     .prefault({}),
 });
 
+/** Where images are rendered and scored (see src/rollout/): in this process, or by workers through Redis. */
+export const rolloutSettingsSchema = z.strictObject({
+  /** `local`: render and score in the trainer process; `redis`: enqueue prompt groups for `vlm-grpo-worker` processes through Redis (BullMQ) (default: `local`). */
+  backend: z.enum(['local', 'redis']).default('local'),
+  /** Redis URL, `redis://` or `rediss://` (TLS), auth in the URL (`redis://:password@host:6379/0`); null uses env `VLM_GRPO_REDIS_URL`, else `redis://127.0.0.1:6379` (default: null). */
+  redis_url: z
+    .string()
+    .regex(/^rediss?:\/\//u, { message: 'must start with redis:// or rediss://' })
+    .nullable()
+    .default(null),
+  /** PEM file of the CA that signed the Redis server's TLS certificate, for `rediss://` with a private CA; null uses the system CAs (default: null). */
+  redis_tls_ca_file: z.string().min(1).nullable().default(null),
+  /** BullMQ key prefix of this run's queues; one trainer at a time per prefix, workers join by using the same one (default: `vlm-grpo`). */
+  queue_prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/u, { message: 'letters, digits, _ . - only' })
+    .default('vlm-grpo'),
+  /** Seconds a group may take from enqueue to result before its samples count as failed (default: 600). */
+  job_timeout_s: z.number().positive().default(600),
+  /** Retries of a job whose worker failed or died (BullMQ attempts − 1) (default: 2). */
+  retries: nonNegativeInt().default(2),
+  /** Most prompt groups enqueued and not yet collected (default: 64). */
+  max_groups_in_flight: positiveInt().default(64),
+  /** Largest job or result payload in bytes (JSON); larger ones are rejected with an error naming the size (default: 16777216). */
+  max_payload_bytes: positiveInt().default(16 * 1024 * 1024),
+  /** Seconds the trainer waits for an unreachable Redis before the run fails, keeping its checkpoints (default: 120). */
+  redis_timeout_s: z.number().positive().default(120),
+  /** Worker lock duration in seconds: longer than the longest pause of a worker's event loop; a dead worker's job is recovered after it (default: 60). */
+  lock_duration_s: z.number().positive().default(60),
+  /** Seconds between stalled-job checks by the workers (BullMQ `stalledInterval`) (default: 30). */
+  stalled_interval_s: z.number().positive().default(30),
+  /** Times a job may stall (its worker died) before it fails (BullMQ `maxStalledCount`) (default: 2). */
+  max_stalled_count: nonNegativeInt().default(2),
+  /** Sample the policy in chunks of this many prompt groups, each enqueued as soon as it is sampled, so workers render while the next chunk is generated; 0 samples the whole batch in one call. Changes the sampled rewrites (per-chunk seeds) equally for both backends (default: 0). */
+  generation_chunk_groups: nonNegativeInt().default(0),
+});
+
 /** Marks issues of rules that involve several keys, which only the merged configuration can judge. */
 export const CROSS_FIELD = { crossField: true } as const;
 
@@ -297,6 +334,7 @@ export const trainerConfigSchema = z.strictObject({
   output_settings: outputSettingsSchema.prefault({}),
   logging_settings: loggingSettingsSchema.prefault({}),
   tracking: trackingSettingsSchema.prefault({}),
+  rollout_settings: rolloutSettingsSchema.prefault({}),
 }).superRefine((config, context) => {
   const { min_words, max_words } = config.reward_settings.length_in_range;
   if (min_words > max_words) {

@@ -8,8 +8,11 @@
  *    `deriveSeed(seed, step, k, j)` when `same_seed_per_group` (every rewrite of a group starts
  *    from the same initial noise, so rewards compare prompts, not noise), else
  *    `deriveSeed(seed, step, k, j, 1 + i)`.
- * 2. Rendering and scoring overlap: the images of group k+1 are rendered while group k is
- *    scored (both are ONNX Runtime sessions running outside the JS thread).
+ * 2. Rendering and scoring go through a rollout backend (src/rollout/): in this process
+ *    (`LocalRolloutBackend`, group k+1 renders while group k is scored) or on worker processes
+ *    through Redis (`RedisRolloutBackend`); both run `renderAndScoreGroups`, so the rewards are
+ *    the same. Groups are keyed by (iteration, round, group): {@link beginIteration} sets the
+ *    iteration, every reward batch of an iteration is the next round (DAPO refills).
  * 3. Every component is scored against the user's ORIGINAL prompt (relevance) and the rewrite
  *    (similarity), per image, and averaged over the images of a rewrite.
  * 4. Components with `normalization: running_zscore` are standardised with running (Welford)
@@ -22,7 +25,10 @@ import type { RewardContext, RewardFunction } from '@vlm-grpo/grpo';
 
 import type { TrainerConfig } from '../config/config-schema.js';
 import type { SampleFailure } from '../runtime/failures.js';
-import { IMAGE_REWARD_NAMES, type ImageRenderer, type ImageRewardModel, type ImageRewardName, type RenderedImage, type RewardComponents } from '../system/ports.js';
+import type { RolloutGroup } from '../rollout/group-rollout.js';
+import { LocalRolloutBackend } from '../rollout/local-backend.js';
+import { imageComponentsOf, type RolloutBackend, type RolloutRequest } from '../rollout/rollout-backend.js';
+import type { ImageRenderer, ImageRewardModel, ImageRewardName, RewardComponents } from '../system/ports.js';
 import { lengthInRangeReward, subjectKeptReward } from './text-rewards.js';
 
 /** Saved running statistics of one component (Welford). */
@@ -74,6 +80,10 @@ export interface RewardBatchReport {
   timings: RewardTimings;
   /** Images rendered. */
   images: number;
+  /** The rollout backend's metrics of the batch (`rollout/...`; empty for the local backend). */
+  rollout: Record<string, number>;
+  /** The rollout backend's summary line of the batch (null for the local backend). */
+  rolloutSummary: string | null;
 }
 
 /** Options of {@link TrainingRewards}. */
@@ -81,6 +91,8 @@ export interface TrainingRewardsOptions {
   config: TrainerConfig;
   renderer: ImageRenderer;
   imageRewards: ImageRewardModel;
+  /** Where groups are rendered and scored (default: a `LocalRolloutBackend` over `renderer` and `imageRewards`). */
+  rollouts?: RolloutBackend;
   /** Stops rendering between groups when aborted (the batch then fails). */
   signal?: AbortSignal;
   /** Told when a batch's rewards start and end (progress display). */
@@ -89,11 +101,7 @@ export interface TrainingRewardsOptions {
 
 type Values = Map<string, (number | null)[]>;
 
-const isImage = (value: unknown): value is RenderedImage =>
-  typeof value === 'object' && value !== null && 'data' in value && 'width' in value && (value as RenderedImage).data instanceof Uint8Array;
-
-const errorText = (value: unknown): string =>
-  value instanceof Error ? value.message : typeof value === 'object' && value !== null && 'error' in value ? errorText((value as { error: unknown }).error) || String((value as { error: unknown }).error) : String(value);
+const emptyReport = (): RewardBatchReport => ({ failures: [], timings: { rendering: 0, scoring: 0, wall: 0 }, images: 0, rollout: {}, rolloutSummary: null });
 
 /** The trainer's GRPO reward functions (see the file header). */
 export class TrainingRewards {
@@ -103,23 +111,25 @@ export class TrainingRewards {
   readonly weights: number[];
   /** Names of the image components in use. */
   readonly imageComponents: ImageRewardName[];
+  /** Where groups are rendered and scored. */
+  readonly rollouts: RolloutBackend;
   private readonly config: TrainerConfig;
-  private readonly renderer: ImageRenderer;
-  private readonly imageRewards: ImageRewardModel;
   private readonly signal: AbortSignal | undefined;
   private readonly onStage: TrainingRewardsOptions['onStage'];
   private readonly normalizers = new Map<string, RunningNormalizer>();
   private readonly batches = new WeakMap<RewardContext, Promise<Values>>();
-  private report: RewardBatchReport = { failures: [], timings: { rendering: 0, scoring: 0, wall: 0 }, images: 0 };
+  private report: RewardBatchReport = emptyReport();
+  private iteration = 0;
+  private rounds = 0;
+  private sampledRounds = 0;
 
   constructor(options: TrainingRewardsOptions) {
     this.config = options.config;
-    this.renderer = options.renderer;
-    this.imageRewards = options.imageRewards;
     this.signal = options.signal;
     this.onStage = options.onStage;
     const rewards = options.config.reward_settings;
-    this.imageComponents = IMAGE_REWARD_NAMES.filter((name) => rewards[name].weight > 0);
+    this.imageComponents = imageComponentsOf(options.config);
+    this.rollouts = options.rollouts ?? new LocalRolloutBackend({ renderer: options.renderer, imageRewards: options.imageRewards }, this.imageComponents);
     const named: { name: string; weight: number }[] = [
       ...this.imageComponents.map((name) => ({ name, weight: rewards[name].weight })),
       ...(rewards.length_in_range.weight > 0 ? [{ name: 'length_in_range', weight: rewards.length_in_range.weight }] : []),
@@ -138,8 +148,34 @@ export class TrainingRewards {
   /** Failures, timings and image count of the latest batch, and reset them. */
   takeReport(): RewardBatchReport {
     const report = this.report;
-    this.report = { failures: [], timings: { rendering: 0, scoring: 0, wall: 0 }, images: 0 };
-    return report;
+    const rollout = this.rollouts.takeMetrics();
+    this.report = emptyReport();
+    return { ...report, rollout: rollout.metrics, rolloutSummary: rollout.summary };
+  }
+
+  /** The trainer iteration (0-based) whose batches come next: rollout keys derive from it. */
+  beginIteration(iteration: number): void {
+    this.iteration = iteration;
+    this.rounds = 0;
+    this.sampledRounds = 0;
+  }
+
+  /**
+   * Start rendering a chunk of sampled groups before the reward functions ask for them (chunked
+   * generation: `ChunkedPolicy` calls this once per chunk). `round` is {@link nextSampledRound}'s.
+   */
+  async prefetch(step: number, round: number, firstGroup: number, prompts: readonly string[], completions: readonly string[], g: number): Promise<void> {
+    if (this.imageComponents.length === 0) return;
+    const requests: RolloutRequest[] = prompts.map((prompt, k) => ({
+      key: { iteration: this.iteration, round, group: firstGroup + k },
+      group: this.group(step, firstGroup + k, prompt, completions.slice(k * g, (k + 1) * g)),
+    }));
+    await this.rollouts.prefetch(requests);
+  }
+
+  /** Round number of the next policy sampling call of this iteration (counted like reward batches). */
+  nextSampledRound(): number {
+    return this.sampledRounds++;
   }
 
   /** Running statistics of the normalised components, for checkpoints. */
@@ -199,92 +235,37 @@ export class TrainingRewards {
     return values;
   }
 
+  /** One prompt group: its rewrites and the seeds of their images. */
+  private group(step: number, group: number, original: string, rewrites: readonly string[]): RolloutGroup {
+    return { original, rewrites: [...rewrites], seeds: rewrites.map((_, row) => this.imageSeeds(step, group, row)) };
+  }
+
   /** Mean components per completion (null when the sample failed). */
   private async imageComponentValues(context: RewardContext, failed: Map<number, SampleFailure>): Promise<(RewardComponents | null)[]> {
-    const n = context.completions.length;
+    const round = this.rounds++;
     const groups = new Map<number, number[]>();
     context.groupIndices.forEach((group, row) => groups.set(group, [...(groups.get(group) ?? []), row]));
-    const chunks = [...groups.entries()].map(([group, rows]) => ({
-      rows,
-      jobs: rows.flatMap((row) => this.imageSeeds(context.step, group, row).map((seed) => ({ row, seed }))),
+    const entries = [...groups.entries()];
+    const requests: RolloutRequest[] = entries.map(([group, rows]) => ({
+      key: { iteration: this.iteration, round, group },
+      group: this.group(context.step, group, context.prompts[rows[0]!]!, rows.map((row) => context.completions[row]!)),
     }));
-    const fail = (row: number, stage: string, message: string) => {
-      if (!failed.has(row)) failed.set(row, { stage, sample: row, message });
-    };
-    const render = async (chunk: (typeof chunks)[number]): Promise<(RenderedImage | null)[]> => {
-      const started = performance.now();
-      try {
-        this.signal?.throwIfAborted();
-        const out = await this.renderer.render(chunk.jobs.map((job) => context.completions[job.row]!), { seeds: chunk.jobs.map((job) => job.seed), ...(this.signal ? { signal: this.signal } : {}) });
-        if (!Array.isArray(out) || out.length !== chunk.jobs.length) throw new Error(`renderer returned ${Array.isArray(out) ? out.length : typeof out} items for ${chunk.jobs.length} prompts`);
-        return out.map((item, index) => {
-          if (isImage(item)) return item;
-          fail(chunk.jobs[index]!.row, 'rendering', errorText(item));
-          return null;
+    const timings = { render: 0, score: 0 };
+    try {
+      const outcomes = await this.rollouts.run(requests, timings, this.signal);
+      const result: (RewardComponents | null)[] = context.completions.map(() => null);
+      outcomes.forEach((outcome, c) => {
+        this.report.images += outcome.imagesScored;
+        entries[c]![1].forEach((row, i) => {
+          const item = outcome.rows[i]!;
+          if ('components' in item) result[row] = item.components;
+          else if (!failed.has(row)) failed.set(row, { stage: item.stage, sample: row, message: item.message });
         });
-      } catch (error) {
-        for (const job of chunk.jobs) fail(job.row, 'rendering', (error as Error).message);
-        return chunk.jobs.map(() => null);
-      } finally {
-        this.report.timings.rendering += (performance.now() - started) / 1000;
-      }
-    };
-    const score = async (chunk: (typeof chunks)[number], images: (RenderedImage | null)[]): Promise<(RewardComponents | null)[]> => {
-      const started = performance.now();
-      const present = images.map((image, index) => ({ image, index })).filter((entry): entry is { image: RenderedImage; index: number } => entry.image !== null);
-      const result: (RewardComponents | null)[] = images.map(() => null);
-      if (present.length === 0) return result;
-      this.report.images += present.length;
-      try {
-        const rows = present.map((entry) => chunk.jobs[entry.index]!.row);
-        // An empty rewrite is a valid (poor) answer, not a failure: its image comes from the empty
-        // prompt and its similarity is measured against the original prompt.
-        const texts = rows.map((row) => (context.completions[row]!.trim() === '' ? context.prompts[row]! : context.completions[row]!));
-        const out = await this.imageRewards.components(
-          present.map((entry) => entry.image),
-          rows.map((row) => context.prompts[row]!),
-          texts,
-          this.signal,
-        );
-        if (!Array.isArray(out) || out.length !== present.length) throw new Error(`image reward returned ${Array.isArray(out) ? out.length : typeof out} items for ${present.length} images`);
-        out.forEach((item, k) => {
-          const row = rows[k]!;
-          if (item instanceof Error) return fail(row, 'scoring', item.message);
-          const bad = this.imageComponents.filter((name) => typeof item[name] !== 'number' || !Number.isFinite(item[name]));
-          if (bad.length > 0) return fail(row, 'scoring', `non-finite or missing reward component(s) ${bad.join(', ')}`);
-          result[present[k]!.index] = item;
-        });
-      } catch (error) {
-        for (const entry of present) fail(chunk.jobs[entry.index]!.row, 'scoring', (error as Error).message);
-      } finally {
-        this.report.timings.scoring += (performance.now() - started) / 1000;
-      }
+      });
       return result;
-    };
-
-    const perImage: (RewardComponents | null)[][] = [];
-    let next = chunks.length > 0 ? render(chunks[0]!) : undefined;
-    for (let c = 0; c < chunks.length; c++) {
-      const images = await next!;
-      // Render the next group while this one is scored.
-      next = c + 1 < chunks.length ? render(chunks[c + 1]!) : undefined;
-      perImage.push(await score(chunks[c]!, images));
+    } finally {
+      this.report.timings.rendering += timings.render;
+      this.report.timings.scoring += timings.score;
     }
-    const sums: (RewardComponents | null)[] = Array.from({ length: n }, () => null);
-    const counts = new Array<number>(n).fill(0);
-    chunks.forEach((chunk, c) =>
-      chunk.jobs.forEach((job, j) => {
-        const value = perImage[c]![j];
-        if (value === null || value === undefined) return;
-        const total = (sums[job.row] ??= {});
-        for (const name of this.imageComponents) total[name] = (total[name] ?? 0) + value[name]!;
-        counts[job.row]! += 1;
-      }),
-    );
-    return sums.map((sum, row) => {
-      // Every image of a rewrite must succeed: a partial mean would not compare with the group.
-      if (sum === null || failed.has(row) || counts[row] !== this.config.diffusion_settings.images_per_prompt) return null;
-      return Object.fromEntries(Object.entries(sum).map(([name, value]) => [name, value / counts[row]!]));
-    });
   }
 }

@@ -211,6 +211,40 @@ export async function loadComponents(config: TrainerConfig, logger: Logger, scop
     };
   }
 
+  let models: RewardModels;
+  try {
+    models = await loadRewardModels(config, logger);
+  } catch (error) {
+    wrapper.dispose();
+    throw error;
+  }
+  return {
+    policy: adaptPolicy(wrapper),
+    renderer: models.renderer,
+    imageRewards: models.imageRewards,
+    devices: { policy: policyDevice, diffusion: models.devices.diffusion, clip: models.devices.clip },
+    async dispose() {
+      wrapper.dispose();
+      await models.dispose();
+    },
+  };
+}
+
+/** The diffusion renderer and CLIP image rewards, without a policy (what a rollout worker loads). */
+export interface RewardModels {
+  renderer: ImageRenderer;
+  imageRewards: ImageRewardModel;
+  /** Where each runs, after device fallbacks. */
+  devices: { diffusion: string; clip: string };
+  /** Release both. */
+  dispose(): Promise<void>;
+}
+
+/** Load the diffusion pipeline and the CLIP reward named in the configuration. */
+export async function loadRewardModels(config: TrainerConfig, logger: Logger): Promise<RewardModels> {
+  const m = config.model_settings;
+  const device = m.device;
+  const hub = { localFilesOnly: m.local_files_only, ...(m.cache_dir === null ? {} : { cacheDir: m.cache_dir }) };
   // The pipeline reports the device each session really uses when it differs from the request.
   let diffusionDevice: string = device;
   const sdLogger = (level: 'info' | 'warn', message: string) => {
@@ -233,14 +267,12 @@ export async function loadComponents(config: TrainerConfig, logger: Logger, scop
       ...(config.diffusion_settings.scheduler === null ? {} : { scheduler: config.diffusion_settings.scheduler }),
     });
   } catch (error) {
-    wrapper.dispose();
     throw new TrainerError('TRAINER_COMPONENT_FAILED', `could not load the diffusion model ${m.sd_model}: ${(error as Error).message}`, { cause: error });
   }
 
   logger.info(`loading CLIP ${m.clip_model} (device ${device})`);
   const clip = (await import('@vlm-grpo/clip-reward')) as unknown as ClipModule;
   if (!clip.CLIPRewardCalculator) {
-    wrapper.dispose();
     await pipeline.release?.();
     throw missing('@vlm-grpo/clip-reward', 'CLIPRewardCalculator');
   }
@@ -264,17 +296,14 @@ export async function loadComponents(config: TrainerConfig, logger: Logger, scop
       },
     });
   } catch (error) {
-    wrapper.dispose();
     await pipeline.release?.();
     throw new TrainerError('TRAINER_COMPONENT_FAILED', `could not load CLIP ${m.clip_model}: ${(error as Error).message}`, { cause: error });
   }
   return {
-    policy: adaptPolicy(wrapper),
     renderer: adaptRenderer(pipeline, config),
     imageRewards: adaptImageRewards(calculator),
-    devices: { policy: policyDevice, diffusion: diffusionDevice, clip: calculator.device ?? device },
+    devices: { diffusion: diffusionDevice, clip: calculator.device ?? device },
     async dispose() {
-      wrapper.dispose();
       await pipeline.release?.();
       await calculator.dispose?.();
     },
