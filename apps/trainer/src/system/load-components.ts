@@ -37,6 +37,7 @@ interface VlmWrapperLike extends Omit<TrainablePolicy, 'enhancePrompts' | 'save'
 }
 
 interface VlmModule {
+  initBackend?: (name: string) => Promise<{ decision?: { detail: string } }>;
   VLMWrapper?: { fromPretrained(path: string, options: Record<string, unknown>): Promise<VlmWrapperLike> };
 }
 
@@ -192,13 +193,16 @@ export async function loadComponents(config: TrainerConfig, logger: Logger, scop
       ...hub,
       backend,
       ...(template === null ? {} : { promptFormat: 'plain', plainTemplate: template }),
-      logger: (message: string) => logger.info(`policy: ${message}`),
+      logger: (message: string) => logger.info(`policy: ${message.replace(/^\[vlm\] (backend: )?/u, '')}`),
     });
   } catch (error) {
     throw new TrainerError('TRAINER_COMPONENT_FAILED', `could not load the policy ${m.vlm_model}: ${(error as Error).message}`, { cause: error });
   }
   const tf = await import('@tensorflow/tfjs');
   const policyDevice = tf.getBackend() ?? 'unknown';
+  // The backend decision's full reasons (initBackend returns the first call's report for the same name).
+  const backendReport = await vlm.initBackend?.(backend).catch(() => undefined);
+  if (backendReport?.decision) logger.debug(backendReport.decision.detail);
   if (scope === 'policy') {
     return {
       policy: adaptPolicy(wrapper),
@@ -246,10 +250,22 @@ export async function loadRewardModels(config: TrainerConfig, logger: Logger): P
   const device = m.device;
   const hub = { localFilesOnly: m.local_files_only, ...(m.cache_dir === null ? {} : { cacheDir: m.cache_dir }) };
   // The pipeline reports the device each session really uses when it differs from the request.
+  // One INFO line for the device decision (the first component's; another component that lands
+  // elsewhere is a WARNING), every reason at DEBUG.
   let diffusionDevice: string = device;
+  let decided = false;
   const sdLogger = (level: 'info' | 'warn', message: string) => {
     const used = /^\w+: using (\w+)/u.exec(message);
     if (used) diffusionDevice = used[1]!;
+    const decision = /^diffusion (\S+): (\w+) \((.*)\)$/u.exec(message);
+    if (decision) {
+      if (!decided) logger.info(`diffusion: ${decision[2]} (${decision[3]})`);
+      else if (decision[2] !== diffusionDevice) logger.warning(`diffusion ${decision[1]}: ${decision[2]} (${decision[3]}), unlike the other components (${diffusionDevice})`);
+      else logger.debug(message);
+      if (!decided) diffusionDevice = decision[2]!;
+      decided = true;
+      return;
+    }
     if (level === 'warn') logger.warning(`diffusion: ${message}`);
     else logger.debug(`diffusion: ${message}`);
   };
@@ -286,7 +302,8 @@ export async function loadRewardModels(config: TrainerConfig, logger: Logger): P
       ...hub,
       device,
       dtype: m.dtype,
-      logger: (message: string) => logger.info(`clip: ${message}`),
+      // `clip: <device> (…)` is the decision line (INFO); `details: …` carries every reason (DEBUG).
+      logger: (message: string) => (message.startsWith('details: ') ? logger.debug(message.slice('details: '.length)) : logger.info(message.startsWith('clip: ') ? message : `clip: ${message}`)),
       rewards: {
         similarity: on(r.similarity.weight) ? { weight: 1, mode: r.similarity.mode === 'clip_score' ? 'clipScore' : 'cosine' } : false,
         relevanceToOriginal: on(r.relevance_to_original.weight) ? { weight: 1, mode: r.relevance_to_original.promptist_gate ? 'promptistGate' : r.similarity.mode === 'clip_score' ? 'clipScore' : 'cosine' } : false,
