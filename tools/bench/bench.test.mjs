@@ -36,6 +36,24 @@ describe('tools/bench/bench.mjs', () => {
     expect(lines.at(-1)).toMatch(/^\| iteration default config \| +gen \/ render \/ score \/ update s \|/u);
   }, 240_000);
 
+  it('suite iteration: times one GRPO iteration per stage with the tiny stand-ins, and says why PyTorch did not run', () => {
+    const json = join(scratch, 'iteration.json');
+    // No CUDA here: the PyTorch reference is skipped with its reason (the GPU machine runs it).
+    const run = spawnSync(process.execPath, [script, '--suite', 'iteration', '--skip-build', '--repeats', '1', '--iterations', '2', '--json', json], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const result = JSON.parse(readFileSync(json, 'utf8'));
+    expect(result.environment.command).toContain('--suite iteration');
+    expect(result.ours.iterations).toBe(2);
+    expect(Object.keys(result.ours.seconds)).toEqual(['generation', 'rendering', 'scoring', 'update', 'total']);
+    for (const value of Object.values(result.ours.seconds)) expect(value).toBeGreaterThan(0);
+    expect(result.ours.completionLength).toBeGreaterThan(0);
+    expect(result.torch.skipped ?? result.torch.seconds).toBeTruthy();
+    if (result.torch.skipped) expect(run.stderr).toContain(`PyTorch reference not run: ${result.torch.skipped}`);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines.at(-6)).toMatch(/^\| stage \| ours \(cpu\) \| PyTorch/u);
+    expect(lines.at(-1)).toMatch(/^\| total \| \d+\.\d{3} \| /u);
+  }, 240_000);
+
   it('rejects an unknown stage', () => {
     const run = spawnSync(process.execPath, [script, '--stage', 'nope'], { encoding: 'utf8' });
     expect(run.status).not.toBe(0);

@@ -42,6 +42,13 @@ export interface PipelineOptions extends SessionSettings, HubOptions {
   memoryEfficient?: boolean;
   /** Decode one image at a time (default: same as `memoryEfficient`). */
   vaeSlicing?: boolean;
+  /**
+   * With classifier-free guidance, run the unconditional and the conditional halves as two
+   * denoiser calls of batch B instead of one of batch 2B: the denoiser's activations peak at half
+   * the size, at the cost of a second launch per step (default: same as `memoryEfficient`).
+   * Results equal the batched ones up to the kernels' batch-size-dependent rounding.
+   */
+  sequentialCfg?: boolean;
   /** Quality validation of every image (default: `'report'`: issues in `image.quality`). */
   validation?: ValidationMode;
   /** Thresholds of the quality validation. */
@@ -387,7 +394,12 @@ export abstract class BasePipeline {
     };
 
     // 3. Denoising loop (conditioning uploaded once on WebGPU; see PipelineOptions).
-    const resident = await this.uploadConditioning(denoiser, feedsCond);
+    // Sequential CFG: the unconditional and conditional halves as two calls of batch B.
+    const sequential = uncond !== undefined && (this.options.sequentialCfg ?? this.options.memoryEfficient ?? false);
+    const halves = sequential ? [uncond!, cond] : [feedsCond];
+    const residents = [];
+    for (const half of halves) residents.push(await this.uploadConditioning(denoiser, half));
+    const resident = residents[0];
     const total = scheduler.timesteps.length;
     try {
       for (let i = 0; i < total; i++) {
@@ -395,8 +407,16 @@ export abstract class BasePipeline {
         const tStep = performance.now();
         const t = scheduler.timesteps[i]!;
         const scaled = scheduler.scaleModelInput(latents, i);
-        const input = uncond ? concatBatch({ data: scaled, dims }, { data: scaled, dims }) : { data: scaled, dims };
-        const out = await this.runDenoiser(denoiser, input, t, feedsCond, resident);
+        let out: Float32Array;
+        if (sequential) {
+          const single = { data: scaled, dims };
+          out = new Float32Array(2 * latents.length);
+          out.set(await this.runDenoiser(denoiser, single, t, halves[0]!, residents[0]), 0);
+          out.set(await this.runDenoiser(denoiser, single, t, halves[1]!, residents[1]), latents.length);
+        } else {
+          const input = uncond ? concatBatch({ data: scaled, dims }, { data: scaled, dims }) : { data: scaled, dims };
+          out = await this.runDenoiser(denoiser, input, t, feedsCond, resident);
+        }
         let eps: Float32Array;
         if (uncond) {
           eps = new Float32Array(latents.length);
@@ -411,7 +431,7 @@ export abstract class BasePipeline {
         if (options.onStep) await options.onStep({ step: i, totalSteps: total, timestep: t, latents });
       }
     } finally {
-      for (const tensor of resident?.values() ?? []) tensor.dispose();
+      for (const r of residents) for (const tensor of r?.values() ?? []) tensor.dispose();
     }
     await this.denoiserComponent().done();
     checkAbort();

@@ -86,6 +86,30 @@ describe('pipeline behaviour on tiny-sd', () => {
     await expectSdError(lean.generateImage('a cat', opts), 'SD_RELEASED');
   });
 
+  it('sequential CFG runs the denoiser at batch B (not 2B) and gives the batched images', async () => {
+    const seq = await StableDiffusionPipeline.fromPretrained(tinySd, { sequentialCfg: true });
+    const opts = { steps: 2, guidanceScale: 7.5, scheduler: 'ddim', seed: 5, numImagesPerPrompt: 2, outputType: 'float32' } as const;
+    // Observe the batch the denoiser receives (the pipeline's own ONNX session, wrapped).
+    const batches: number[] = [];
+    const denoiser = await (seq as unknown as { denoiserComponent(): { get(): Promise<{ run: (feeds: Record<string, { dims: readonly number[] }>, names?: string[]) => Promise<unknown> }> } })
+      .denoiserComponent()
+      .get();
+    const run = denoiser.run.bind(denoiser);
+    denoiser.run = (feeds, names) => {
+      batches.push(feeds.sample!.dims[0]!);
+      return run(feeds, names);
+    };
+    const a = await seq.generateImages(['a cat'], opts);
+    const b = await pipe.generateImages(['a cat'], opts);
+    expect(batches).toEqual([2, 2, 2, 2]);
+    for (let i = 0; i < a.length; i++) {
+      let largest = 0;
+      a[i]!.float32!.forEach((v, k) => (largest = Math.max(largest, Math.abs(v - b[i]!.float32![k]!))));
+      expect(largest).toBeLessThan(1e-4);
+    }
+    await seq.dispose();
+  });
+
   it('onStep reports every step and AbortSignal stops generation', async () => {
     const seen: number[] = [];
     await pipe.generateImage('a cat', { steps: 3, guidanceScale: 1, scheduler: 'euler', seed: 1, onStep: (s) => void seen.push(s.step) });
