@@ -2,7 +2,8 @@
  * Golden tests of the CLIP model wrapper against the Python reference (tiny-clip fixture,
  * transformers 5.17): tokenisation ids, text/image embeddings and logits to 1e-4.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -188,21 +189,76 @@ describe('model loading', () => {
     }
   });
 
-  it('loads a Hub id from the transformers.js cache with localFilesOnly, and names a missing one', async () => {
+  it('loads a Hub id from the Hugging Face cache layout with localFilesOnly, and names a missing one', async () => {
     const cache = mkdtempSync(join(tmpdir(), 'hf-cache-'));
     temp.push(cache);
-    cpSync(modelDir, join(cache, 'test-org', 'tiny-clip'), { recursive: true });
+    const commit = 'b'.repeat(40);
+    cpSync(modelDir, join(cache, 'models--test-org--tiny-clip', 'snapshots', commit), { recursive: true });
+    mkdirSync(join(cache, 'models--test-org--tiny-clip', 'refs'));
+    writeFileSync(join(cache, 'models--test-org--tiny-clip', 'refs', 'main'), commit);
     const calc = await CLIPRewardCalculator.fromPretrained('test-org/tiny-clip', { localFilesOnly: true, cacheDir: cache, logger: quiet });
     expect(calc.source).toBe('test-org/tiny-clip');
     expect(calc.layout).toBe('split');
     expect(maxAbsDiff(await calc.embedPixelValues(refPixels, 3), ref.image_embeds)).toBeLessThan(1e-4);
     await calc.dispose();
     const error = await CLIPRewardCalculator.fromPretrained('Xenova/clip-vit-base-patch32', { localFilesOnly: true, cacheDir: cache }).catch((e: unknown) => e);
-    expect(ClipRewardError.isInstance(error) && error.code).toBe('CLIP_MODEL_LOAD_FAILED');
-    expect((error as Error).message).toMatch(/^Xenova\/clip-vit-base-patch32: cannot load the tokenizer \(localFilesOnly is set/);
+    expect(ClipRewardError.isInstance(error) && error.code).toBe('CLIP_MODEL_FILE_MISSING');
+    expect((error as Error).message).toMatch(/^Xenova\/clip-vit-base-patch32: config\.json \(config\.json\) is missing: not in the cache .*localFilesOnly/);
   });
 
-  it('restores transformers.js env after loading (settings are per call)', async () => {
+  it('loads the original OpenAI id through its ONNX export, downloading into the shared cache, with a log line', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'hf-cache-'));
+    temp.push(cache);
+    const requests: string[] = [];
+    const server = createServer((request, response) => {
+      requests.push(request.url ?? '');
+      const match = /^\/Xenova\/clip-vit-base-patch32\/resolve\/main\/(.+)$/u.exec(request.url ?? '');
+      const file = match ? join(modelDir, decodeURIComponent(match[1]!)) : '';
+      if (!match || !existsSync(file)) {
+        response.statusCode = 404;
+        response.end();
+        return;
+      }
+      response.setHeader('x-repo-commit', 'c'.repeat(40));
+      response.end(readFileSync(file));
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const endpoint = process.env['HF_ENDPOINT'];
+    process.env['HF_ENDPOINT'] = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const logs: string[] = [];
+    try {
+      const calc = await CLIPRewardCalculator.fromPretrained('openai/clip-vit-base-patch32', { cacheDir: cache, logger: (message) => logs.push(message) });
+      expect(logs[0]).toBe('openai/clip-vit-base-patch32 has no ONNX files; using its ONNX export Xenova/clip-vit-base-patch32 (same weights, transformers.js layout)');
+      expect(calc.source).toBe('Xenova/clip-vit-base-patch32');
+      expect(maxAbsDiff(await calc.embedPixelValues(refPixels, 3), ref.image_embeds)).toBeLessThan(1e-4);
+      await calc.dispose();
+      expect(existsSync(join(cache, 'models--Xenova--clip-vit-base-patch32', 'snapshots', 'c'.repeat(40), 'onnx', 'vision_model.onnx'))).toBe(true);
+      // Only what the layout needs: no model.safetensors, no other dtype.
+      expect(requests.some((url) => url.endsWith('model.safetensors') || url.includes('_fp16'))).toBe(false);
+    } finally {
+      if (endpoint === undefined) delete process.env['HF_ENDPOINT'];
+      else process.env['HF_ENDPOINT'] = endpoint;
+      server.close();
+    }
+  });
+
+  it('refuses ONNX external data that escapes the model folder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tiny-clip-evil-'));
+    temp.push(dir);
+    cpSync(modelDir, dir, { recursive: true });
+    // A TensorProto initializer stored externally at "../../../etc/passwd" (hand-written protobuf).
+    const varint = (v: number): number[] => (v < 0x80 ? [v] : [(v % 128) | 0x80, ...varint(Math.floor(v / 128))]);
+    const bytes = (f: number, b: number[]) => [...varint(f * 8 + 2), ...varint(b.length), ...b];
+    const str = (f: number, t: string) => bytes(f, [...Buffer.from(t)]);
+    const int = (f: number, v: number) => [...varint(f * 8), ...varint(v)];
+    const tensor = [...int(1, 1), ...int(2, 1), ...str(8, 'w'), ...bytes(13, [...str(1, 'location'), ...str(2, '../../../etc/passwd')]), ...int(14, 1)];
+    writeFileSync(join(dir, 'onnx', 'text_model.onnx'), Uint8Array.from([...int(1, 8), ...bytes(7, [...str(2, 'g'), ...bytes(5, tensor)])]));
+    const error = await ClipModel.load(dir, { logger: quiet }).catch((e: unknown) => e);
+    expect(ClipRewardError.isInstance(error) && error.code).toBe('CLIP_INVALID_CONFIG');
+    expect((error as Error).message).toMatch(/text_model\.onnx \(external data\).*escapes the model folder/);
+  });
+
+  it('leaves transformers.js env as it was (options are per call)', async () => {
     const { env } = await import('@huggingface/transformers');
     const before = { remote: env.allowRemoteModels, path: env.localModelPath, cache: env.cacheDir };
     const calc = await CLIPRewardCalculator.fromPretrained(modelDir, { logger: quiet });

@@ -15,10 +15,14 @@
  * `model_max_length` (77 for CLIP) exactly as Hugging Face does (BOS + first 75 tokens + EOS);
  * CLIP pools at the EOS position under a causal mask, so padding never changes an embedding.
  *
- * transformers.js keeps its settings in a global `env`; this module sets `allowRemoteModels`,
- * `allowLocalModels`, `localModelPath` and `cacheDir` only for the duration of each load (loads are
- * serialised) and restores them afterwards. A local folder is passed as an absolute path with
- * remote access off, so loading it never touches the network.
+ * Files: an existing folder always wins (relative paths resolve from the working directory); a
+ * hub id is fetched into the hub cache shared with the Hugging Face tools (`@vlm-grpo/data`'s
+ * `HubRepository`: `$HF_HUB_CACHE` or `$HF_HOME/hub`, `models--org--name/snapshots/<commit>/`,
+ * `HF_HUB_OFFLINE`), only the files the chosen layout and dtype need, external-data names checked.
+ * transformers.js then always reads an absolute local folder with `local_files_only` passed per
+ * call: this module never changes transformers.js' global `env`. An original OpenAI id without ONNX
+ * files (`openai/clip-vit-base-patch32`) loads its ONNX export (`Xenova/clip-vit-base-patch32`),
+ * with a log line.
  */
 import { createRequire } from 'node:module';
 import type * as Hf from '@huggingface/transformers';
@@ -53,9 +57,9 @@ export interface ClipModelOptions {
   device?: ClipDevice;
   /** Weight variant (default: `fp32`). */
   dtype?: ClipDtype;
-  /** Never download; a Hub id must already be in the cache (default: false). Local folders never download. */
+  /** Never download; a Hub id must already be in the cache (default: false; `HF_HUB_OFFLINE=1` forces it). Local folders never download. */
   localFilesOnly?: boolean;
-  /** Folder where downloaded Hub files are cached (default: transformers.js' own `.cache`). */
+  /** Hub cache root, shared with the Hugging Face tools (default: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`). */
   cacheDir?: string;
   /** Hub revision (branch, tag or commit) (default: `main`). */
   revision?: string;
@@ -92,25 +96,6 @@ function loadTransformers(): Promise<Transformers> {
   return transformersPromise;
 }
 
-let loadChain: Promise<unknown> = Promise.resolve();
-/** Run `fn` with transformers.js' env temporarily changed; loads are serialised so they never interleave. */
-function withEnv<T>(settings: Record<string, unknown>, fn: (t: Transformers) => Promise<T>): Promise<T> {
-  const run = loadChain.then(async () => {
-    const t = await loadTransformers();
-    const env = t.env as unknown as Record<string, unknown>;
-    const saved: Record<string, unknown> = {};
-    for (const key of Object.keys(settings)) saved[key] = env[key];
-    Object.assign(env, settings);
-    try {
-      return await fn(t);
-    } finally {
-      Object.assign(env, saved);
-    }
-  });
-  loadChain = run.catch(() => undefined);
-  return run;
-}
-
 /** Tokenised texts. */
 interface Tokenized {
   inputIds: HfTensor;
@@ -131,8 +116,54 @@ function defaultLogger(message: string): void {
   console.warn(`[clip-reward] ${message}`);
 }
 
-function isLocalPath(id: string, exists: boolean): boolean {
-  return exists || id.startsWith('/') || id.startsWith('.') || id.startsWith('~') || id.includes('\\') || /^[A-Za-z]:/.test(id) || id.split('/').length > 2;
+function isPathLike(id: string): boolean {
+  return id.startsWith('/') || id.startsWith('.') || id.startsWith('~') || id.includes('\\') || /^[A-Za-z]:/.test(id) || id.split('/').length > 2;
+}
+
+/** OpenAI CLIP repositories (PyTorch weights only) and their ONNX exports in the transformers.js layout. */
+export const CLIP_ONNX_EQUIVALENTS: Readonly<Record<string, string>> = {
+  'openai/clip-vit-base-patch32': 'Xenova/clip-vit-base-patch32',
+  'openai/clip-vit-base-patch16': 'Xenova/clip-vit-base-patch16',
+  'openai/clip-vit-large-patch14': 'Xenova/clip-vit-large-patch14',
+};
+
+/** The command that exports a CLIP repository or folder to the ONNX layout this package loads. */
+export function clipConversionCommand(id: string): string {
+  return `optimum-cli export onnx --model ${id} --task zero-shot-image-classification models/${id.split('/').at(-1)}-onnx/onnx (then copy the tokenizer and preprocessor files next to onnx/)`;
+}
+
+/** Fetch what a CLIP layout needs from the hub cache; returns the snapshot folder. */
+async function fetchHubModel(repoId: string, options: ClipModelOptions, suffix: string, layout: ClipLayout): Promise<string> {
+  const { DataError, HubRepository, onnxExternalDataLocations, checkModelFileName } = await import('@vlm-grpo/data');
+  try {
+    const repo = HubRepository.open(repoId, {
+      ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
+      ...(options.revision === undefined ? {} : { revision: options.revision }),
+      ...(options.localFilesOnly === undefined ? {} : { localFilesOnly: options.localFilesOnly }),
+    });
+    for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json']) await repo.requireFile(file);
+    await repo.file('special_tokens_map.json');
+    const onnx = async (base: string): Promise<boolean> => {
+      const path = await repo.file(`onnx/${base}${suffix}.onnx`);
+      if (path === undefined) return false;
+      for (const location of await onnxExternalDataLocations(path)) await repo.requireFile(`onnx/${checkModelFileName(location, `${repoId}/onnx/${base}${suffix}.onnx (external data)`)}`);
+      return true;
+    };
+    const split = layout !== 'combined' && (await onnx('text_model')) && (await onnx('vision_model'));
+    if (!split && (layout === 'split' || !(await onnx('model')))) {
+      throw new ModelFileMissingError(
+        repo.snapshotDir ?? repo.repoDir,
+        layout === 'split' ? `onnx/text_model${suffix}.onnx` : `onnx/model${suffix}.onnx`,
+        `${repoId} has no ONNX files for dtype ${suffix === '' ? 'fp32' : suffix.slice(1)} in the transformers.js layout (onnx/text_model, onnx/vision_model or onnx/model)${repo.offline ? ' in the hub cache (offline)' : ''}; convert it once with: ${clipConversionCommand(repoId)}`,
+      );
+    }
+    return repo.snapshotDir!;
+  } catch (error) {
+    if (DataError.isInstance(error)) {
+      throw new ClipRewardError(error.code === 'DATA_HUB_FILE_NOT_FOUND' ? 'CLIP_MODEL_FILE_MISSING' : 'CLIP_MODEL_LOAD_FAILED', error.message, { cause: error });
+    }
+    throw error;
+  }
 }
 
 /** A loaded CLIP model: tokenizer, preprocessing settings and ONNX sessions. */
@@ -170,17 +201,25 @@ export class ClipModel {
       throw new ClipRewardError('CLIP_INVALID_ARGUMENT', `dtype ${JSON.stringify(dtype)}: expected one of ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
     }
     const suffix = DTYPE_SUFFIX[dtype];
-    const exists = existsSync(modelIdOrPath);
-    const local = isLocalPath(modelIdOrPath, exists);
     let layout: Exclude<ClipLayout, 'auto'> | undefined = options.layout === 'auto' ? undefined : options.layout;
-    let source = modelIdOrPath;
     let preprocessJson: unknown;
-    let envSettings: Record<string, unknown>;
     let logitScale = options.logitScale;
 
-    if (local) {
-      source = path.resolve(modelIdOrPath);
-      if (!exists || !statSync(source).isDirectory()) {
+    // An existing folder wins over a hub id; relative paths resolve from the working directory.
+    let source = path.resolve(modelIdOrPath);
+    const exists = existsSync(source);
+    if (!exists && isPathLike(modelIdOrPath)) {
+      throw new ClipRewardError('CLIP_MODEL_FILE_MISSING', `model folder ${source} does not exist (or is not a folder)`);
+    }
+    let displaySource = source;
+    if (!exists) {
+      const equivalent = Object.hasOwn(CLIP_ONNX_EQUIVALENTS, modelIdOrPath) ? CLIP_ONNX_EQUIVALENTS[modelIdOrPath]! : undefined;
+      if (equivalent !== undefined) logger(`${modelIdOrPath} has no ONNX files; using its ONNX export ${equivalent} (same weights, transformers.js layout)`);
+      displaySource = equivalent ?? modelIdOrPath;
+      source = await fetchHubModel(displaySource, options, suffix, options.layout ?? 'auto');
+    }
+    {
+      if (!statSync(source).isDirectory()) {
         throw new ClipRewardError('CLIP_MODEL_FILE_MISSING', `model folder ${source} does not exist (or is not a folder)`);
       }
       for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json']) {
@@ -194,6 +233,16 @@ export class ClipModel {
       }
       const needed = layout === 'split' ? ['text_model', 'vision_model'] : ['model'];
       for (const base of needed) if (!has(base)) throw new ModelFileMissingError(source, `onnx/${base}${suffix}.onnx`, `layout ${layout}, dtype ${dtype}`);
+      // External data an ONNX file names must stay in the model folder (no `..`, absolute paths or symlinks out).
+      const { DataError, checkOnnxExternalData } = await import('@vlm-grpo/data');
+      for (const base of needed) {
+        try {
+          await checkOnnxExternalData(path.join(source, 'onnx', `${base}${suffix}.onnx`), exists ? source : path.dirname(path.dirname(source)));
+        } catch (cause) {
+          if (DataError.isInstance(cause)) throw new ClipRewardError('CLIP_INVALID_CONFIG', cause.message, { cause });
+          throw cause;
+        }
+      }
       try {
         preprocessJson = JSON.parse(await readFile(path.join(source, 'preprocessor_config.json'), 'utf8'));
       } catch (cause) {
@@ -203,46 +252,25 @@ export class ClipModel {
         const t = await readSafetensorsTensor(path.join(source, 'model.safetensors'), 'logit_scale');
         if (t && t.data.length === 1) logitScale = Math.exp(t.data[0]!);
       }
-      envSettings = { allowRemoteModels: false, allowLocalModels: true, localModelPath: `${path.dirname(source)}${path.sep}` };
-    } else {
-      envSettings = {
-        allowRemoteModels: !options.localFilesOnly,
-        allowLocalModels: true,
-        ...(options.cacheDir ? { cacheDir: path.resolve(options.cacheDir) } : {}),
-      };
     }
 
-    const hubOptions = {
-      local_files_only: local || options.localFilesOnly === true,
-      ...(options.cacheDir && !local ? { cache_dir: path.resolve(options.cacheDir) } : {}),
-      ...(options.revision ? { revision: options.revision } : {}),
-    };
+    // Always an absolute local folder, read with local_files_only per call (transformers.js' env untouched).
+    const hubOptions = { local_files_only: true };
 
-    return withEnv(envSettings, async (t) => {
+    const t = await loadTransformers();
+    {
       const wrapLoad = (what: string, cause: unknown): ClipRewardError => {
         if (ClipRewardError.isInstance(cause)) return cause;
         const message = (cause as Error)?.message ?? String(cause);
         const m = /file was not found locally at "([^"]+)"/.exec(message);
-        if (m && local) return new ModelFileMissingError(source, path.relative(source, m[1]!), message);
-        const hint =
-          !local && options.localFilesOnly
-            ? ` (localFilesOnly is set: the files must already be in the cache${options.cacheDir ? ` ${path.resolve(options.cacheDir)}` : ''})`
-            : '';
-        return new ClipRewardError('CLIP_MODEL_LOAD_FAILED', `${source}: cannot load ${what}${hint}: ${message}`, { cause });
+        if (m) return new ModelFileMissingError(source, path.relative(source, m[1]!), message);
+        return new ClipRewardError('CLIP_MODEL_LOAD_FAILED', `${source}: cannot load ${what}: ${message}`, { cause });
       };
       let tokenizer: PreTrainedTokenizer;
       try {
         tokenizer = await t.AutoTokenizer.from_pretrained(source, hubOptions);
       } catch (cause) {
         throw wrapLoad('the tokenizer', cause);
-      }
-      if (!local) {
-        try {
-          const processor = await t.AutoImageProcessor.from_pretrained(source, hubOptions);
-          preprocessJson = (processor as unknown as { config: unknown }).config;
-        } catch (cause) {
-          throw wrapLoad('preprocessor_config.json', cause);
-        }
       }
       const preprocess = parsePreprocessorConfig(preprocessJson, `${source}/preprocessor_config.json`, options.preprocessFlavour ?? 'torch');
 
@@ -326,7 +354,7 @@ export class ClipModel {
       const maxPositions = textConfig.text_config?.max_position_embeddings ?? textConfig.max_position_embeddings ?? 77;
       const tokMax = Number(tokenizer.model_max_length);
       const maxTextTokens = Number.isFinite(tokMax) && tokMax > 0 ? Math.min(tokMax, maxPositions) : maxPositions;
-      const model = new ClipModel(source, device, dtype, lay, preprocess, maxTextTokens, logitScale ?? Number.NaN, tokenizer, models, t.Tensor);
+      const model = new ClipModel(displaySource, device, dtype, lay, preprocess, maxTextTokens, logitScale ?? Number.NaN, tokenizer, models, t.Tensor);
       if (logitScale === undefined) {
         if (lay === 'combined') {
           (model as { logitScale: number }).logitScale = await model.measureLogitScale();
@@ -336,7 +364,7 @@ export class ClipModel {
         }
       }
       return model;
-    });
+    }
   }
 
   private assertOpen(): void {
