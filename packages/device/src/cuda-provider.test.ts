@@ -13,7 +13,7 @@ describe('cudaProviderStatus (stubbed files and loader)', () => {
   it('is not installed where the provider file is absent, and says how to install it', () => {
     const status = cudaProviderStatus({ ortPackageDir: ORT_DIR, platform: 'linux', arch: 'x64', fileExists: () => false });
     expect(status).toMatchObject({ installed: false, ready: false });
-    expect(status.reason).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node');
+    expect(status.reason).toContain(`ONNXRUNTIME_NODE_INSTALL=cuda12 node ${ORT_DIR}/script/install.js`);
   });
 
   it('names each missing library and what it is', () => {

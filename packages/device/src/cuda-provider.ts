@@ -49,9 +49,14 @@ export interface CudaProviderOptions {
   fileExists?: (path: string) => boolean;
 }
 
-/** How a user installs the CUDA provider (one line, used in messages). */
-export const CUDA_INSTALL_HINT =
-  'install it with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (needs api.nuget.org; CUDA 12 and cuDNN 9 libraries on the library path)';
+/**
+ * How a user installs the CUDA provider into onnxruntime-node's folder `ortDir` (one line, used in
+ * messages). The install script is run directly: `npm rebuild` skips it where the project's
+ * `allowScripts` denies it.
+ */
+export function cudaInstallHint(ortDir = 'node_modules/onnxruntime-node'): string {
+  return `install it with \`ONNXRUNTIME_NODE_INSTALL=cuda12 node ${join(ortDir, 'script', 'install.js')}\` (downloads from api.nuget.org; needs CUDA 12 and cuDNN 9 libraries on the library path)`;
+}
 
 /** What the CUDA provider's usual dependencies are, for messages. */
 const LIBRARY_ROLES: readonly [RegExp, string][] = [
@@ -188,7 +193,7 @@ export function cudaProviderStatus(options: CudaProviderOptions = {}): CudaProvi
       installed: false,
       ready: false,
       missingLibraries: [],
-      reason: `the CUDA provider is not installed (no ${providerPath}; onnxruntime-node's install step was skipped or could not reach NuGet): ${CUDA_INSTALL_HINT}`,
+      reason: `the CUDA provider is not installed (no ${providerPath}; onnxruntime-node's install step was skipped or could not reach NuGet): ${cudaInstallHint(ortDir)}`,
     };
   }
   let needed: string[];

@@ -16,7 +16,7 @@ export {
   type WebgpuProbeOptions,
 } from './webgpu-probe.js';
 export {
-  CUDA_INSTALL_HINT,
+  cudaInstallHint,
   cudaProviderStatus,
   explainCudaFailure,
   libraryRole,
