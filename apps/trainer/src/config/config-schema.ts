@@ -6,6 +6,7 @@
  * an unknown key is an error that names its path. Keys are snake_case, as in the original
  * design's `default_config.json` (`model_settings`, `training_settings`).
  */
+import { SCHEDULER_CHOICES } from '@vlm-grpo/sd';
 import { z } from 'zod';
 
 /** Where a stage runs: `auto` probes what initialises and falls back to `cpu` with a logged reason. */
@@ -148,8 +149,8 @@ export const diffusionSettingsSchema = z.strictObject({
   height: positiveInt().default(64),
   /** Image width in pixels, a multiple of the VAE factor (default: 64). */
   width: positiveInt().default(64),
-  /** Scheduler override (`pndm`, `ddim`, `euler`, `euler_ancestral`, `dpm_solver`, `lcm`, `flow_match_euler`); null uses the model's (default: null). */
-  scheduler: z.enum(['pndm', 'ddim', 'euler', 'euler_ancestral', 'dpm_solver', 'lcm', 'flow_match_euler']).nullable().default(null),
+  /** Scheduler override (@vlm-grpo/sd's `SCHEDULER_CHOICES`: `pndm`, `ddim`, `euler`, `euler_ancestral`, `dpm_solver`, `lcm`, `flow_match_euler`); null uses the model's (default: null). */
+  scheduler: z.enum(SCHEDULER_CHOICES).nullable().default(null),
   /** Negative prompt used when guidance is on (default: empty). */
   negative_prompt: z.string().default(''),
   /** Images rendered per rewrite; their rewards are averaged (default: 1). */
@@ -188,6 +189,11 @@ export const rewardSettingsSchema = z.strictObject({
   aesthetic: componentSchema(0, {
     /** Path of the head's safetensors file; required when the weight is > 0 (default: null). */
     head_path: z.string().min(1).nullable().default(null),
+  }).prefault({}),
+  /** The diffusion model's own safety checker (`safety_checker/model.onnx`): 1 for a safe image, 0 for a flagged one (default weight 0; off with one log line when the model has none). */
+  safety: componentSchema(0, {
+    /** A checker output above this flags the image (default: 0.5; the usual export outputs a boolean). */
+    threshold: z.number().default(0.5),
   }).prefault({}),
   /** Text reward: rewrite length (words) inside a range scores 1, falling off outside (default weight 1). */
   length_in_range: z

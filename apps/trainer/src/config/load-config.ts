@@ -2,6 +2,8 @@
  * Build the trainer configuration from its layers: schema defaults ← `config/default_config.json`
  * ← a user file ← CLI overrides. Each layer is validated on its own first, so an error names the
  * layer (file or CLI flags) and the key path; then the merged result is validated as a whole.
+ * The original design's names (`training_settings.group_size`) are accepted in every layer
+ * (original-names.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +12,7 @@ import type { z } from 'zod';
 
 import { ConfigValidationError, TrainerError, type ConfigIssue } from '../errors.js';
 import { trainerConfigSchema, type TrainerConfig } from './config-schema.js';
+import { normalizeOriginalNames } from './original-names.js';
 
 /** The embedded default configuration file of the repository. */
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../../../config/default_config.json', import.meta.url));
@@ -161,8 +164,10 @@ export async function readConfigFile(path: string): Promise<JsonObject> {
     }
     throw new ConfigValidationError(path, [{ path: `${path}${where}`, message: `invalid JSON: ${message}` }]);
   }
-  checkLayer(path, parsed);
-  return parsed as JsonObject;
+  if (!isPlainObject(parsed)) checkLayer(path, parsed);
+  const normalized = normalizeOriginalNames(parsed as JsonObject, path);
+  checkLayer(path, normalized);
+  return normalized;
 }
 
 /**
@@ -176,11 +181,13 @@ export async function resolveTrainerConfig(options: ResolveConfigOptions = {}): 
   if (typeof options.config === 'string') {
     merged = mergeConfigLayers(merged, await readConfigFile(options.config));
   } else if (options.config !== undefined) {
-    checkLayer('configuration object', options.config);
-    merged = mergeConfigLayers(merged, options.config);
+    if (!isPlainObject(options.config)) checkLayer('configuration object', options.config);
+    const layer = normalizeOriginalNames(options.config, 'configuration object');
+    checkLayer('configuration object', layer);
+    merged = mergeConfigLayers(merged, layer);
   }
   if (options.overrides) {
-    const overrides = expandDottedKeys(options.overrides);
+    const overrides = normalizeOriginalNames(expandDottedKeys(options.overrides), 'CLI flags');
     checkLayer('CLI flags', overrides);
     merged = mergeConfigLayers(merged, overrides);
   }

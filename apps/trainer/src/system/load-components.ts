@@ -6,7 +6,8 @@
  *   package's own fastest-that-initialises order), templates from `generation_settings`;
  * - renderer: `DiffusionPipeline.fromPretrained` (@vlm-grpo/sd), one image per (prompt, seed),
  *   images with NaN/Inf latents or pixels reported as failed items;
- * - image rewards: `CLIPRewardCalculator.fromPretrained` (@vlm-grpo/clip-reward), components
+ * - image rewards: `CLIPRewardCalculator.fromPretrained` (@vlm-grpo/clip-reward) and, with
+ *   `reward_settings.safety.weight` > 0, the diffusion folder's `SafetyChecker` (@vlm-grpo/sd), components
  *   scored against the original prompt (relevance) and the rewrite (similarity).
  * A requested device that does not initialise falls back to CPU inside each package; the fallback
  * reasons reach this logger as WARNING lines.
@@ -47,11 +48,18 @@ interface SdImageLike extends RenderedImage {
 
 interface SdPipelineLike {
   generateImage(prompt: string, options: Record<string, unknown>): Promise<SdImageLike>;
-  release?(): Promise<void>;
+  dispose?(): Promise<void>;
+}
+
+/** What the trainer uses of @vlm-grpo/sd's `SafetyChecker`. */
+export interface SafetyCheckerLike {
+  check(images: Array<{ data: Uint8Array; width: number; height: number; channels?: 1 | 3 | 4 }>): Promise<Array<{ flagged: boolean; score: number }>>;
+  dispose?(): Promise<void>;
 }
 
 interface SdModule {
   DiffusionPipeline?: { fromPretrained(path: string, options: Record<string, unknown>): Promise<SdPipelineLike> };
+  SafetyChecker?: { fromPretrained(path: string, options: Record<string, unknown>): Promise<SafetyCheckerLike | undefined> };
 }
 
 interface ClipResultLike {
@@ -138,22 +146,22 @@ function componentValue(components: Record<string, number | undefined>, name: st
 }
 
 /**
- * Adapt a CLIP reward calculator to the image reward port. A call that throws is retried image by
- * image, so one bad item (e.g. an empty text) fails alone.
+ * Adapt a CLIP reward calculator (and the diffusion model's safety checker, when given) to the
+ * image reward port: `safety` is 1 for an image the checker passes and 0 for a flagged one. A call
+ * that throws is retried image by image, so one bad item (e.g. an empty text) fails alone.
  */
-export function adaptImageRewards(calculator: ClipCalculatorLike): ImageRewardModel {
+export function adaptImageRewards(calculator: ClipCalculatorLike, safety?: SafetyCheckerLike): ImageRewardModel {
   const score = async (images: RenderedImage[], originals: string[], prompts: string[]): Promise<RewardComponents[]> => {
-    const results = await calculator.calculateRewards(
-      images.map((image) => ({ data: image.data, width: image.width, height: image.height, channels: image.channels ?? 3 })),
-      prompts,
-      { originalPrompts: originals, updateNormalization: false },
-    );
-    return results.map((result) => {
+    const pixels = images.map((image) => ({ data: image.data, width: image.width, height: image.height, channels: image.channels ?? 3 }));
+    const results = await calculator.calculateRewards(pixels, prompts, { originalPrompts: originals, updateNormalization: false });
+    const checked = safety ? await safety.check(pixels) : undefined;
+    return results.map((result, index) => {
       const row: RewardComponents = {};
       for (const name of IMAGE_REWARD_NAMES) {
         const value = componentValue(result.raw, name);
         if (typeof value === 'number') row[name] = value;
       }
+      if (checked) row.safety = checked[index]!.flagged ? 0 : 1;
       return row;
     });
   };
@@ -289,7 +297,7 @@ export async function loadRewardModels(config: TrainerConfig, logger: Logger): P
   logger.info(`loading CLIP ${m.clip_model} (device ${device})`);
   const clip = (await import('@vlm-grpo/clip-reward')) as unknown as ClipModule;
   if (!clip.CLIPRewardCalculator) {
-    await pipeline.release?.();
+    await pipeline.dispose?.();
     throw missing('@vlm-grpo/clip-reward', 'CLIPRewardCalculator');
   }
   const r = config.reward_settings;
@@ -313,16 +321,34 @@ export async function loadRewardModels(config: TrainerConfig, logger: Logger): P
       },
     });
   } catch (error) {
-    await pipeline.release?.();
+    await pipeline.dispose?.();
     throw new TrainerError('TRAINER_COMPONENT_FAILED', `could not load CLIP ${m.clip_model}: ${(error as Error).message}`, { cause: error });
+  }
+  let safety: SafetyCheckerLike | undefined;
+  if (r.safety.weight > 0) {
+    try {
+      safety = await sd.SafetyChecker?.fromPretrained(m.sd_model, { ...hub, device: device === 'auto' ? 'cpu' : device, threshold: r.safety.threshold, logger: sdLogger });
+    } catch (error) {
+      await pipeline.dispose?.();
+      await calculator.dispose?.();
+      throw new TrainerError('TRAINER_COMPONENT_FAILED', `could not load the safety checker of ${m.sd_model}: ${(error as Error).message}`, { cause: error });
+    }
+    if (safety === undefined) {
+      logger.info(`safety: ${m.sd_model} has no safety_checker/model.onnx; the safety reward is off`);
+      // The run's effective configuration records that the component is off.
+      r.safety.weight = 0;
+    } else {
+      logger.info(`safety: ${m.sd_model}'s safety checker scores every image (weight ${r.safety.weight}, threshold ${r.safety.threshold})`);
+    }
   }
   return {
     renderer: adaptRenderer(pipeline, config),
-    imageRewards: adaptImageRewards(calculator),
+    imageRewards: adaptImageRewards(calculator, safety),
     devices: { diffusion: diffusionDevice, clip: calculator.device ?? device },
     async dispose() {
-      await pipeline.release?.();
+      await pipeline.dispose?.();
       await calculator.dispose?.();
+      await safety?.dispose?.();
     },
   };
 }

@@ -35,12 +35,12 @@ export interface TrainablePolicy extends GrpoPolicy {
 export type RewardComponents = Partial<Record<ImageRewardName, number>>;
 
 /** The image reward components the trainer knows. */
-export const IMAGE_REWARD_NAMES = ['relevance_to_original', 'similarity', 'consistency', 'quality', 'aesthetic'] as const;
+export const IMAGE_REWARD_NAMES = ['relevance_to_original', 'similarity', 'consistency', 'quality', 'aesthetic', 'safety'] as const;
 
 /** One image reward component. */
 export type ImageRewardName = (typeof IMAGE_REWARD_NAMES)[number];
 
-/** Scores images with the CLIP reward components, unweighted and independently per image. */
+/** Scores images with the CLIP reward components (and the diffusion model's safety checker), unweighted and independently per image. */
 export interface ImageRewardModel {
   /**
    * Component values of each image: `originals[i]` is the user's prompt, `prompts[i]` the prompt
