@@ -1,7 +1,9 @@
 /**
- * The trainer's logger: levels DEBUG < INFO < WARNING < ERROR, one line per message
- * (`2026-01-01T12:00:00.000Z INFO message`), written to the console (stderr for WARNING and
- * ERROR, stdout otherwise) and, once a run folder is known, appended to its log file.
+ * The trainer's logger: levels DEBUG < INFO < WARNING < ERROR, one line per message, written to
+ * the console and, once a run folder is known, appended to its log file. The file has the full
+ * stamp (`2026-01-01T12:00:00.000Z INFO message`); the console a short one (`12:00:00 message`,
+ * the level named only when it is not INFO). Every console line goes to stderr, as Python's
+ * logging and tqdm do: stdout carries results only (the run's results path, `enhance` output).
  * Lines logged before {@link Logger.attachFile} are kept and written to the file when it opens,
  * so the log file holds the whole run. A progress bar can register itself to be cleared and
  * redrawn around console lines.
@@ -33,7 +35,7 @@ export interface ConsoleOverlay {
 export interface LoggerOptions {
   /** Lowest level written to the console and the file (default: `INFO`). */
   level?: LogLevel;
-  /** Console sink (default: process stdout/stderr); `null` disables console output. */
+  /** Console sink (default: process stderr); `null` disables console output. */
   console?: LogSink | null;
   /** Clock, for tests (default: `() => new Date()`). */
   now?: () => Date;
@@ -42,10 +44,18 @@ export interface LoggerOptions {
 const rank = (level: LogLevel): number => LOG_LEVELS.indexOf(level);
 
 const processSink: LogSink = {
-  write(line, level) {
-    (level === 'WARNING' || level === 'ERROR' ? process.stderr : process.stdout).write(line);
+  write(line) {
+    process.stderr.write(line);
   },
 };
+
+const two = (value: number): string => String(value).padStart(2, '0');
+
+/** The console's stamp: local `HH:MM:SS`, then the level unless it is INFO. */
+export function consoleStamp(date: Date, level: LogLevel): string {
+  const time = `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+  return level === 'INFO' ? time : `${time} ${level}`;
+}
 
 /** Leveled logger writing to the console and a log file. */
 export class Logger {
@@ -107,14 +117,14 @@ export class Logger {
   /** Write `message` at `level` (multi-line messages keep their lines, each prefixed). */
   log(level: LogLevel, message: string): void {
     if (!this.enabled(level)) return;
-    const stamp = `${this.now().toISOString()} ${level}`;
-    const text = message
-      .split('\n')
-      .map((line) => `${stamp} ${line}\n`)
-      .join('');
+    const now = this.now();
+    const stamp = `${now.toISOString()} ${level}`;
+    const lines = message.split('\n');
+    const text = lines.map((line) => `${stamp} ${line}\n`).join('');
     if (this.sink) {
+      const shown = consoleStamp(now, level);
       this.overlay?.clear();
-      this.sink.write(text, level);
+      this.sink.write(lines.map((line) => `${shown} ${line}\n`).join(''), level);
       this.overlay?.redraw();
     }
     if (this.filePath === undefined) this.pending.push(text);
@@ -128,7 +138,7 @@ export class Logger {
       appendFileSync(this.filePath, text);
     } catch (error) {
       this.fileFailed = true;
-      this.sink?.write(`${this.now().toISOString()} WARNING could not write the log file ${this.filePath}: ${(error as Error).message}; logging to the console only\n`, 'WARNING');
+      this.sink?.write(`${consoleStamp(this.now(), 'WARNING')} could not write the log file ${this.filePath}: ${(error as Error).message}; logging to the console only\n`, 'WARNING');
     }
   }
 }

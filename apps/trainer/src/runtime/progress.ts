@@ -20,7 +20,7 @@ export interface ProgressOptions {
   start?: number;
   /** `auto` draws a bar only when `stream.isTTY`, `always`, or `never` (default: `auto`). */
   mode?: 'auto' | 'always' | 'never';
-  /** Where the bar is drawn (default: process.stdout). */
+  /** Where the bar is drawn (default: process.stderr, with the log lines; stdout carries results). */
   stream?: ProgressStream & { isTTY?: boolean };
   /** Logger for plain lines (and to clear the bar around log lines). */
   logger: Logger;
@@ -67,11 +67,11 @@ export class Progress implements ConsoleOverlay {
 
   constructor(options: ProgressOptions) {
     this.total = options.total;
-    this.stream = options.stream ?? process.stdout;
+    this.stream = options.stream ?? process.stderr;
     this.logger = options.logger;
     this.now = options.now ?? (() => performance.now());
     const mode = options.mode ?? 'auto';
-    this.bar = mode === 'always' || (mode === 'auto' && (options.stream ?? process.stdout).isTTY === true);
+    this.bar = mode === 'always' || (mode === 'auto' && this.stream.isTTY === true);
     this.startIteration = options.start ?? 0;
     this.done = this.startIteration;
     this.startedAt = this.now();

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { CheckpointManager, checkpointFolderName } from './checkpoints.js';
 import { FailureTracker } from './failures.js';
-import { Logger, type LogLevel } from './logger.js';
+import { Logger, consoleStamp, type LogLevel } from './logger.js';
 import { Progress, formatDuration } from './progress.js';
 import { StopSignal } from './stop-signal.js';
 
@@ -32,6 +32,10 @@ describe('Logger', () => {
     logger.debug('now shown');
     logger.error('bad');
     expect(lines.map(([level]) => level)).toEqual(['INFO', 'WARNING', 'DEBUG', 'ERROR']);
+    // the console's short stamp: local time, the level only when it is not INFO
+    const t = consoleStamp(fixedClock(), 'INFO');
+    expect(t).toMatch(/^\d\d:\d\d:05$/u);
+    expect(lines.map(([, line]) => line)).toEqual([`${t} before the file\n`, `${t} WARNING two\n${t} WARNING lines\n`, `${t} DEBUG now shown\n`, `${t} ERROR bad\n`]);
     const file = await readFile(join(folder, 'run', 'vlm_grpo_training.log'), 'utf8');
     expect(file).toBe(
       [
@@ -56,7 +60,7 @@ describe('Progress', () => {
     progress.tick(1, { reward: 0.4123, kl: 0.00311 });
     expect(progress.line()).toBe('iter 1/4 [=======>                      ] 25% ETA 30s reward 0.412 kl 0.0031');
     logger.info('hello');
-    expect(written.slice(-3)).toEqual(['\r\u001b[2K', 'LOG:2026-01-02T03:04:05.000Z INFO hello\n', `\r\u001b[2K${progress.line()}`]);
+    expect(written.slice(-3)).toEqual(['\r\u001b[2K', `LOG:${consoleStamp(fixedClock(), 'INFO')} hello\n`, `\r\u001b[2K${progress.line()}`]);
     progress.finish();
   });
 
@@ -68,7 +72,7 @@ describe('Progress', () => {
     expect(progress.bar).toBe(false);
     now = 4_000;
     progress.tick(8, { reward: 1, kl: undefined });
-    expect(logged).toEqual(['2026-01-02T03:04:05.000Z INFO iter 8/10 [=======================>      ] 80% ETA 4s reward 1.000 kl -\n']);
+    expect(logged).toEqual([`${consoleStamp(fixedClock(), 'INFO')} iter 8/10 [=======================>      ] 80% ETA 4s reward 1.000 kl -\n`]);
     expect(formatDuration(3725)).toBe('1h02m');
     expect(formatDuration(185)).toBe('3m05s');
     expect(formatDuration(Number.NaN)).toBe('?');
