@@ -56,7 +56,7 @@ const fixed = (value: number | undefined, digits: number): string => (value === 
 export class Progress implements ConsoleOverlay {
   readonly total: number;
   readonly bar: boolean;
-  private readonly stream: ProgressStream;
+  private readonly stream: ProgressStream & { isTTY?: boolean };
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly startedAt: number;
