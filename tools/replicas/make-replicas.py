@@ -26,9 +26,11 @@ Written to OUT_DIR (one folder per replicated hub repository):
   its weights as external data (`unet/model.onnx` + `unet/model.onnx_data`, > 2 GB), CLIP ViT-L
   text encoder (12 × 768, quick-GELU), PNDM scheduler, tokenizer as vocab.json + merges.txt only
   (--clip-tokenizers DIR/clip-sd15).
+  With `--size tiny`, --clip-tokenizers is the output of make-tiny-clip-tokenizers.mjs (the real
+  CLIP BPE cut to 700 merges, 1,214 tokens) and the embedding tables have that many rows.
 - `clip-vit-base-patch32/`  Xenova/clip-vit-base-patch32 (transformers.js layout): config.json
   with openai's token ids (bos 0, eos 2, pad 1: argmax pooling), preprocessor_config.json,
-  tokenizer.json (the real CLIP BPE), `onnx/model.onnx` (combined: input_ids, pixel_values,
+  tokenizer.json (the real CLIP BPE, with bos/eos added around the text), `onnx/model.onnx` (combined: input_ids, pixel_values,
   attention_mask → logits_per_image, logits_per_text, text_embeds, image_embeds),
   `onnx/text_model.onnx`, `onnx/vision_model.onnx` (split), and `*_fp16.onnx` variants.
 
@@ -66,8 +68,21 @@ def copy_files(src, dst, names):
         shutil.copy(os.path.join(src, name), os.path.join(dst, name))
 
 
-def export(module, args, path, input_names, output_names, dynamic_axes):
-    """TorchScript export; models over 2 GB get one external-data file `<name>_data` (Optimum)."""
+def clip_vocab_size(tokenizer_dir):
+    """Rows of the embedding table a CLIP tokenizer folder needs (tokenizer.json or vocab.json)."""
+    path = os.path.join(tokenizer_dir, "tokenizer.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            tok = json.load(f)
+        ids = list(tok["model"]["vocab"].values()) + [a["id"] for a in tok.get("added_tokens", [])]
+    else:
+        with open(os.path.join(tokenizer_dir, "vocab.json")) as f:
+            ids = list(json.load(f).values())
+    return max(ids) + 1
+
+
+def export(module, args, path, input_names, output_names, dynamic_axes, external=False):
+    """TorchScript export; models over 2 GB (or with `external`) get one external-data file `<name>_data` (Optimum)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as tmp:
         tmp_path = os.path.join(tmp, "model.onnx")
@@ -75,7 +90,7 @@ def export(module, args, path, input_names, output_names, dynamic_axes):
             torch.onnx.export(module, args, tmp_path, input_names=input_names, output_names=output_names,
                               dynamic_axes=dynamic_axes, opset_version=17, do_constant_folding=True, dynamo=False)
         files = os.listdir(tmp)
-        if files == ["model.onnx"]:
+        if files == ["model.onnx"] and not external:
             shutil.move(tmp_path, path)
         else:  # the exporter wrote one file per tensor: gather them into one, as Optimum does
             import onnx
@@ -96,7 +111,10 @@ def policy_reference(model_dir, model_cls, tokenizer_dir, out_json):
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     prompts = ["a cat", "city skyline at night, Café 東京"]
-    texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True) for p in prompts]
+    if tok.chat_template:
+        texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True) for p in prompts]
+    else:  # no chat template (DialoGPT): the trainer's plain template, @vlm-grpo/vlm DEFAULT_PLAIN_TEMPLATE
+        texts = [f"{p} Rephrase:" for p in prompts]
     ids = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
     try:
         model = model_cls.from_pretrained(model_dir, dtype=torch.float32).eval()
@@ -217,12 +235,14 @@ def make_diffusion(out, name, size, clip_tokenizers, seed):
                         up_block_types=["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"])
     vae_cfg = dict(block_out_channels=[128, 256, 512, 512], down_block_types=["DownEncoderBlock2D"] * 4,
                    up_block_types=["UpDecoderBlock2D"] * 4)
-    if not real:  # the same kinds of blocks, tiny widths
+    layers = 2
+    if not real:  # the same kinds of blocks, tiny widths (fixture size)
+        layers = 1
         text.update(hidden_size=8, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2)
-        unet_cfg.update(block_out_channels=[32, 64], cross_attention_dim=8,
-                        attention_head_dim=[4, 8] if turbo else 8,
+        unet_cfg.update(block_out_channels=[32, 32], cross_attention_dim=8,
+                        attention_head_dim=[2, 4] if turbo else 4,
                         down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"], up_block_types=["UpBlock2D", "CrossAttnUpBlock2D"])
-        vae_cfg.update(block_out_channels=[32, 64], down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2)
+        vae_cfg.update(block_out_channels=[32, 32], down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2)
     fp16 = turbo
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.float16 if fp16 else torch.float32
@@ -230,11 +250,13 @@ def make_diffusion(out, name, size, clip_tokenizers, seed):
         raise SystemExit("sd-turbo is exported in float16, which needs a CUDA device for the export")
 
     # Text encoder: CLIPTextModel with the openai/OpenCLIP token ids of the real configs.
+    tok_src = os.path.join(clip_tokenizers, "clip-sd-turbo" if turbo else "clip-sd15")
+    vocab_size = clip_vocab_size(tok_src)
     torch.manual_seed(seed)
-    text_config = CLIPTextConfig(vocab_size=49408, max_position_embeddings=77, bos_token_id=0, eos_token_id=2, pad_token_id=1, **text)
+    text_config = CLIPTextConfig(vocab_size=vocab_size, max_position_embeddings=77, bos_token_id=0, eos_token_id=2, pad_token_id=1, **text)
     text_model = CLIPTextModel(text_config).eval().to(device, dtype)
-    ids = torch.full((2, 77), 49407, dtype=torch.int32, device=device)
-    ids[:, 0] = 49406
+    ids = torch.full((2, 77), vocab_size - 1, dtype=torch.int32, device=device)
+    ids[:, 0] = vocab_size - 2
     export(TextEncoder(text_model), (ids,), os.path.join(dst, "text_encoder", "model.onnx"), ["input_ids"],
            ["last_hidden_state", "pooler_output"],
            {"input_ids": {0: "batch_size", 1: "sequence_length"}, "last_hidden_state": {0: "batch_size", 1: "sequence_length"},
@@ -243,7 +265,7 @@ def make_diffusion(out, name, size, clip_tokenizers, seed):
     del text_model
 
     torch.manual_seed(seed + 1)
-    unet = UNet2DConditionModel(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2, norm_num_groups=32,
+    unet = UNet2DConditionModel(sample_size=64, in_channels=4, out_channels=4, layers_per_block=layers, norm_num_groups=32,
                                 flip_sin_to_cos=True, freq_shift=0, act_fn="silu", **unet_cfg).eval().to(device, dtype)
     latent = 64 if real else 8
     sample = torch.randn(2, 4, latent, latent, device=device, dtype=dtype)
@@ -252,22 +274,24 @@ def make_diffusion(out, name, size, clip_tokenizers, seed):
     export(UNet(unet), (sample, timestep, hidden), os.path.join(dst, "unet", "model.onnx"),
            ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
            {"sample": {0: "batch_size", 2: "height", 3: "width"}, "timestep": {0: "steps"},
-            "encoder_hidden_states": {0: "batch_size", 1: "sequence_length"}, "out_sample": {0: "batch_size", 2: "height", 3: "width"}})
+            "encoder_hidden_states": {0: "batch_size", 1: "sequence_length"}, "out_sample": {0: "batch_size", 2: "height", 3: "width"}},
+           external=not turbo)  # Optimum's SD 1.5 UNet (3.4 GB) comes as model.onnx + model.onnx_data; tiny too, to test it
     unet.save_config(os.path.join(dst, "unet"))
     unet_params = sum(p.numel() for p in unet.parameters())
     del unet
 
     torch.manual_seed(seed + 2)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, norm_num_groups=32, act_fn="silu",
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=layers, norm_num_groups=32, act_fn="silu",
                         sample_size=512, scaling_factor=0.18215, **vae_cfg).eval().to(device, dtype)
     export(VaeDecoder(vae), (torch.randn(1, 4, latent, latent, device=device, dtype=dtype),), os.path.join(dst, "vae_decoder", "model.onnx"),
            ["latent_sample"], ["sample"],
            {"latent_sample": {0: "batch_size", 2: "height", 3: "width"}, "sample": {0: "batch_size", 2: "height", 3: "width"}})
-    export(VaeEncoder(vae), (torch.randn(1, 3, latent * 8, latent * 8, device=device, dtype=dtype),), os.path.join(dst, "vae_encoder", "model.onnx"),
-           ["sample"], ["latent_sample"],
-           {"sample": {0: "batch_size", 2: "height", 3: "width"}, "latent_sample": {0: "batch_size", 2: "height", 3: "width"}})
     vae.save_config(os.path.join(dst, "vae_decoder"))
-    vae.save_config(os.path.join(dst, "vae_encoder"))
+    if real:  # the real layouts ship the encoder too (unused by text-to-image; left out of the fixtures)
+        export(VaeEncoder(vae), (torch.randn(1, 3, latent * 8, latent * 8, device=device, dtype=dtype),), os.path.join(dst, "vae_encoder", "model.onnx"),
+               ["sample"], ["latent_sample"],
+               {"sample": {0: "batch_size", 2: "height", 3: "width"}, "latent_sample": {0: "batch_size", 2: "height", 3: "width"}})
+        vae.save_config(os.path.join(dst, "vae_encoder"))
     del vae
 
     sched_dir = os.path.join(dst, "scheduler")
@@ -277,13 +301,12 @@ def make_diffusion(out, name, size, clip_tokenizers, seed):
                                use_karras_sigmas=False).save_config(sched_dir)
     else:
         PNDMScheduler(**common, skip_prk_steps=True, set_alpha_to_one=False, prediction_type="epsilon").save_config(sched_dir)
-    tok_src = os.path.join(clip_tokenizers, "clip-sd-turbo" if turbo else "clip-sd15")
     tok_files = ["tokenizer.json", "tokenizer_config.json"] if turbo else ["vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json"]
     copy_files(tok_src, os.path.join(dst, "tokenizer"), tok_files)
     onnx_model = ["diffusers", "OnnxRuntimeModel"]
     write_json(os.path.join(dst, "model_index.json"), {
         "_class_name": "OnnxStableDiffusionPipeline", "_diffusers_version": __import__("diffusers").__version__,
-        "text_encoder": onnx_model, "unet": onnx_model, "vae_decoder": onnx_model, "vae_encoder": onnx_model,
+        "text_encoder": onnx_model, "unet": onnx_model, "vae_decoder": onnx_model, "vae_encoder": onnx_model if real else [None, None],
         "tokenizer": ["transformers", "CLIPTokenizer"],
         "scheduler": ["diffusers", "EulerDiscreteScheduler" if turbo else "PNDMScheduler"],
         "safety_checker": [None, None], "feature_extractor": [None, None], "requires_safety_checker": False,
@@ -301,9 +324,11 @@ def make_clip(out, size, clip_tokenizers, seed):
     real = size == "real"
     text = dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=8) if real else \
         dict(hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2)
+    tok_src = os.path.join(clip_tokenizers, "clip-sd15")
+    vocab_size = clip_vocab_size(tok_src)
     vision = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12, image_size=224, patch_size=32) if real else \
         dict(hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2, image_size=224, patch_size=32)
-    config = CLIPConfig(text_config=dict(vocab_size=49408, max_position_embeddings=77, hidden_act="quick_gelu", bos_token_id=0, eos_token_id=2,
+    config = CLIPConfig(text_config=dict(vocab_size=vocab_size, max_position_embeddings=77, hidden_act="quick_gelu", bos_token_id=0, eos_token_id=2,
                                          pad_token_id=1, **text),
                         vision_config=dict(hidden_act="quick_gelu", **vision), projection_dim=512 if real else 16)
     torch.manual_seed(seed)
@@ -338,8 +363,8 @@ def make_clip(out, size, clip_tokenizers, seed):
             o = self.m(input_ids=input_ids, pixel_values=pixel_values, attention_mask=attention_mask)
             return o.logits_per_image, o.logits_per_text, o.text_embeds, o.image_embeds
 
-    ids = torch.full((2, 77), 49407, dtype=torch.int64)
-    ids[:, 0] = 49406
+    ids = torch.full((2, 77), vocab_size - 1, dtype=torch.int64)
+    ids[:, 0] = vocab_size - 2
     mask = torch.zeros((2, 77), dtype=torch.int64)
     mask[:, :6] = 1
     pixels = torch.randn(2, 3, 224, 224)
@@ -347,8 +372,8 @@ def make_clip(out, size, clip_tokenizers, seed):
                  "text_embeds": {0: "batch_size"}, "last_hidden_state": {0: "batch_size", 1: "sequence_length"}}
     vision_axes = {"pixel_values": {0: "batch_size"}, "image_embeds": {0: "batch_size"}, "last_hidden_state": {0: "batch_size"}}
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    for suffix, m, dev in (("", model, "cpu"), ("_fp16", None, device)):
-        if suffix and dev == "cpu":
+    for suffix, dev in (("", "cpu"), ("_fp16", device)):
+        if suffix and (dev == "cpu" or not real):  # fp16 variants at real size only (fixture size)
             break
         mm = model if not suffix else CLIPModel(config).eval()
         if suffix:
@@ -388,7 +413,10 @@ def make_clip(out, size, clip_tokenizers, seed):
         "image_std": [0.26862954, 0.26130258, 0.27577711], "image_processor_type": "CLIPImageProcessor", "resample": 3,
         "rescale_factor": 1 / 255, "size": {"shortest_edge": 224}, "feature_extractor_type": "CLIPFeatureExtractor",
     })
-    copy_files(os.path.join(clip_tokenizers, "clip-sd15"), dst, ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"])
+    # Xenova's tokenizer.json adds <|startoftext|>/<|endoftext|> around the text (as SD-Turbo's
+    # does; SD 1.5's tokenizer.json does not); the config (pad = <|endoftext|>) is openai's.
+    copy_files(os.path.join(clip_tokenizers, "clip-sd-turbo"), dst, ["tokenizer.json"])
+    copy_files(tok_src, dst, ["tokenizer_config.json", "special_tokens_map.json"])
     log(f"clip: {sum(p.numel() for p in model.parameters()):,} parameters → {dst}")
 
 

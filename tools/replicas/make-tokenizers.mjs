@@ -6,8 +6,11 @@
  * translated diagnostic-message catalogues (Latin, Cyrillic, CJK text), plus the project's
  * prompt data. Same corpus + same trainer → byte-identical files.
  *
- *   node tools/replicas/make-tokenizers.mjs OUT_DIR
+ *   node tools/replicas/make-tokenizers.mjs OUT_DIR [--size real|tiny]
  *
+ * `--size tiny` makes the same two tokenizers with 1,024 tokens (same special tokens, the same
+ * special-token ids relative to the vocabulary, the same templates) for the tiny replicas of the
+ * CPU layout tests.
  * Writes OUT_DIR/smollm2/ and OUT_DIR/dialogpt/ (tokenizer.json, tokenizer_config.json,
  * special_tokens_map.json), matching the real models' tokenizers in kind, size, special tokens
  * and their ids, and chat template:
@@ -16,14 +19,15 @@
  *   bos `<|im_start|>`, eos/pad `<|im_end|>`, unk `<|endoftext|>`, the ChatML template with
  *   SmolLM2's default system message, model_max_length 8192.
  * - dialogpt: microsoft/DialoGPT-medium (GPT-2's tokenizer): 50,257 tokens, 256 bytes + 50,000
- *   merges, then `<|endoftext|>` as the LAST id (50256) = bos = eos = unk, model_max_length 1024;
- *   DialoGPT's turn format (each turn ends with eos) as a chat template.
+ *   merges, then `<|endoftext|>` as the LAST id (50256) = bos = eos = unk, model_max_length 1024,
+ *   and, like the real repository, no chat template (the trainer's prompt template applies).
  * Departure: the merges are learnt from this corpus, not the real models' (their files are on
  * the hub, which these machines cannot reach); ids of ordinary tokens therefore differ.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 import { readCorpus, tokenizerJson, trainBpe } from '../tokenizer/train-bpe.mjs';
 
@@ -39,9 +43,6 @@ export const SMOLLM2_SPECIAL_TOKENS = [
 /** SmolLM2-Instruct's chat template (ChatML with a default system message). */
 export const SMOLLM2_CHAT_TEMPLATE =
   "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
-
-/** DialoGPT's format: every turn followed by eos; the model answers after the last one. */
-export const DIALOGPT_CHAT_TEMPLATE = '{% for message in messages %}{{ message.content }}{{ eos_token }}{% endfor %}';
 
 /** The fixed corpus (see the header). */
 export function replicaCorpus() {
@@ -69,34 +70,39 @@ function writeJson(path, value) {
   writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-function main(out) {
-  if (!out) throw new Error('usage: make-tokenizers.mjs OUT_DIR');
+function main(argv) {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { size: { type: 'string', default: 'real' } } });
+  const out = positionals[0];
+  if (!out || !['real', 'tiny'].includes(values.size)) throw new Error('usage: make-tokenizers.mjs OUT_DIR [--size real|tiny]');
+  const tiny = values.size === 'tiny';
+  const smolSize = tiny ? 1024 : 49_152;
+  const gptSize = tiny ? 1024 : 50_257;
   const texts = replicaCorpus();
   let started = Date.now();
-  const smol = trainBpe(texts, { vocabSize: 49_152, minFrequency: 1, specialTokens: SMOLLM2_SPECIAL_TOKENS });
-  if (smol.vocab.size !== 49_152) throw new Error(`smollm2: the corpus gave only ${smol.vocab.size} tokens`);
+  const smol = trainBpe(texts, { vocabSize: smolSize, minFrequency: 1, specialTokens: SMOLLM2_SPECIAL_TOKENS });
+  if (smol.vocab.size !== smolSize) throw new Error(`smollm2: the corpus gave only ${smol.vocab.size} tokens`);
   const smolDir = join(out, 'smollm2');
   mkdirSync(smolDir, { recursive: true });
   writeFileSync(join(smolDir, 'tokenizer.json'), `${JSON.stringify(tokenizerJson(smol, SMOLLM2_SPECIAL_TOKENS))}\n`);
   const smolMap = { bos_token: '<|im_start|>', eos_token: '<|im_end|>', pad_token: '<|im_end|>', unk_token: '<|endoftext|>', additional_special_tokens: ['<|im_start|>', '<|im_end|>'] };
   writeJson(join(smolDir, 'tokenizer_config.json'), {
     tokenizer_class: 'GPT2Tokenizer', add_prefix_space: false, clean_up_tokenization_spaces: false,
-    model_max_length: 8192, vocab_size: 49_152, chat_template: SMOLLM2_CHAT_TEMPLATE, ...smolMap,
+    model_max_length: 8192, vocab_size: smolSize, chat_template: SMOLLM2_CHAT_TEMPLATE, ...smolMap,
   });
   writeJson(join(smolDir, 'special_tokens_map.json'), smolMap);
   console.log(`smollm2: ${smol.vocab.size} tokens in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
   started = Date.now();
-  const gpt2 = trainBpe(texts, { vocabSize: 50_256, minFrequency: 1, specialTokens: [] });
-  if (gpt2.vocab.size !== 50_256) throw new Error(`dialogpt: the corpus gave only ${gpt2.vocab.size} tokens`);
-  gpt2.vocab.set('<|endoftext|>', 50_256);
+  const gpt2 = trainBpe(texts, { vocabSize: gptSize - 1, minFrequency: 1, specialTokens: [] });
+  if (gpt2.vocab.size !== gptSize - 1) throw new Error(`dialogpt: the corpus gave only ${gpt2.vocab.size} tokens`);
+  gpt2.vocab.set('<|endoftext|>', gptSize - 1);
   const dialoDir = join(out, 'dialogpt');
   mkdirSync(dialoDir, { recursive: true });
   writeFileSync(join(dialoDir, 'tokenizer.json'), `${JSON.stringify(tokenizerJson(gpt2, ['<|endoftext|>']))}\n`);
   const dialoMap = { bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>' };
   writeJson(join(dialoDir, 'tokenizer_config.json'), {
     tokenizer_class: 'GPT2Tokenizer', add_prefix_space: false, add_bos_token: false, clean_up_tokenization_spaces: true,
-    model_max_length: 1024, chat_template: DIALOGPT_CHAT_TEMPLATE, ...dialoMap,
+    model_max_length: 1024, ...dialoMap,
   });
   writeJson(join(dialoDir, 'special_tokens_map.json'), dialoMap);
   console.log(`dialogpt: ${gpt2.vocab.size} tokens in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -104,7 +110,7 @@ function main(out) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
-    main(process.argv[2]);
+    main(process.argv.slice(2));
   } catch (error) {
     console.error(`make-tokenizers: ${error.message}`);
     process.exit(1);
