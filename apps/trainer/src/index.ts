@@ -50,7 +50,8 @@ export { FailureTracker, type FailureTrackerState, type IterationFailureSummary,
 export { LOG_LEVELS, Logger, type ConsoleOverlay, type LogLevel, type LogSink, type LoggerOptions } from './runtime/logger.js';
 export { Progress, formatDuration, type ProgressOptions, type ProgressStream, type ProgressValues } from './runtime/progress.js';
 export { StopSignal, type StopSignalName } from './runtime/stop-signal.js';
-export { adaptImageRewards, adaptPolicy, adaptRenderer, loadComponents } from './system/load-components.js';
+export { adaptImageRewards, adaptRenderer, loadComponents } from './system/load-components.js';
+export { adamWFromConfig, createPolicyEngine, engineBackedPolicy, type PolicyEngineChoice, type PolicyWebGpuModule, type PolicyWrapperLike } from './system/policy-engine.js';
 export {
   IMAGE_REWARD_NAMES,
   type ComponentDevices,

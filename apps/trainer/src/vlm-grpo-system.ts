@@ -395,10 +395,6 @@ export class VLMGRPOSystem {
       learningRate: t.learning_rate,
       lrSchedulerType: t.lr_scheduler === 'constant' && t.warmup_steps > 0 ? 'constant_with_warmup' : t.lr_scheduler,
       warmupSteps: t.warmup_steps,
-      adamBeta1: t.adam_beta1,
-      adamBeta2: t.adam_beta2,
-      adamEpsilon: t.adam_epsilon,
-      weightDecay: t.weight_decay,
       maxGradNorm: t.max_grad_norm,
       beta: t.beta,
       epsilon: t.epsilon,
@@ -540,7 +536,7 @@ export class VLMGRPOSystem {
         dataset: this.balancedDataset(state.dataset_epochs),
         config: this.grpoConfig(rewards),
       });
-      if (grpoState) trainer.setState(grpo.decodeTrainerState(grpoState.manifest, grpoState.data));
+      if (grpoState) await trainer.setState(grpo.decodeTrainerState(grpoState.manifest, grpoState.data));
 
       if (config.tracking.wandb.enabled) {
         await tracker.start({
@@ -783,14 +779,32 @@ class TimedPolicy implements TrainablePolicy {
       this.seconds += (performance.now() - started) / 1000;
     }
   }
-  sequenceLogProbs(...args: Parameters<TrainablePolicy['sequenceLogProbs']>): ReturnType<TrainablePolicy['sequenceLogProbs']> {
-    return this.inner.sequenceLogProbs(...args);
+  logProbs(...args: Parameters<TrainablePolicy['logProbs']>): ReturnType<TrainablePolicy['logProbs']> {
+    return this.inner.logProbs(...args);
   }
-  trainableVariables(): ReturnType<TrainablePolicy['trainableVariables']> {
-    return this.inner.trainableVariables();
+  forwardTrain(...args: Parameters<TrainablePolicy['forwardTrain']>): ReturnType<TrainablePolicy['forwardTrain']> {
+    return this.inner.forwardTrain(...args);
+  }
+  backward(...args: Parameters<TrainablePolicy['backward']>): ReturnType<TrainablePolicy['backward']> {
+    return this.inner.backward(...args);
+  }
+  optimizerStep(...args: Parameters<TrainablePolicy['optimizerStep']>): ReturnType<TrainablePolicy['optimizerStep']> {
+    return this.inner.optimizerStep(...args);
+  }
+  zeroGrad(): ReturnType<TrainablePolicy['zeroGrad']> {
+    return this.inner.zeroGrad();
   }
   clone(): ReturnType<TrainablePolicy['clone']> {
     return this.inner.clone();
+  }
+  syncFrom(...args: Parameters<TrainablePolicy['syncFrom']>): ReturnType<TrainablePolicy['syncFrom']> {
+    return this.inner.syncFrom(...args);
+  }
+  getOptimizerState(): ReturnType<TrainablePolicy['getOptimizerState']> {
+    return this.inner.getOptimizerState();
+  }
+  setOptimizerState(...args: Parameters<TrainablePolicy['setOptimizerState']>): ReturnType<TrainablePolicy['setOptimizerState']> {
+    return this.inner.setOptimizerState(...args);
   }
   dispose(): void {
     this.inner.dispose();

@@ -38,6 +38,10 @@ describe('resolveGrpoConfig', () => {
     expect(codeOf(() => resolveGrpoConfig({ lossType: 'ppo' as never }))).toBe('GRPO_INVALID_CONFIG');
   });
 
+  it("points AdamW's hyper-parameters to the policy engine", () => {
+    expect(() => resolveGrpoConfig({ adamBeta1: 0.8 } as never)).toThrowError(/adamBeta1: AdamW's hyper-parameters belong to the policy engine/);
+  });
+
   it('checks batch divisibility with a clear message', () => {
     expect(() => resolveGrpoConfig({ numGenerations: 4, generationBatchSize: 6 })).toThrowError(
       'generationBatchSize (6) must be divisible by numGenerations (4): each prompt is sampled numGenerations times; valid generationBatchSize values are multiples of 4, e.g. 8',

@@ -7,6 +7,10 @@
  * `numIterations` optimizer updates; each update accumulates gradients over
  * `gradientAccumulationSteps` micro-batches of generationBatchSize / gradientAccumulationSteps
  * completions. This is TRL's layout with steps_per_generation = gradient_accumulation_steps.
+ *
+ * AdamW's hyper-parameters (TRL's adam_beta1, adam_beta2, adam_epsilon, weight_decay) are not
+ * here: the policy engine owns the optimizer and takes them when it is created
+ * (`AdamWHyperParameters`); the learning rate, its schedule and the clipping norm are here.
  */
 import { z } from 'zod';
 import { GrpoError } from './errors.js';
@@ -46,14 +50,6 @@ export const grpoConfigSchema = z.strictObject({
   warmupRatio: z.number().min(0).max(1).default(0),
   /** Floor of linear/cosine decay as a fraction of the peak (default: 0). */
   minLearningRateRatio: z.number().min(0).max(1).default(0),
-  /** AdamW β1 (default: 0.9). */
-  adamBeta1: z.number().min(0).lt(1).default(0.9),
-  /** AdamW β2 (default: 0.999). */
-  adamBeta2: z.number().min(0).lt(1).default(0.999),
-  /** AdamW ε (default: 1e-8). */
-  adamEpsilon: z.number().positive().default(1e-8),
-  /** Decoupled weight decay (default: 0). */
-  weightDecay: nonNegative.default(0),
   /** Global gradient-norm clip (default: 1; 0 disables). */
   maxGradNorm: nonNegative.default(1),
   /** KL coefficient β (default: 0 = no reference model). */
@@ -92,6 +88,9 @@ export const grpoConfigSchema = z.strictObject({
   seed: z.number().int().default(42),
 });
 
+/** Keys of TRL's config that configure the optimizer, which the policy engine owns here. */
+const ENGINE_OPTIMIZER_KEYS = ['adamBeta1', 'adamBeta2', 'adamEpsilon', 'weightDecay'] as const;
+
 /** A resolved configuration (every default applied). */
 export type GRPOConfig = z.infer<typeof grpoConfigSchema>;
 
@@ -103,6 +102,15 @@ export type GRPOConfigInput = z.input<typeof grpoConfigSchema>;
  * Throws GrpoError `GRPO_INVALID_CONFIG` (listing every problem) or `GRPO_BATCH_NOT_DIVISIBLE`.
  */
 export function resolveGrpoConfig(input: GRPOConfigInput = {}, numRewardFuncs?: number): GRPOConfig {
+  const engineKeys = ENGINE_OPTIMIZER_KEYS.filter((key) => typeof input === 'object' && input !== null && key in input);
+  if (engineKeys.length > 0) {
+    throw new GrpoError(
+      'GRPO_INVALID_CONFIG',
+      `invalid GRPO config:\n${engineKeys
+        .map((key) => `  ${key}: AdamW's hyper-parameters belong to the policy engine; give them when creating it (AdamWHyperParameters)`)
+        .join('\n')}`,
+    );
+  }
   const parsed = grpoConfigSchema.safeParse(input);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {

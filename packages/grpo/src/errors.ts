@@ -13,7 +13,7 @@ export type GrpoErrorCode =
   | 'GRPO_BATCH_NOT_DIVISIBLE'
   /** A reward function returned the wrong number of values, a non-number, or threw. */
   | 'GRPO_REWARD_FAILED'
-  /** The policy returned data that breaks the `GrpoPolicy` contract (row counts, lengths, shapes). */
+  /** The policy engine broke the `PolicyEngine` contract (missing methods, row counts, lengths). */
   | 'GRPO_POLICY_CONTRACT'
   /** The loss or the gradient became NaN/Infinity; the update was not applied. */
   | 'GRPO_NON_FINITE'

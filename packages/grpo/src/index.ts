@@ -1,7 +1,8 @@
 /**
- * @vlm-grpo/grpo: Group Relative Policy Optimization in TensorFlow.js, TRL-exact, on any policy
- * implementing {@link GrpoPolicy} and any reward functions. The policy contract, AdamW, gradient
- * clipping and the learning-rate schedules come from @vlm-grpo/vlm and are re-exported.
+ * @vlm-grpo/grpo: Group Relative Policy Optimization, TRL-exact, on any policy engine implementing
+ * {@link PolicyEngine} (per-token log-probs forward, dL/dlogp backward, AdamW step) and any reward
+ * functions. The loss, its gradient per token, the advantages, the learning-rate schedules and the
+ * trainer are plain TypeScript: no ML framework is loaded by this package.
  * @packageDocumentation
  */
 
@@ -9,14 +10,20 @@
 export const PACKAGE_NAME = '@vlm-grpo/grpo' as const;
 
 export { GrpoError, RewardFunctionError, type GrpoErrorCode } from './errors.js';
-// The policy contract, the optimizer, clipping and the schedules are @vlm-grpo/vlm's (their only
-// implementation); re-exported here so that this package's documented API stays complete.
-export type {
-  GrpoPolicy,
-  PolicySampleOptions,
-  PolicySampleResult,
-  SequenceLogProbsOptions,
-} from '@vlm-grpo/vlm';
+export {
+  POLICY_ENGINE_METHODS,
+  missingEngineMethods,
+  type AdamWHyperParameters,
+  type LogProbOptions,
+  type OptimizerStateData,
+  type OptimizerStepOptions,
+  type ParameterState,
+  type PerTokenResult,
+  type PolicyEngine,
+  type PolicySampleOptions,
+  type PolicySampleResult,
+  type TokenBatch,
+} from './policy-engine.js';
 export {
   ADVANTAGE_EPSILON,
   aggregateRewards,
@@ -42,11 +49,12 @@ export {
 } from './rewards.js';
 export {
   aggregateLoss,
+  aggregationWeights,
   clippedSurrogate,
   grpoLoss,
   importanceLogWeights,
   k3Kl,
-  stopGradient,
+  k3KlGrad,
   type AggregateLossOptions,
   type ClipOptions,
   type GrpoLossInputs,
@@ -54,22 +62,14 @@ export {
   type GrpoLossOutput,
   type ImportanceSamplingLevel,
   type LossType,
+  type Rows,
 } from './loss.js';
-export {
-  AdamW,
-  clipByGlobalNorm,
-  learningRateAt,
-  warmupStepsFromRatio,
-  type AdamWOptions,
-  type AdamWState,
-  type LrScheduleOptions,
-  type LrSchedulerType,
-  type TensorData,
-} from '@vlm-grpo/vlm';
+export { learningRateAt, warmupStepsFromRatio, type LrScheduleOptions, type LrSchedulerType } from './lr-schedule.js';
 export { grpoConfigSchema, resolveGrpoConfig, type GRPOConfig, type GRPOConfigInput } from './config.js';
 export { SeededRng } from './rng.js';
 export {
   TRAINER_STATE_VERSION,
+  assertSameParameters,
   decodeTrainerState,
   encodeTrainerState,
   type EncodedTrainerState,
@@ -82,4 +82,3 @@ export {
   type GRPOTrainOptions,
   type GRPOTrainerOptions,
 } from './trainer.js';
-export { loadTf, type Tf } from './tf.js';

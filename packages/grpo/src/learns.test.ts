@@ -3,16 +3,13 @@
  * a tiny trainable policy, for 3 seeds, while the k3 KL to the frozen reference (β > 0) stays
  * bounded. The curves are printed in the test output.
  *
- * Policy: the bigram fixture (vocabulary 10, 3 target tokens → ≈ 0.3 at random init).
+ * Policy: the bigram engine fixture (vocabulary 10, 3 target tokens → ≈ 0.3 at random init),
+ * driven through the PolicyEngine port. The same run on real transformers through
+ * @vlm-grpo/vlm's TfjsPolicyEngine is vlm's `grpo-learns.test.ts`.
  */
-import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { BigramPolicy, EOS } from './__fixtures__/bigram-policy.js';
+import { describe, expect, it } from 'vitest';
+import { BigramEngine, EOS } from './__fixtures__/bigram-engine.js';
 import { GRPOTrainer } from './trainer.js';
-
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-});
 
 const V = 10;
 const TARGET = new Set([1, 2, 3]);
@@ -23,7 +20,7 @@ const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
 const meanOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function run(seed: number, beta: number): Promise<{ reward: number[]; kl: number[] }> {
-  const policy = BigramPolicy.random(tf, V, seed, 0.5);
+  const policy = BigramEngine.random(V, seed, 0.5);
   const trainer = await GRPOTrainer.create({
     policy,
     dataset: prompts,
@@ -54,7 +51,7 @@ async function run(seed: number, beta: number): Promise<{ reward: number[]; kl: 
   return { reward: metrics.map((m) => m['reward']!), kl: metrics.map((m) => m['kl']!) };
 }
 
-describe('GRPO learns a synthetic reward (bigram policy, CPU)', () => {
+describe('GRPO learns a synthetic reward (bigram engine)', () => {
   for (const seed of [1, 2, 3]) {
     it(`seed ${seed}: reward rises clearly, KL stays bounded`, async () => {
       const { reward, kl } = await run(seed, 0.04);

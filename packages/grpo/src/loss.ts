@@ -1,27 +1,37 @@
 /**
- * The GRPO objective in TensorFlow.js, following TRL's `GRPOTrainer._compute_loss` (v1.x).
- * Shapes: N completions in the micro-batch, T = longest completion; `mask` [N, T] is 1 on
- * completion tokens (EOS included) and 0 on padding (and on truncated rows when
- * `maskTruncatedCompletions`).
+ * The GRPO objective of one micro-batch, following TRL's `GRPOTrainer._compute_loss` (v1.x), as
+ * a forward value and its analytic gradient with respect to every per-token log-prob, in plain
+ * TypeScript on ragged per-row arrays (row i has Lc_i = completionIds[i].length values). A policy
+ * engine turns the gradient into parameter gradients (`PolicyEngine#backward`).
  *
- *   log_ratio = logp − old_logp                                              [N, T]
- *   log_w     = log_ratio                           (importanceSamplingLevel 'token')
- *             = Σ_t log_ratio·mask / max(Σ_t mask, 1)   → [N, 1]      ('sequence', GSPO)
- *   ρ         = exp(log_w);  ρ̄ = clip(ρ, 1 − ε, 1 + ε_high);  ρ ← min(ρ, δ) when δ is set
- *   L_tok     = −min(ρ·A, ρ̄·A) + β·KL_k3,   KL_k3 = exp(ref − logp) − (ref − logp) − 1
- *   loss      = grpo:    mean_i( Σ_t L·mask / max(Σ_t mask, 1) ) / GA
- *               bnpo:    Σ L·mask / max(Σ mask, 1) / GA
- *               dr_grpo: Σ L·mask / (N · maxCompletionLength) / GA
- *               dapo:    Σ L·mask / numItemsInBatch   (loss tokens of the whole generation batch)
- * With μ = 1 the trainer passes old_logp = stopGradient(logp), so ρ ≡ 1 with the right gradient.
+ * Shapes: N rows; logp, old, ref, mask are [N][Lc_i]; A is [N]. mask is 1 on loss tokens and 0
+ * elsewhere (the trainer zeroes truncated rows under `maskTruncatedCompletions`).
  *
+ *   log_ratio = logp − old                                                   [N][Lc_i]
+ *   log_w     = log_ratio                                (importanceSamplingLevel 'token')
+ *             = Σ_t log_ratio·mask / max(Σ_t mask, 1)    → one per row  ('sequence', GSPO)
+ *   ρ         = exp(log_w);  ρ̄ = clip(ρ, 1 − ε, 1 + ε_high);  ρ_δ = min(ρ, δ) when δ is set, else ρ
+ *   L_tok     = −min(ρ_δ·A, ρ̄·A) + β·KL_k3,   KL_k3 = exp(ref − logp) − (ref − logp) − 1
+ *   loss      = Σ_i Σ_t w_it · L_tok,it  with aggregation weights w (all ∝ mask):
+ *               grpo:    w = mask / max(Σ_t mask, 1) / N / GA      (mean of per-sequence means)
+ *               bnpo:    w = mask / max(Σ mask, 1) / GA            (token mean of the micro-batch)
+ *               dr_grpo: w = mask / (N · maxCompletionLength) / GA
+ *               dapo:    w = mask / max(numItemsInBatch, 1)        (loss tokens of the generation batch)
+ * Without old log-probs (μ = 1, on-policy) old = stop_gradient(logp): ρ ≡ 1 with dρ/dlogp = ρ.
+ *
+ * Gradient (what autograd computes in TRL's PyTorch code, written out):
+ *   d(−min(x, y)) with x = ρ_δ·A, y = ρ̄·A goes to x where x < y, to y where x > y, and half to
+ *   each on ties (PyTorch's `minimum` backward; ties are the usual case, ρ inside the clip range);
+ *   dρ_δ/dρ = [ρ ≤ δ], dρ̄/dρ = [1 − ε ≤ ρ ≤ 1 + ε_high] (clamp backward, inclusive); dρ/dlog_w = ρ;
+ *   dlog_w/dlogp_t = 1 (token) or mask_t / max(Σ mask, 1) (sequence; the row's loss is
+ *   Σ_t w_t · L_row); dKL/dlogp = 1 − exp(ref − logp).
+ *
+ * Arithmetic is float64; gradients are returned as float32 (what engines consume).
  * Departures from TRL: none in the formulas. Loss types cispo/sapo/luspo/vespo, the entropy
  * bonus, top-entropy masking and vLLM importance-sampling correction are not implemented.
  * Clip-ratio metrics use the ratio before the δ cap (TRL computes them after it).
  */
-import type * as tf from '@tensorflow/tfjs';
 import { GrpoError } from './errors.js';
-import type { Tf } from './tf.js';
 
 /** Loss aggregation (TRL `loss_type`). */
 export type LossType = 'grpo' | 'bnpo' | 'dr_grpo' | 'dapo';
@@ -29,43 +39,36 @@ export type LossType = 'grpo' | 'bnpo' | 'dr_grpo' | 'dapo';
 /** Importance sampling granularity (TRL `importance_sampling_level`; 'sequence' = GSPO). */
 export type ImportanceSamplingLevel = 'token' | 'sequence';
 
-/**
- * Identity in the forward pass with a zero gradient (tfjs has no `stopGradient`): PyTorch's
- * `x.detach()` inside a differentiated function.
- */
-export function stopGradient<T extends tf.Tensor>(tfm: Tf, x: T): T {
-  const f = tfm.customGrad(((input: tf.Tensor) => ({
-    value: tfm.clone(input),
-    gradFunc: (dy: tf.Tensor) => tfm.zerosLike(dy),
-  })) as unknown as Parameters<Tf['customGrad']>[0]);
-  return f(x) as T;
+/** Ragged per-row values: row i holds one number per completion token. */
+export type Rows = readonly ArrayLike<number>[];
+
+/** k3 estimator of KL(π_θ‖π_ref) for one token: exp(ref − logp) − (ref − logp) − 1 (≥ 0). */
+export function k3Kl(logProb: number, refLogProb: number): number {
+  const d = refLogProb - logProb;
+  return Math.exp(d) - d - 1;
 }
 
-/** k3 estimator of KL(π_θ‖π_ref) per token: exp(ref − logp) − (ref − logp) − 1 (≥ 0). */
-export function k3Kl(tfm: Tf, logProbs: tf.Tensor, refLogProbs: tf.Tensor): tf.Tensor {
-  return tfm.tidy(() => {
-    const d = tfm.sub(refLogProbs, logProbs);
-    return tfm.sub(tfm.sub(tfm.exp(d), d), 1);
-  });
+/** d k3Kl / d logProb = 1 − exp(ref − logp). */
+export function k3KlGrad(logProb: number, refLogProb: number): number {
+  return 1 - Math.exp(refLogProb - logProb);
 }
 
 /**
- * Log importance weights: [N, T] per token, or [N, 1] (mean masked log-ratio per sequence,
- * GSPO) when `level` is 'sequence'.
+ * Log importance weights: per token (`level` 'token', row i has Lc_i values) or one per row
+ * (mean masked log-ratio, GSPO; row i has 1 value) when `level` is 'sequence'.
  */
-export function importanceLogWeights(
-  tfm: Tf,
-  logProbs: tf.Tensor2D,
-  oldLogProbs: tf.Tensor2D,
-  mask: tf.Tensor2D,
-  level: ImportanceSamplingLevel,
-): tf.Tensor2D {
-  return tfm.tidy(() => {
-    const logRatio = tfm.sub(logProbs, oldLogProbs) as tf.Tensor2D;
-    if (level === 'token') return logRatio;
-    const num = tfm.sum(tfm.mul(logRatio, mask), -1, true);
-    const den = tfm.maximum(tfm.sum(mask, -1, true), 1);
-    return tfm.div(num, den) as tf.Tensor2D;
+export function importanceLogWeights(logProbs: Rows, oldLogProbs: Rows, mask: Rows, level: ImportanceSamplingLevel): Float64Array[] {
+  return logProbs.map((lp, i) => {
+    const old = oldLogProbs[i]!;
+    const m = mask[i]!;
+    if (level === 'token') return Float64Array.from({ length: lp.length }, (_, t) => lp[t]! - old[t]!);
+    let num = 0;
+    let den = 0;
+    for (let t = 0; t < lp.length; t++) {
+      num += (lp[t]! - old[t]!) * m[t]!;
+      den += m[t]!;
+    }
+    return Float64Array.of(num / Math.max(den, 1));
   });
 }
 
@@ -73,27 +76,31 @@ export function importanceLogWeights(
 export interface ClipOptions {
   /** Lower clip ε: ratio floor 1 − ε (TRL default 0.2). */
   epsilon: number;
-  /** Upper clip ε_high: ratio ceiling 1 + ε_high (defaults to ε). */
+  /** Upper clip ε_high: ratio ceiling 1 + ε_high (default: ε). */
   epsilonHigh?: number;
-  /** Two-sided clipping cap δ on the unclipped ratio (INTELLECT-2; off when undefined). */
+  /** Two-sided clipping cap δ on the unclipped ratio (INTELLECT-2; default: off). */
   delta?: number;
 }
 
 /**
- * Per-token clipped surrogate loss −min(ρ·A, clip(ρ, 1−ε, 1+ε_high)·A), with ρ = min(ρ, δ) in the
- * first term when δ is set. `ratio` is [N, T] or [N, 1]; `advantages` is [N]. Returns ratio's shape.
+ * Clipped surrogate loss of one token (or sequence) −min(ρ_δ·A, clip(ρ, 1−ε, 1+ε_high)·A) and its
+ * derivative with respect to ρ (see the file header for the tie and boundary rules).
  */
-export function clippedSurrogate(tfm: Tf, ratio: tf.Tensor2D, advantages: tf.Tensor1D, options: ClipOptions): tf.Tensor2D {
-  return tfm.tidy(() => {
-    const epsHigh = options.epsilonHigh ?? options.epsilon;
-    const a = tfm.expandDims(advantages, 1);
-    const clipped = tfm.clipByValue(ratio, 1 - options.epsilon, 1 + epsHigh);
-    const unclipped = options.delta === undefined ? ratio : tfm.minimum(ratio, options.delta);
-    return tfm.neg(tfm.minimum(tfm.mul(unclipped, a), tfm.mul(clipped, a))) as tf.Tensor2D;
-  });
+export function clippedSurrogate(ratio: number, advantage: number, options: ClipOptions): { value: number; dRatio: number } {
+  const low = 1 - options.epsilon;
+  const high = 1 + (options.epsilonHigh ?? options.epsilon);
+  const capped = options.delta !== undefined && ratio > options.delta;
+  const unclipped = capped ? options.delta! : ratio;
+  const clipped = Math.min(Math.max(ratio, low), high);
+  const x = unclipped * advantage;
+  const y = clipped * advantage;
+  const dx = capped ? 0 : advantage;
+  const dy = ratio >= low && ratio <= high ? advantage : 0;
+  const dRatio = x < y ? -dx : x > y ? -dy : -(dx + dy) / 2;
+  return { value: -Math.min(x, y), dRatio: dRatio || 0 }; // || 0: no −0
 }
 
-/** Normalisation inputs of {@link aggregateLoss}. */
+/** Normalisation inputs of {@link aggregationWeights} and {@link aggregateLoss}. */
 export interface AggregateLossOptions {
   /** Aggregation rule. */
   lossType: LossType;
@@ -105,44 +112,67 @@ export interface AggregateLossOptions {
   numItemsInBatch?: number;
 }
 
-/** Aggregate a per-token loss [N, T] (or [N, 1], broadcast) with the mask [N, T] into a scalar. */
-export function aggregateLoss(tfm: Tf, perTokenLoss: tf.Tensor2D, mask: tf.Tensor2D, options: AggregateLossOptions): tf.Scalar {
-  return tfm.tidy(() => {
-    const ga = options.gradientAccumulationSteps ?? 1;
-    const masked = tfm.mul(perTokenLoss, mask);
-    switch (options.lossType) {
-      case 'grpo': {
-        const perSeq = tfm.div(tfm.sum(masked, -1), tfm.maximum(tfm.sum(mask, -1), 1));
-        return tfm.div(tfm.mean(perSeq), ga) as tf.Scalar;
-      }
-      case 'bnpo':
-        return tfm.div(tfm.div(tfm.sum(masked), tfm.maximum(tfm.sum(mask), 1)), ga) as tf.Scalar;
-      case 'dr_grpo': {
-        const length = options.maxCompletionLength;
-        if (length === undefined) throw new GrpoError('GRPO_INVALID_ARGUMENT', 'aggregateLoss: dr_grpo needs maxCompletionLength');
-        return tfm.div(tfm.sum(masked), mask.shape[0] * length * ga) as tf.Scalar;
-      }
-      case 'dapo': {
-        const items = options.numItemsInBatch;
-        if (items === undefined) throw new GrpoError('GRPO_INVALID_ARGUMENT', 'aggregateLoss: dapo needs numItemsInBatch');
-        return tfm.div(tfm.sum(masked), Math.max(items, 1)) as tf.Scalar;
-      }
+/** Per-token weights w [N][Lc_i] of the aggregation: loss = Σ w · L_tok (see the file header). */
+export function aggregationWeights(mask: Rows, options: AggregateLossOptions): Float64Array[] {
+  const ga = options.gradientAccumulationSteps ?? 1;
+  const n = mask.length;
+  const rowSum = (m: ArrayLike<number>): number => {
+    let s = 0;
+    for (let t = 0; t < m.length; t++) s += m[t]!;
+    return s;
+  };
+  let scale: (i: number) => number;
+  switch (options.lossType) {
+    case 'grpo':
+      scale = (i) => 1 / (Math.max(rowSum(mask[i]!), 1) * n * ga);
+      break;
+    case 'bnpo': {
+      const total = mask.reduce((s, m) => s + rowSum(m), 0);
+      scale = () => 1 / (Math.max(total, 1) * ga);
+      break;
     }
+    case 'dr_grpo': {
+      const length = options.maxCompletionLength;
+      if (length === undefined) throw new GrpoError('GRPO_INVALID_ARGUMENT', 'aggregateLoss: dr_grpo needs maxCompletionLength');
+      scale = () => 1 / (n * length * ga);
+      break;
+    }
+    case 'dapo': {
+      const items = options.numItemsInBatch;
+      if (items === undefined) throw new GrpoError('GRPO_INVALID_ARGUMENT', 'aggregateLoss: dapo needs numItemsInBatch');
+      scale = () => 1 / Math.max(items, 1);
+      break;
+    }
+  }
+  return mask.map((m, i) => {
+    const s = scale(i);
+    return Float64Array.from({ length: m.length }, (_, t) => m[t]! * s);
   });
 }
 
-/** Inputs of {@link grpoLoss} for one micro-batch. */
+/** Aggregate a per-token loss [N][Lc_i] with the mask [N][Lc_i] into a scalar (see the file header). */
+export function aggregateLoss(perTokenLoss: Rows, mask: Rows, options: AggregateLossOptions): number {
+  const weights = aggregationWeights(mask, options);
+  let loss = 0;
+  weights.forEach((w, i) => {
+    const l = perTokenLoss[i]!;
+    for (let t = 0; t < w.length; t++) if (w[t] !== 0) loss += w[t]! * l[t]!;
+  });
+  return loss;
+}
+
+/** Inputs of {@link grpoLoss} for one micro-batch (ragged rows, row i of length Lc_i). */
 export interface GrpoLossInputs {
-  /** [N, T] current log-probs (differentiable). */
-  logProbs: tf.Tensor2D;
-  /** [N, T] log-probs at sampling time; undefined → stopGradient(logProbs) (on-policy, μ = 1). */
-  oldLogProbs?: tf.Tensor2D;
-  /** [N, T] reference-model log-probs (needed when beta ≠ 0). */
-  refLogProbs?: tf.Tensor2D;
-  /** [N] one advantage per completion. */
-  advantages: tf.Tensor1D;
-  /** [N, T] 1 on loss tokens. */
-  mask: tf.Tensor2D;
+  /** [N][Lc_i] current log-probs (from `PolicyEngine#forwardTrain`). */
+  logProbs: Rows;
+  /** [N][Lc_i] log-probs at sampling time; undefined → stop_gradient(logProbs) (on-policy, μ = 1). */
+  oldLogProbs?: Rows;
+  /** [N][Lc_i] reference-model log-probs (needed when beta ≠ 0). */
+  refLogProbs?: Rows;
+  /** [N] one advantage per row. */
+  advantages: ArrayLike<number>;
+  /** [N][Lc_i] 1 on loss tokens (default: every completion token). */
+  mask?: Rows;
 }
 
 /** Hyper-parameters of {@link grpoLoss}. */
@@ -153,53 +183,123 @@ export interface GrpoLossOptions extends ClipOptions, AggregateLossOptions {
   importanceSamplingLevel?: ImportanceSamplingLevel;
 }
 
-/** The loss and its diagnostics (scalars; masked means like TRL's `masked_batch_mean`). */
+/** The loss, its gradient and its diagnostics (masked means like TRL's `masked_batch_mean`). */
 export interface GrpoLossOutput {
-  /** Scalar loss to differentiate. */
-  loss: tf.Scalar;
+  /** The scalar loss. */
+  loss: number;
+  /** [N][Lc_i] dLoss/dlogProbs, for `PolicyEngine#backward`. */
+  gradLogProbs: Float32Array[];
   /** Mean k3 KL over loss tokens (undefined when beta = 0). */
-  kl?: tf.Scalar;
-  /** Fraction of tokens with ρ < 1−ε and A < 0. */
-  clipLow: tf.Scalar;
-  /** Fraction of tokens with ρ > 1+ε_high and A > 0. */
-  clipHigh: tf.Scalar;
-  /** Fraction of tokens in either clipped region. */
-  clipRegion: tf.Scalar;
+  kl?: number;
+  /** Fraction of tokens (rows, at sequence level) with ρ < 1−ε and A < 0. */
+  clipLow: number;
+  /** Fraction of tokens (rows, at sequence level) with ρ > 1+ε_high and A > 0. */
+  clipHigh: number;
+  /** Fraction in either clipped region. */
+  clipRegion: number;
 }
 
-/** The full GRPO loss of one micro-batch (see the file header for the formulas). */
-export function grpoLoss(tfm: Tf, inputs: GrpoLossInputs, options: GrpoLossOptions): GrpoLossOutput {
-  const level = options.importanceSamplingLevel ?? 'token';
-  const { logProbs, mask, advantages } = inputs;
-  const maskedMean = (x: tf.Tensor): tf.Scalar =>
-    (x.shape[1] === 1 ? tfm.mean(x) : tfm.div(tfm.sum(tfm.mul(x, mask)), tfm.maximum(tfm.sum(mask), 1))) as tf.Scalar;
-  const result = tfm.tidy(() => {
-    const old = inputs.oldLogProbs ?? stopGradient(tfm, logProbs);
-    const logW = importanceLogWeights(tfm, logProbs, old as tf.Tensor2D, mask, level);
-    const ratio = tfm.exp(logW) as tf.Tensor2D;
-    let perToken = clippedSurrogate(tfm, ratio, advantages, options);
-    if (perToken.shape[1] !== mask.shape[1]) perToken = tfm.mul(perToken, tfm.onesLike(mask)) as tf.Tensor2D;
-    let kl: tf.Scalar | undefined;
-    if (options.beta !== 0) {
-      if (inputs.refLogProbs === undefined) throw new GrpoError('GRPO_INVALID_ARGUMENT', 'grpoLoss: beta ≠ 0 needs refLogProbs');
-      const perTokenKl = k3Kl(tfm, logProbs, inputs.refLogProbs);
-      perToken = tfm.add(perToken, tfm.mul(perTokenKl, options.beta)) as tf.Tensor2D;
-      kl = stopGradient(tfm, maskedMean(perTokenKl)) as tf.Scalar;
+function checkRows(name: string, rows: Rows | undefined, lengths: readonly number[]): void {
+  if (rows === undefined) return;
+  if (rows.length !== lengths.length) {
+    throw new GrpoError('GRPO_INVALID_ARGUMENT', `grpoLoss: ${name} has ${rows.length} rows, logProbs ${lengths.length}`);
+  }
+  rows.forEach((row, i) => {
+    if (row.length !== lengths[i]) {
+      throw new GrpoError('GRPO_INVALID_ARGUMENT', `grpoLoss: ${name}[${i}] has ${row.length} values, logProbs[${i}] ${lengths[i]}`);
     }
-    const loss = aggregateLoss(tfm, perToken, mask, options);
-    const r = stopGradient(tfm, ratio);
-    const a = tfm.expandDims(advantages, 1);
-    const epsHigh = options.epsilonHigh ?? options.epsilon;
-    const low = tfm.cast(tfm.logicalAnd(tfm.less(r, 1 - options.epsilon), tfm.less(a, 0)), 'float32');
-    const high = tfm.cast(tfm.logicalAnd(tfm.greater(r, 1 + epsHigh), tfm.greater(a, 0)), 'float32');
-    const region = tfm.maximum(low, high);
-    return {
-      loss,
-      ...(kl === undefined ? {} : { kl }),
-      clipLow: maskedMean(low),
-      clipHigh: maskedMean(high),
-      clipRegion: maskedMean(region),
-    };
   });
-  return result;
+}
+
+/** The full GRPO loss of one micro-batch and its gradient per log-prob (see the file header). */
+export function grpoLoss(inputs: GrpoLossInputs, options: GrpoLossOptions): GrpoLossOutput {
+  const level = options.importanceSamplingLevel ?? 'token';
+  const { logProbs, advantages } = inputs;
+  const n = logProbs.length;
+  const lengths = logProbs.map((row) => row.length);
+  if (advantages.length !== n) throw new GrpoError('GRPO_INVALID_ARGUMENT', `grpoLoss: ${advantages.length} advantages for ${n} rows`);
+  checkRows('oldLogProbs', inputs.oldLogProbs, lengths);
+  checkRows('refLogProbs', inputs.refLogProbs, lengths);
+  checkRows('mask', inputs.mask, lengths);
+  if (options.beta !== 0 && inputs.refLogProbs === undefined) {
+    throw new GrpoError('GRPO_INVALID_ARGUMENT', 'grpoLoss: beta ≠ 0 needs refLogProbs');
+  }
+  const mask: Rows = inputs.mask ?? lengths.map((length) => new Float32Array(length).fill(1));
+  const weights = aggregationWeights(mask, options);
+  const epsHigh = options.epsilonHigh ?? options.epsilon;
+  const isLow = (ratio: number, a: number): boolean => ratio < 1 - options.epsilon && a < 0;
+  const isHigh = (ratio: number, a: number): boolean => ratio > 1 + epsHigh && a > 0;
+
+  let loss = 0;
+  let maskTotal = 0;
+  let klSum = 0;
+  let low = 0;
+  let high = 0;
+  let region = 0;
+  const gradLogProbs = logProbs.map((lp, i) => {
+    const old = inputs.oldLogProbs?.[i] ?? lp;
+    const m = mask[i]!;
+    const w = weights[i]!;
+    const a = advantages[i]!;
+    const grad = new Float64Array(lp.length);
+    let rowMask = 0;
+    for (let t = 0; t < lp.length; t++) rowMask += m[t]!;
+    maskTotal += rowMask;
+    if (level === 'sequence') {
+      const den = Math.max(rowMask, 1);
+      let logW = 0;
+      let wSum = 0;
+      for (let t = 0; t < lp.length; t++) {
+        logW += (lp[t]! - old[t]!) * m[t]!;
+        wSum += w[t]!;
+      }
+      logW /= den;
+      const ratio = Math.exp(logW);
+      const { value, dRatio } = clippedSurrogate(ratio, a, options);
+      loss += value * wSum;
+      const dLogW = dRatio * ratio * wSum;
+      for (let t = 0; t < lp.length; t++) grad[t] = (dLogW * m[t]!) / den;
+      const l = isLow(ratio, a);
+      const h = isHigh(ratio, a);
+      low += Number(l);
+      high += Number(h);
+      region += Number(l || h);
+    } else {
+      for (let t = 0; t < lp.length; t++) {
+        const ratio = Math.exp(lp[t]! - old[t]!);
+        const { value, dRatio } = clippedSurrogate(ratio, a, options);
+        if (w[t] !== 0) {
+          loss += w[t]! * value;
+          grad[t] = w[t]! * dRatio * ratio;
+        }
+        const l = isLow(ratio, a);
+        const h = isHigh(ratio, a);
+        low += Number(l) * m[t]!;
+        high += Number(h) * m[t]!;
+        region += Number(l || h) * m[t]!;
+      }
+    }
+    if (options.beta !== 0) {
+      const ref = inputs.refLogProbs![i]!;
+      for (let t = 0; t < lp.length; t++) {
+        const kl = k3Kl(lp[t]!, ref[t]!);
+        klSum += kl * m[t]!;
+        if (w[t] !== 0) {
+          loss += w[t]! * options.beta * kl;
+          grad[t] = grad[t]! + w[t]! * options.beta * k3KlGrad(lp[t]!, ref[t]!);
+        }
+      }
+    }
+    return Float32Array.from(grad);
+  });
+  const tokenMean = (sum: number): number => sum / Math.max(maskTotal, 1);
+  const clipMean = (sum: number): number => (level === 'sequence' ? (n === 0 ? 0 : sum / n) : tokenMean(sum));
+  return {
+    loss,
+    gradLogProbs,
+    ...(options.beta === 0 ? {} : { kl: tokenMean(klSum) }),
+    clipLow: clipMean(low),
+    clipHigh: clipMean(high),
+    clipRegion: clipMean(region),
+  };
 }

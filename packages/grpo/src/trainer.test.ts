@@ -1,15 +1,10 @@
-import * as tf from '@tensorflow/tfjs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BigramPolicy, EOS } from './__fixtures__/bigram-policy.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BigramEngine, EOS } from './__fixtures__/bigram-engine.js';
 import type { GRPOConfigInput } from './config.js';
 import { GrpoError } from './errors.js';
 import { softOverlongPunishment, type RewardFunction } from './rewards.js';
 import { decodeTrainerState, encodeTrainerState } from './state.js';
 import { GRPOTrainer } from './trainer.js';
-
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-});
 
 const V = 10;
 const TARGET = new Set([1, 2, 3]);
@@ -34,8 +29,8 @@ async function makeTrainer(
   config: GRPOConfigInput,
   rewardFuncs: RewardFunction[] = [targetFraction],
   seed = 1,
-): Promise<{ trainer: GRPOTrainer; policy: BigramPolicy }> {
-  const policy = BigramPolicy.random(tf, V, seed, 0.5);
+): Promise<{ trainer: GRPOTrainer; policy: BigramEngine }> {
+  const policy = BigramEngine.random(V, seed, 0.5);
   const trainer = await GRPOTrainer.create({ policy, rewardFuncs, dataset: prompts, config });
   owned.push(trainer, policy);
   return { trainer, policy };
@@ -50,7 +45,7 @@ const small: GRPOConfigInput = {
   maxSteps: 20,
 };
 
-const weightsOf = (policy: BigramPolicy): number[][] => policy.trainableVariables().map((v) => Array.from(v.dataSync()));
+const weightsOf = (policy: BigramEngine): number[][] => policy.weights();
 
 describe('GRPOTrainer: metrics and bookkeeping', () => {
   it('logs every TRL-named metric, finite, and moves the weights', async () => {
@@ -91,12 +86,24 @@ describe('GRPOTrainer: metrics and bookkeeping', () => {
     expect(trainer.hasReference).toBe(true);
   });
 
-  it('keeps no tensors alive between steps (no leaks)', async () => {
-    const { trainer } = await makeTrainer({ ...small, beta: 0.1, numIterations: 2, gradientAccumulationSteps: 2 });
+  it('drives the engine through the port: per update one forwardTrain + backward per micro-batch, then one optimizerStep', async () => {
+    const policy = BigramEngine.random(V, 1, 0.5);
+    const reference = await policy.clone();
+    const trainer = await GRPOTrainer.create({
+      policy,
+      referencePolicy: reference,
+      rewardFuncs: [targetFraction],
+      dataset: prompts,
+      config: { ...small, beta: 0.1, numIterations: 2, gradientAccumulationSteps: 2 },
+    });
+    owned.push(trainer, policy);
     await trainer.trainStep();
-    const after1 = tf.memory().numTensors;
-    await trainer.train({ steps: 3 });
-    expect(tf.memory().numTensors).toBe(after1);
+    // μ = 2 updates × 2 micro-batches; old log-probs (μ > 1) and reference log-probs once per micro-batch
+    expect(policy.calls).toMatchObject({ sample: 1, logProbs: 2, forwardTrain: 4, backward: 4, optimizerStep: 2 });
+    expect(policy.calls['zeroGrad']).toBeUndefined();
+    expect(reference.calls).toMatchObject({ logProbs: 2 });
+    expect(reference.calls['forwardTrain']).toBeUndefined();
+    expect(policy.gradients().flat().every((g) => g === 0)).toBe(true); // optimizerStep cleared them
   });
 
   it('train() stops at maxSteps, between steps on abort, and refuses use after dispose()', async () => {
@@ -147,7 +154,7 @@ describe('GRPOTrainer: metrics and bookkeeping', () => {
   });
 
   it('reference sync mixes ref ← α·π + (1−α)·ref every refModelSyncSteps updates', async () => {
-    const policy = BigramPolicy.random(tf, V, 1, 0.5);
+    const policy = BigramEngine.random(V, 1, 0.5);
     const reference = await policy.clone();
     const trainer = await GRPOTrainer.create({
       policy,
@@ -169,7 +176,7 @@ describe('GRPOTrainer: metrics and bookkeeping', () => {
   it('maskTruncatedCompletions removes truncated completions from the loss', async () => {
     // EOS logit −30: no completion ever ends, all are truncated at maxCompletionLength
     const run = async (maskTruncatedCompletions: boolean): Promise<Record<string, number>> => {
-      const policy = BigramPolicy.random(tf, V, 1, 0.5, -30);
+      const policy = BigramEngine.random(V, 1, 0.5, -30);
       const trainer = await GRPOTrainer.create({
         policy,
         rewardFuncs: [targetFraction],
@@ -228,7 +235,7 @@ describe('GRPOTrainer: variants', () => {
 
   it('passes dataset records and prompts to reward functions', async () => {
     const seen: unknown[] = [];
-    const policy = BigramPolicy.random(tf, V, 1);
+    const policy = BigramEngine.random(V, 1);
     const trainer = await GRPOTrainer.create({
       policy,
       dataset: [
@@ -283,7 +290,7 @@ describe('GRPOTrainer: bad input', () => {
   });
 
   it('checks divisibility, empty datasets and the policy contract with stable codes', async () => {
-    const policy = BigramPolicy.random(tf, V, 1);
+    const policy = BigramEngine.random(V, 1);
     owned.push(policy);
     const create = (extra: Partial<Parameters<typeof GRPOTrainer.create>[0]>) =>
       GRPOTrainer.create({ policy, rewardFuncs: [targetFraction], dataset: prompts, ...extra }).catch((e: unknown) => e);
@@ -291,7 +298,10 @@ describe('GRPOTrainer: bad input', () => {
     expect(GrpoError.isInstance(e1) && e1.code).toBe('GRPO_BATCH_NOT_DIVISIBLE');
     const e2 = await create({ dataset: [] });
     expect(GrpoError.isInstance(e2) && e2.code).toBe('GRPO_EMPTY_DATASET');
-    const liar = Object.create(policy) as BigramPolicy;
+    const e4 = await create({ policy: { sample: policy.sample.bind(policy) } as never });
+    expect(GrpoError.isInstance(e4) && e4.code).toBe('GRPO_POLICY_CONTRACT');
+    expect((e4 as Error).message).toMatch(/policy: not a PolicyEngine \(missing logProbs, forwardTrain, backward, .*\); wrap a TensorFlow.js model with TfjsPolicyEngine/);
+    const liar = Object.create(policy) as BigramEngine;
     liar.sample = async (p, o) => {
       const r = await policy.sample(p, o);
       return { ...r, texts: r.texts.slice(1) };
@@ -301,6 +311,44 @@ describe('GRPOTrainer: bad input', () => {
     const e3 = await trainer.trainStep().catch((e: unknown) => e);
     expect(GrpoError.isInstance(e3) && e3.code).toBe('GRPO_POLICY_CONTRACT');
     expect((e3 as Error).message).toMatch(/texts must have 8 rows/);
+    const short = Object.create(policy) as BigramEngine;
+    short.forwardTrain = async (b, o) => {
+      const r = await policy.forwardTrain(b, o);
+      return { ...r, logProbs: r.logProbs.map((row, i) => (i === 1 ? row.subarray(1) : row)) };
+    };
+    const t2 = await GRPOTrainer.create({ policy: short, rewardFuncs: [targetFraction], dataset: prompts, config: small });
+    owned.push(t2);
+    const e5 = await t2.trainStep().catch((e: unknown) => e);
+    expect(GrpoError.isInstance(e5) && e5.code).toBe('GRPO_POLICY_CONTRACT');
+    expect((e5 as Error).message).toMatch(/policy.forwardTrain\(\): expected logProbs as 8 rows of completionIds\[i\].length values, got row 1 has \d+ values/);
+  });
+
+  it('a non-finite loss or gradient norm fails the update without applying it (GRPO_NON_FINITE)', async () => {
+    const policy = BigramEngine.random(V, 1, 0.5);
+    owned.push(policy);
+    const before = weightsOf(policy);
+    const nanLoss = Object.create(policy) as BigramEngine;
+    nanLoss.forwardTrain = async (b, o) => {
+      const r = await policy.forwardTrain(b, o);
+      r.logProbs[0]![0] = Number.NaN;
+      return r;
+    };
+    const t1 = await GRPOTrainer.create({ policy: nanLoss, rewardFuncs: [targetFraction], dataset: prompts, config: small });
+    owned.push(t1);
+    const e1 = await t1.trainStep().catch((e: unknown) => e);
+    expect(GrpoError.isInstance(e1) && e1.code).toBe('GRPO_NON_FINITE');
+    expect((e1 as Error).message).toMatch(/loss NaN is not finite; the update was not applied/);
+    expect(policy.calls['zeroGrad']).toBe(1);
+    const infGrad = Object.create(policy) as BigramEngine;
+    infGrad.backward = (g) => policy.backward(g.map((row) => row.map(() => Number.POSITIVE_INFINITY)));
+    const t2 = await GRPOTrainer.create({ policy: infGrad, rewardFuncs: [targetFraction], dataset: prompts, config: small });
+    owned.push(t2);
+    const e2 = await t2.trainStep().catch((e: unknown) => e);
+    expect(GrpoError.isInstance(e2) && e2.code).toBe('GRPO_NON_FINITE');
+    expect((e2 as Error).message).toMatch(/gradient norm (Infinity|NaN) is not finite .*; the update was not applied/);
+    expect(weightsOf(policy)).toEqual(before);
+    expect(t2.optimizerStep).toBe(0);
+    expect((await policy.getOptimizerState()).step).toBe(0);
   });
 });
 
@@ -341,7 +389,7 @@ describe('GRPOTrainer: state save/restore', () => {
     const restoredState = decodeTrainerState(JSON.parse(JSON.stringify(manifest)) as Record<string, unknown>, data.slice());
 
     const resumed = await makeTrainer(config, [targetFraction], 99); // different initial weights, overwritten
-    resumed.trainer.setState(restoredState);
+    await resumed.trainer.setState(restoredState);
     expect(resumed.trainer.step).toBe(2);
     const mr = await resumed.trainer.train({ steps: 2 });
     expect(weightsOf(resumed.policy)).toEqual(weightsOf(straight.policy));
@@ -349,13 +397,40 @@ describe('GRPOTrainer: state save/restore', () => {
     expect(mr.map(strip)).toEqual(ms.slice(2).map(strip));
   });
 
-  it('refuses states that do not fit', async () => {
-    const { trainer } = await makeTrainer(small);
+  it('stores the engines\' states by parameter name: the policy with AdamW moments, the reference weights only', async () => {
+    const { trainer } = await makeTrainer({ ...small, beta: 0.1 });
+    await trainer.trainStep();
+    const state = await trainer.getState();
+    expect(Object.keys(state.policy.parameters)).toEqual(['w', 'b']);
+    expect(state.policy.step).toBe(1);
+    expect(state.policy.parameters['w']!.shape).toEqual([10, 10]);
+    expect(state.policy.parameters['w']!.m!.some((x) => x !== 0)).toBe(true);
+    expect(state.reference!.parameters['w']!.m).toBeUndefined();
+    const { manifest, data } = encodeTrainerState(state);
+    // weights + m + v of W and b, and the reference's weights: (100 + 10) · 4 float32 values
+    expect(data.byteLength).toBe(110 * 4 * 4);
+    const decoded = decodeTrainerState(JSON.parse(JSON.stringify(manifest)) as Record<string, unknown>, data);
+    expect(decoded.policy.parameters['b']!.v).toEqual(state.policy.parameters['b']!.v);
+    expect(decoded.reference!.parameters['w']!.weights).toEqual(state.reference!.parameters['w']!.weights);
+  });
+
+  it('refuses states that do not fit and changes nothing', async () => {
+    const { trainer, policy } = await makeTrainer(small);
     const state = await trainer.getState();
     const other = await makeTrainer({ ...small, beta: 0.1 });
-    expect(() => other.trainer.setState(state)).toThrowError(/has no reference model but this trainer has one/);
-    const bad = { ...state, policyWeights: [{ shape: [2], data: new Float32Array(2) }, state.policyWeights[1]!] };
-    expect(() => trainer.setState(bad)).toThrowError(/policyWeights\[0\]: expected shape \[10, 10\]/);
-    expect(() => decodeTrainerState({ version: 99 }, new Uint8Array())).toThrowError(/expected version 1/);
+    await expect(other.trainer.setState(state)).rejects.toThrowError(/has no reference model but this trainer has one/);
+    await trainer.trainStep();
+    const before = weightsOf(policy);
+    const bad = { ...state, policy: { ...state.policy, parameters: { w: { shape: [2], weights: new Float32Array(2) }, b: state.policy.parameters['b']! } } };
+    const error = await trainer.setState(bad).catch((e: unknown) => e);
+    expect(GrpoError.isInstance(error) && error.code).toBe('GRPO_STATE_MISMATCH');
+    expect((error as Error).message).toMatch(/trainer state policy: .*parameter w: expected shape \[10, 10\]/);
+    expect(weightsOf(policy)).toEqual(before);
+    expect(trainer.step).toBe(1);
+    const withRef = await other.trainer.getState();
+    const badRef = { ...withRef, reference: { step: 0, parameters: { w: withRef.reference!.parameters['w']! } } };
+    await expect(other.trainer.setState(badRef)).rejects.toThrowError(/trainer state reference: parameters differ from the state's policy; missing b/);
+    expect(() => decodeTrainerState({ version: 99 }, new Uint8Array())).toThrowError(/expected version 2/);
+    expect(() => decodeTrainerState({ version: 1 }, new Uint8Array())).toThrowError(/version 1 states, from before the policy-engine port, cannot be resumed/);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * GRPOTrainer: Group Relative Policy Optimization on any {@link GrpoPolicy} and any reward
+ * GRPOTrainer: Group Relative Policy Optimization on any {@link PolicyEngine} and any reward
  * functions, following TRL's `GRPOTrainer` (v1.x) step by step:
  *
  * 1. Generation: take generationBatchSize / G prompts, sample G completions each (one seeded
@@ -10,43 +10,37 @@
  *    batch is still short, dropped groups fill it (they carry zero advantages).
  * 2. The generation batch is shuffled (TRL `shuffle_sequence_dict`) and split into
  *    gradientAccumulationSteps micro-batches. Reference log-probs (β ≠ 0) and, when μ > 1, old
- *    log-probs are computed once per micro-batch with the sampling temperature.
- * 3. μ = numIterations optimizer updates on the same batch, each accumulating the gradients of
- *    {@link grpoLoss} over the micro-batches, then global-norm clipping, AdamW at the scheduled
- *    learning rate (all three from @vlm-grpo/vlm: PyTorch AdamW, `clip_grad_norm_`, transformers
- *    schedules), and optional reference sync ref ← α·π + (1−α)·ref every refModelSyncSteps.
+ *    log-probs are computed once per micro-batch with the sampling temperature (`logProbs`).
+ * 3. μ = numIterations optimizer updates on the same batch. Each runs, per micro-batch,
+ *    `forwardTrain` (per-token log-probs and entropy), {@link grpoLoss} here on the CPU (value and
+ *    dL/dlogp per token) and `backward(dL/dlogp)` (the engine accumulates parameter gradients);
+ *    then one `optimizerStep` (global-norm clipping and AdamW at the scheduled learning rate,
+ *    transformers schedules from `lr-schedule.ts`), and optional reference sync
+ *    ref ← α·π + (1−α)·ref every refModelSyncSteps (`syncFrom`).
  *
  * Departures from TRL: dynamic sampling is not in TRL; TRL counts `max_steps` in optimizer
  * updates whereas `maxSteps` here counts generation batches (the schedule spans maxSteps × μ
  * updates); `frac_reward_zero_std` always uses the group std (TRL uses the batch std under
- * scale_rewards='batch'); rows without any valid reward get advantage 0 (see advantages.ts).
+ * scale_rewards='batch'); rows without any valid reward get advantage 0 (see advantages.ts);
+ * AdamW's hyper-parameters belong to the engine (set when it is created), not to this config.
  */
-import type * as tf from '@tensorflow/tfjs';
-import {
-  AdamW,
-  clipByGlobalNorm,
-  learningRateAt,
-  warmupStepsFromRatio,
-  type GrpoPolicy,
-  type PolicySampleResult,
-  type TensorData,
-} from '@vlm-grpo/vlm';
 import { aggregateRewards, nanMean, nanStd } from './advantages.js';
 import { resolveGrpoConfig, type GRPOConfig, type GRPOConfigInput } from './config.js';
 import { GrpoError } from './errors.js';
-import { grpoLoss, stopGradient } from './loss.js';
+import { grpoLoss } from './loss.js';
+import { learningRateAt, warmupStepsFromRatio } from './lr-schedule.js';
+import { missingEngineMethods, type OptimizerStateData, type PerTokenResult, type PolicyEngine, type PolicySampleResult, type TokenBatch } from './policy-engine.js';
 import { scoreRewards, toRewardFunction, type RewardFn, type RewardFunction } from './rewards.js';
 import { SeededRng } from './rng.js';
-import { TRAINER_STATE_VERSION, assertShape, type GRPOTrainerState } from './state.js';
-import { loadTf, type Tf } from './tf.js';
+import { TRAINER_STATE_VERSION, assertSameParameters, type GRPOTrainerState } from './state.js';
 
 /** One dataset entry: a prompt string, or a record holding the prompt under `promptKey`. */
 export type GRPODatasetEntry = string | Readonly<Record<string, unknown>>;
 
 /** Options of {@link GRPOTrainer.create}. */
 export interface GRPOTrainerOptions {
-  /** The policy to train (not disposed by the trainer). */
-  policy: GrpoPolicy;
+  /** The policy engine to train (not disposed by the trainer). */
+  policy: PolicyEngine;
   /** Reward functions, named ({ name, fn }) or bare (named after the function). */
   rewardFuncs: ReadonlyArray<RewardFunction | RewardFn>;
   /** Training prompts. */
@@ -56,10 +50,10 @@ export interface GRPOTrainerOptions {
   /** Record key of the prompt (default: 'prompt', else 'user_prompt' when a record has no 'prompt'). */
   promptKey?: string;
   /**
-   * Reference model for β ≠ 0 (default: `await policy.clone()`). The trainer owns it and
+   * Reference engine for β ≠ 0 (default: `await policy.clone()`). The trainer owns it and
    * disposes it in `dispose()`. Ignored (and disposed at once) when β = 0.
    */
-  referencePolicy?: GrpoPolicy;
+  referencePolicy?: PolicyEngine;
 }
 
 /** Metrics of one trainer step, named like TRL's logs (plus a few extras documented in the README). */
@@ -89,13 +83,15 @@ interface Group {
 }
 
 interface MicroBatch {
-  promptIds: number[][];
-  completionIds: number[][];
-  width: number;
-  mask: Float32Array;
+  batch: TokenBatch;
+  /** True when every completion is empty (nothing to learn from). */
+  empty: boolean;
+  /** [N][Lc_i] 1 on loss tokens. */
+  mask: Float32Array[];
+  /** [N] */
   advantages: Float32Array;
-  oldLogProbs?: Float32Array;
-  refLogProbs?: Float32Array;
+  oldLogProbs?: Float32Array[];
+  refLogProbs?: Float32Array[];
 }
 
 /** The GRPO trainer (see the file header). Create with {@link GRPOTrainer.create}. */
@@ -104,11 +100,8 @@ export class GRPOTrainer {
   readonly config: GRPOConfig;
   /** The reward functions, named. */
   readonly rewardFuncs: readonly RewardFunction[];
-  private readonly tfm: Tf;
-  private readonly policy: GrpoPolicy;
-  private reference: GrpoPolicy | undefined;
-  private readonly variables: tf.Variable[];
-  private readonly optimizer: AdamW;
+  private readonly policy: PolicyEngine;
+  private reference: PolicyEngine | undefined;
   private readonly rng: SeededRng;
   private readonly dataset: ReadonlyArray<GRPODatasetEntry>;
   private readonly promptKey: string | undefined;
@@ -122,8 +115,7 @@ export class GRPOTrainer {
   private order: number[] = [];
   private disposed = false;
 
-  private constructor(tfm: Tf, options: GRPOTrainerOptions, config: GRPOConfig, reference: GrpoPolicy | undefined) {
-    this.tfm = tfm;
+  private constructor(options: GRPOTrainerOptions, config: GRPOConfig, reference: PolicyEngine | undefined) {
     this.config = config;
     this.policy = options.policy;
     this.reference = reference;
@@ -135,55 +127,29 @@ export class GRPOTrainer {
     }
     this.dataset = options.dataset;
     this.promptKey = options.promptKey;
-    this.variables = options.policy.trainableVariables();
-    if (this.variables.length === 0) {
-      throw new GrpoError('GRPO_POLICY_CONTRACT', 'policy.trainableVariables(): returned no variables');
-    }
-    if (reference !== undefined) {
-      const refVars = reference.trainableVariables();
-      if (refVars.length !== this.variables.length) {
-        throw new GrpoError(
-          'GRPO_POLICY_CONTRACT',
-          `reference model has ${refVars.length} trainable variables, the policy ${this.variables.length}`,
-        );
-      }
-      refVars.forEach((v, i) => {
-        const p = this.variables[i]!;
-        if (v.shape.join(',') !== p.shape.join(',')) {
-          throw new GrpoError(
-            'GRPO_POLICY_CONTRACT',
-            `reference variable ${i}: shape [${v.shape.join(', ')}] differs from the policy's [${p.shape.join(', ')}]`,
-          );
-        }
-      });
-    }
-    this.optimizer = new AdamW(this.variables, {
-      beta1: config.adamBeta1,
-      beta2: config.adamBeta2,
-      epsilon: config.adamEpsilon,
-      weightDecay: config.weightDecay,
-    });
     this.rng = new SeededRng(config.seed);
     this.totalUpdates = config.maxSteps * config.numIterations;
     this.warmupSteps = config.warmupSteps > 0 ? config.warmupSteps : warmupStepsFromRatio(this.totalUpdates, config.warmupRatio);
   }
 
-  /** Validate the options, load tfjs, clone the reference model when β ≠ 0, and build the trainer. */
+  /** Validate the options, clone the reference engine when β ≠ 0, and build the trainer. */
   static async create(options: GRPOTrainerOptions): Promise<GRPOTrainer> {
     if (options.rewardFuncs.length === 0) {
       throw new GrpoError('GRPO_INVALID_ARGUMENT', 'rewardFuncs: expected at least one reward function');
     }
     if (options.dataset.length === 0) throw new GrpoError('GRPO_EMPTY_DATASET', 'dataset: expected at least one prompt');
     const config = resolveGrpoConfig(options.config ?? {}, options.rewardFuncs.length);
-    const tfm = await loadTf();
-    let reference: GrpoPolicy | undefined;
+    assertEngine(options.policy, 'policy');
+    if (options.referencePolicy !== undefined) assertEngine(options.referencePolicy, 'referencePolicy');
+    let reference: PolicyEngine | undefined;
     if (config.beta !== 0) {
       reference = options.referencePolicy ?? (await options.policy.clone());
     } else {
       options.referencePolicy?.dispose();
     }
     try {
-      return new GRPOTrainer(tfm, options, config, reference);
+      if (reference !== undefined) assertEngine(reference, 'policy.clone()');
+      return new GRPOTrainer(options, config, reference);
     } catch (error) {
       if (options.referencePolicy === undefined) reference?.dispose();
       throw error;
@@ -284,61 +250,50 @@ export class GRPOTrainer {
     for (let start0 = 0; start0 < n; start0 += micro) {
       const idx = order.slice(start0, start0 + micro);
       const completionIds = idx.map((i) => rows.completionIds[i]!);
-      const width = Math.max(0, ...completionIds.map((ids) => ids.length));
-      const mask = new Float32Array(idx.length * width);
-      idx.forEach((rowIndex, r) => {
-        if (cfg.maskTruncatedCompletions && rows.truncated[rowIndex]) return;
-        mask.fill(1, r * width, r * width + completionIds[r]!.length);
+      const mask = idx.map((rowIndex, r) => {
+        const masked = cfg.maskTruncatedCompletions && rows.truncated[rowIndex] === true;
+        if (!masked) numItems += completionIds[r]!.length;
+        return new Float32Array(completionIds[r]!.length).fill(masked ? 0 : 1);
       });
-      numItems += mask.reduce((a, b) => a + b, 0);
       microBatches.push({
-        promptIds: idx.map((i) => rows.promptIds[i]!),
-        completionIds,
-        width,
+        batch: { promptIds: idx.map((i) => rows.promptIds[i]!), completionIds },
+        empty: completionIds.every((ids) => ids.length === 0),
         mask,
         advantages: Float32Array.from(idx, (i) => agg.advantages[i]!),
       });
     }
     for (const mb of microBatches) {
-      if (mb.width === 0) continue;
-      if (cfg.numIterations > 1) mb.oldLogProbs = await this.logProbsOf(this.policy, mb);
-      if (this.reference !== undefined) mb.refLogProbs = await this.logProbsOf(this.reference, mb);
+      if (mb.empty) continue;
+      if (cfg.numIterations > 1) mb.oldLogProbs = await this.logProbsOf(this.policy, mb, 'policy.logProbs()');
+      if (this.reference !== undefined) mb.refLogProbs = await this.logProbsOf(this.reference, mb, 'reference.logProbs()');
     }
 
-    // 4. μ optimizer updates.
+    // 4. μ optimizer updates: forward, loss and dL/dlogp here, backward per micro-batch, one step.
     const sums: Record<string, number[]> = { kl: [], entropy: [], low: [], high: [], region: [] };
     const losses: number[] = [];
     const norms: number[] = [];
     let lr = 0;
     for (let iteration = 0; iteration < cfg.numIterations; iteration++) {
-      let accumulated: tf.Tensor[] | undefined;
       let updateLoss = 0;
-      for (const mb of microBatches) {
-        if (mb.width === 0) continue;
-        const out = await this.microBatchGradients(mb, numItems);
-        updateLoss += out.loss;
-        for (const [key, value] of Object.entries(out.stats)) if (!Number.isNaN(value)) sums[key]!.push(value);
-        if (accumulated === undefined) {
-          accumulated = out.grads;
-        } else {
-          const next = accumulated.map((a, i) => this.tfm.add(a, out.grads[i]!));
-          for (const t of [...accumulated, ...out.grads]) t.dispose();
-          accumulated = next;
+      try {
+        for (const mb of microBatches) {
+          if (mb.empty) continue;
+          const out = await this.microBatchLoss(mb, numItems);
+          updateLoss += out.loss;
+          for (const [key, value] of Object.entries(out.stats)) if (!Number.isNaN(value)) sums[key]!.push(value);
+          if (!Number.isFinite(out.loss)) {
+            throw new GrpoError(
+              'GRPO_NON_FINITE',
+              `step ${this.stepCount}, update ${this.updates}: loss ${out.loss} is not finite; the update was not applied`,
+            );
+          }
+          await this.policy.backward(out.gradLogProbs);
         }
+      } catch (error) {
+        await this.policy.zeroGrad();
+        throw error;
       }
-      if (accumulated === undefined) {
-        // Every completion is empty: nothing to learn from this batch.
-        accumulated = this.variables.map((v) => this.tfm.zerosLike(v));
-      }
-      const { grads, norm } = await clipByGlobalNorm(accumulated, cfg.maxGradNorm);
-      for (const t of accumulated) t.dispose();
-      if (!Number.isFinite(norm) || !Number.isFinite(updateLoss)) {
-        for (const t of grads) t.dispose();
-        throw new GrpoError(
-          'GRPO_NON_FINITE',
-          `step ${this.stepCount}, update ${this.updates}: loss ${updateLoss} / gradient norm ${norm} is not finite; the update was not applied`,
-        );
-      }
+      // With every completion empty nothing was accumulated: the step sees zero gradients.
       lr = learningRateAt(this.updates, {
         learningRate: cfg.learningRate,
         schedulerType: cfg.lrSchedulerType,
@@ -346,13 +301,18 @@ export class GRPOTrainer {
         totalSteps: this.totalUpdates,
         minLearningRateRatio: cfg.minLearningRateRatio,
       });
-      this.optimizer.step(grads, lr);
-      for (const t of grads) t.dispose();
+      const { gradNorm } = await this.policy.optimizerStep({ learningRate: lr, maxGradNorm: cfg.maxGradNorm });
+      if (!Number.isFinite(gradNorm)) {
+        throw new GrpoError(
+          'GRPO_NON_FINITE',
+          `step ${this.stepCount}, update ${this.updates}: gradient norm ${gradNorm} is not finite (loss ${updateLoss}); the update was not applied`,
+        );
+      }
       this.updates++;
       losses.push(updateLoss);
-      norms.push(norm);
+      norms.push(gradNorm);
       if (cfg.syncRefModel && this.reference !== undefined && this.updates % cfg.refModelSyncSteps === 0) {
-        this.syncReference(cfg.refModelMixupAlpha);
+        await this.reference.syncFrom(this.policy, cfg.refModelMixupAlpha);
       }
     }
 
@@ -375,17 +335,14 @@ export class GRPOTrainer {
   }
 
   /**
-   * Snapshot of everything needed to resume exactly (plain typed arrays + JSON-able fields).
-   * Asynchronous: tensors are read with `data()`, which every backend supports (WebGPU has no
-   * synchronous read-back in Node.js).
+   * Snapshot of everything needed to resume exactly (plain typed arrays + JSON-able fields): the
+   * engines' `getOptimizerState()` (the reference's without moments) and the trainer's counters,
+   * RNG and dataset cursor.
    */
   async getState(): Promise<GRPOTrainerState> {
     this.assertAlive();
-    const read = async (v: tf.Variable): Promise<TensorData> => ({ shape: [...v.shape], data: Float32Array.from((await v.data()) as Float32Array) });
-    const readAll = (list: readonly tf.Variable[]): Promise<TensorData[]> => Promise.all(list.map(read));
-    const opt = await this.optimizer.getState();
-    const policyWeights = await readAll(this.variables);
-    const referenceWeights = this.reference === undefined ? null : await readAll(this.reference.trainableVariables());
+    const policy = await this.policy.getOptimizerState();
+    const reference = this.reference === undefined ? null : weightsOnly(await this.reference.getOptimizerState());
     return {
       version: TRAINER_STATE_VERSION,
       config: structuredClone(this.config),
@@ -394,14 +351,17 @@ export class GRPOTrainer {
       numTokens: this.numTokens,
       rng: this.rng.getState(),
       dataset: { epoch: this.epoch, position: this.position, order: [...this.order], size: this.dataset.length },
-      policyWeights,
-      referenceWeights,
-      optimizer: opt,
+      policy,
+      reference,
     };
   }
 
-  /** Restore a snapshot from {@link getState} (same policy architecture, same dataset size, same β = 0 or ≠ 0). */
-  setState(state: GRPOTrainerState): void {
+  /**
+   * Restore a snapshot from {@link getState} (same policy parameters, same dataset size, same β = 0
+   * or ≠ 0). Everything is checked before anything changes: a state that does not fit leaves the
+   * trainer and its engines as they were (GRPO_STATE_MISMATCH).
+   */
+  async setState(state: GRPOTrainerState): Promise<void> {
     this.assertAlive();
     if (state.version !== TRAINER_STATE_VERSION) {
       throw new GrpoError('GRPO_STATE_MISMATCH', `trainer state: expected version ${TRAINER_STATE_VERSION}, got ${state.version}`);
@@ -412,39 +372,22 @@ export class GRPOTrainer {
         `trainer state: saved for a dataset of ${state.dataset.size} prompts, this trainer has ${this.dataset.length}`,
       );
     }
-    if ((state.referenceWeights === null) !== (this.reference === undefined)) {
+    if ((state.reference === null) !== (this.reference === undefined)) {
       throw new GrpoError(
         'GRPO_STATE_MISMATCH',
-        `trainer state: ${state.referenceWeights === null ? 'has no' : 'has a'} reference model but this trainer ${
+        `trainer state: ${state.reference === null ? 'has no' : 'has a'} reference model but this trainer ${
           this.reference === undefined ? 'has none (beta = 0)' : 'has one (beta ≠ 0)'
         }`,
       );
     }
-    const load = (vars: tf.Variable[], list: TensorData[], what: string): void => {
-      if (list.length !== vars.length) {
-        throw new GrpoError('GRPO_STATE_MISMATCH', `trainer state ${what}: expected ${vars.length} tensors, got ${list.length}`);
-      }
-      list.forEach((entry, i) => assertShape(entry, vars[i]!.shape, `trainer state ${what}[${i}]`));
-      this.tfm.tidy(() => list.forEach((entry, i) => vars[i]!.assign(this.tfm.tensor(entry.data, entry.shape))));
-    };
-    const refVars = this.reference?.trainableVariables();
-    // Validate everything before mutating anything.
-    const validate = (vars: tf.Variable[], list: TensorData[], what: string): void => {
-      if (list.length !== vars.length) {
-        throw new GrpoError('GRPO_STATE_MISMATCH', `trainer state ${what}: expected ${vars.length} tensors, got ${list.length}`);
-      }
-      list.forEach((entry, i) => assertShape(entry, vars[i]!.shape, `trainer state ${what}[${i}]`));
-    };
-    validate(this.variables, state.policyWeights, 'policyWeights');
-    if (refVars !== undefined && state.referenceWeights !== null) validate(refVars, state.referenceWeights, 'referenceWeights');
-    validate(this.variables, state.optimizer.m, 'optimizer.m');
-    validate(this.variables, state.optimizer.v, 'optimizer.v');
     if (state.rng.length !== 4 || (state.dataset.order.length !== this.dataset.length && state.dataset.order.length !== 0)) {
       throw new GrpoError('GRPO_STATE_MISMATCH', 'trainer state: malformed rng words or dataset order');
     }
-    load(this.variables, state.policyWeights, 'policyWeights');
-    if (refVars !== undefined && state.referenceWeights !== null) load(refVars, state.referenceWeights, 'referenceWeights');
-    this.optimizer.setState(state.optimizer);
+    // The reference is a clone of the policy: its parameters must be the policy's. The policy
+    // engine checks names and shapes against its own before changing anything.
+    if (state.reference !== null) assertSameParameters(state.reference, state.policy, 'trainer state reference', "the state's policy");
+    await this.restoreEngine(this.policy, state.policy, 'policy');
+    if (this.reference !== undefined && state.reference !== null) await this.restoreEngine(this.reference, state.reference, 'reference');
     this.rng.setState(state.rng);
     this.stepCount = state.step;
     this.updates = state.optimizerStep;
@@ -454,13 +397,21 @@ export class GRPOTrainer {
     this.order = [...state.dataset.order];
   }
 
-  /** Free the optimizer moments and the reference model (the policy stays with its owner). */
+  /** Free the reference engine (the policy stays with its owner). */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.optimizer.dispose();
     this.reference?.dispose();
     this.reference = undefined;
+  }
+
+  private async restoreEngine(engine: PolicyEngine, state: OptimizerStateData, what: string): Promise<void> {
+    try {
+      await engine.setOptimizerState(state);
+    } catch (error) {
+      if (GrpoError.isInstance(error)) throw error;
+      throw new GrpoError('GRPO_STATE_MISMATCH', `trainer state ${what}: ${(error as Error).message}`, { cause: error });
+    }
   }
 
   private assertAlive(): void {
@@ -547,80 +498,78 @@ export class GRPOTrainer {
     });
   }
 
-  private async logProbsOf(policy: GrpoPolicy, mb: MicroBatch): Promise<Float32Array> {
-    const t = this.tfm.tidy(() => {
-      const { logProbs } = policy.sequenceLogProbs(mb.promptIds, mb.completionIds, { temperature: this.config.temperature });
-      checkShape(logProbs, mb.completionIds.length, mb.width);
-      return logProbs;
-    });
-    const data = Float32Array.from((await t.data()) as Float32Array);
-    t.dispose();
-    return data;
+  private async logProbsOf(engine: PolicyEngine, mb: MicroBatch, what: string): Promise<Float32Array[]> {
+    const out = await engine.logProbs(mb.batch, { temperature: this.config.temperature });
+    checkPerToken(out, mb.batch, what, false);
+    return out.logProbs;
   }
 
-  private async microBatchGradients(
+  /** Forward one micro-batch and compute its loss, dL/dlogp per token and statistics. */
+  private async microBatchLoss(
     mb: MicroBatch,
     numItems: number,
-  ): Promise<{ loss: number; grads: tf.Tensor[]; stats: Record<string, number> }> {
-    const tfm = this.tfm;
+  ): Promise<{ loss: number; gradLogProbs: Float32Array[]; stats: Record<string, number> }> {
     const cfg = this.config;
-    const rowsN = mb.completionIds.length;
-    let kept: tf.Tensor[] = [];
-    const { value, grads } = tfm.variableGrads(() => {
-      const { logProbs, entropy } = this.policy.sequenceLogProbs(mb.promptIds, mb.completionIds, {
-        withEntropy: true,
-        temperature: cfg.temperature,
+    const forward = await this.policy.forwardTrain(mb.batch, { temperature: cfg.temperature, withEntropy: true });
+    checkPerToken(forward, mb.batch, 'policy.forwardTrain()', true);
+    const out = grpoLoss(
+      {
+        logProbs: forward.logProbs,
+        ...(mb.oldLogProbs === undefined ? {} : { oldLogProbs: mb.oldLogProbs }),
+        ...(mb.refLogProbs === undefined ? {} : { refLogProbs: mb.refLogProbs }),
+        advantages: mb.advantages,
+        mask: mb.mask,
+      },
+      {
+        beta: cfg.beta,
+        epsilon: cfg.epsilon,
+        ...(cfg.epsilonHigh === undefined ? {} : { epsilonHigh: cfg.epsilonHigh }),
+        ...(cfg.delta === undefined ? {} : { delta: cfg.delta }),
+        importanceSamplingLevel: cfg.importanceSamplingLevel,
+        lossType: cfg.lossType,
+        gradientAccumulationSteps: cfg.gradientAccumulationSteps,
+        maxCompletionLength: cfg.maxCompletionLength,
+        numItemsInBatch: numItems,
+      },
+    );
+    // the engine did not report entropy: NaN, and the metric is omitted
+    let entropy = Number.NaN;
+    if (forward.entropy !== undefined) {
+      let sum = 0;
+      let count = 0;
+      forward.entropy.forEach((row, i) => {
+        const m = mb.mask[i]!;
+        for (let t = 0; t < row.length; t++) {
+          sum += row[t]! * m[t]!;
+          count += m[t]!;
+        }
       });
-      checkShape(logProbs, rowsN, mb.width);
-      const mask = tfm.tensor2d(mb.mask, [rowsN, mb.width]);
-      const out = grpoLoss(
-        tfm,
-        {
-          logProbs,
-          ...(mb.oldLogProbs === undefined ? {} : { oldLogProbs: tfm.tensor2d(mb.oldLogProbs, [rowsN, mb.width]) }),
-          ...(mb.refLogProbs === undefined ? {} : { refLogProbs: tfm.tensor2d(mb.refLogProbs, [rowsN, mb.width]) }),
-          advantages: tfm.tensor1d(mb.advantages),
-          mask,
-        },
-        {
-          beta: cfg.beta,
-          epsilon: cfg.epsilon,
-          ...(cfg.epsilonHigh === undefined ? {} : { epsilonHigh: cfg.epsilonHigh }),
-          ...(cfg.delta === undefined ? {} : { delta: cfg.delta }),
-          importanceSamplingLevel: cfg.importanceSamplingLevel,
-          lossType: cfg.lossType,
-          gradientAccumulationSteps: cfg.gradientAccumulationSteps,
-          maxCompletionLength: cfg.maxCompletionLength,
-          numItemsInBatch: numItems,
-        },
-      );
-      const entropyMean =
-        entropy === undefined
-          ? tfm.scalar(Number.NaN) // the policy did not report entropy: the metric is omitted
-          : tfm.div(tfm.sum(tfm.mul(stopGradient(tfm, entropy), mask)), tfm.maximum(tfm.sum(mask), 1));
-      kept = [out.kl ?? tfm.scalar(0), entropyMean, out.clipLow, out.clipHigh, out.clipRegion].map((t) => tfm.keep(t));
-      return out.loss;
-    }, this.variables);
-    // one read-back for the five statistics and the loss (asynchronous: WebGPU has no sync read)
-    const packed = this.tfm.tidy(() => this.tfm.stack([...kept, value].map((t) => this.tfm.reshape(t, []))));
-    const [kl, entropy, low, high, region, loss] = Array.from((await packed.data()) as Float32Array);
-    packed.dispose();
-    for (const t of kept) t.dispose();
-    value.dispose();
-    const list = this.variables.map((v) => grads[v.name] ?? tfm.zerosLike(v));
+      entropy = sum / Math.max(count, 1);
+    }
     return {
-      loss: loss!,
-      grads: list,
-      stats: { kl: kl!, entropy: entropy!, low: low!, high: high!, region: region! },
+      loss: out.loss,
+      gradLogProbs: out.gradLogProbs,
+      stats: { kl: out.kl ?? 0, entropy, low: out.clipLow, high: out.clipHigh, region: out.clipRegion },
     };
   }
+}
 
-  private syncReference(alpha: number): void {
-    const refVars = this.reference!.trainableVariables();
-    this.tfm.tidy(() => {
-      refVars.forEach((r, i) => r.assign(this.tfm.add(this.tfm.mul(this.variables[i]!, alpha), this.tfm.mul(r, 1 - alpha))));
-    });
+function assertEngine(value: unknown, what: string): void {
+  const missing = missingEngineMethods(value);
+  if (missing.length > 0) {
+    throw new GrpoError(
+      'GRPO_POLICY_CONTRACT',
+      `${what}: not a PolicyEngine (missing ${missing.join(', ')}); wrap a TensorFlow.js model with TfjsPolicyEngine from @vlm-grpo/vlm`,
+    );
   }
+}
+
+/** An engine state without AdamW moments (what a frozen reference needs). */
+function weightsOnly(state: OptimizerStateData): OptimizerStateData {
+  return {
+    step: state.step,
+    parameters: Object.fromEntries(Object.entries(state.parameters).map(([name, p]) => [name, { shape: p.shape, weights: p.weights }])),
+  };
 }
 
 function countIn(values: ArrayLike<number>, pred: (v: number) => boolean): number {
@@ -673,11 +622,21 @@ function checkSample(sample: PolicySampleResult, rows: number): void {
   }
 }
 
-function checkShape(t: tf.Tensor, rows: number, width: number): void {
-  if (t.rank !== 2 || t.shape[0] !== rows || t.shape[1] !== width) {
-    throw new GrpoError(
-      'GRPO_POLICY_CONTRACT',
-      `policy.sequenceLogProbs(): expected logProbs of shape [${rows}, ${width}] (rows × longest completion), got [${t.shape.join(', ')}]`,
-    );
-  }
+function checkPerToken(out: PerTokenResult, batch: TokenBatch, what: string, entropy: boolean): void {
+  const check = (rows: readonly Float32Array[] | undefined, field: string): void => {
+    if (rows === undefined) return;
+    const bad =
+      !Array.isArray(rows) || rows.length !== batch.completionIds.length
+        ? `${Array.isArray(rows) ? rows.length : typeof rows} rows`
+        : rows.map((row, i) => (row?.length === batch.completionIds[i]!.length ? '' : `row ${i} has ${row?.length} values`)).find((x) => x !== '');
+    if (bad !== undefined && bad !== '') {
+      throw new GrpoError(
+        'GRPO_POLICY_CONTRACT',
+        `${what}: expected ${field} as ${batch.completionIds.length} rows of completionIds[i].length values, got ${bad}`,
+      );
+    }
+  };
+  check(out.logProbs, 'logProbs');
+  if (out.logProbs === undefined) throw new GrpoError('GRPO_POLICY_CONTRACT', `${what}: returned no logProbs`);
+  if (entropy) check(out.entropy, 'entropy');
 }

@@ -4,7 +4,7 @@ import * as entry from './index.js';
 describe('@vlm-grpo/vlm entry point', () => {
   it('names its package and exports the public API', () => {
     expect(entry.PACKAGE_NAME).toBe('@vlm-grpo/vlm');
-    for (const name of ['CausalLM', 'VLMWrapper', 'sft', 'AdamW', 'initBackend', 'parseSafetensors', 'serializeSafetensors', 'postProcessPrompt', 'ruleBasedEnrichment', 'VlmError', 'clipByGlobalNorm', 'learningRateAt', 'warmupStepsFromRatio']) {
+    for (const name of ['CausalLM', 'VLMWrapper', 'sft', 'AdamW', 'initBackend', 'parseSafetensors', 'serializeSafetensors', 'postProcessPrompt', 'ruleBasedEnrichment', 'VlmError', 'clipByGlobalNorm', 'TfjsPolicyEngine']) {
       expect(entry).toHaveProperty(name);
     }
   });

@@ -1,9 +1,9 @@
 /**
  * @vlm-grpo/vlm: trainable prompt-enhancer language models in TensorFlow.js. GPT-2, Llama and
  * Qwen2 causal LMs loaded from and saved to Hugging Face checkpoints, KV-cached generation,
- * differentiable log-probabilities, `VLMWrapper` (prompt enhancement and the GRPO policy), SFT, and
- * the pieces @vlm-grpo/grpo builds on: the `GrpoPolicy` contract, AdamW, global-norm clipping and the
- * learning-rate schedules.
+ * differentiable log-probabilities, `VLMWrapper` (prompt enhancement and the GRPO policy), SFT,
+ * AdamW with global-norm clipping, and `TfjsPolicyEngine`, @vlm-grpo/grpo's `PolicyEngine` port on
+ * any tfjs policy (the CPU path of GRPO and the parity oracle of other engines).
  * @packageDocumentation
  */
 
@@ -51,15 +51,9 @@ export {
   type RopeScaling,
   type WeightSpec,
 } from './model-config.js';
-export {
-  learningRateAt,
-  warmupStepsFromRatio,
-  type LrScheduleOptions,
-  type LrSchedulerType,
-  type ScheduleKind,
-} from './lr-schedule.js';
 export { AdamW, clipByGlobalNorm, type AdamWOptions, type AdamWState, type TensorData } from './optim.js';
-export type { GrpoPolicy, PolicySampleOptions, PolicySampleResult, SequenceLogProbsOptions } from './policy.js';
+export type { PolicySampleOptions, PolicySampleResult, SequenceLogProbsOptions, TfjsPolicy } from './policy.js';
+export { TfjsPolicyEngine, type TfjsPolicyEngineOptions } from './tfjs-policy-engine.js';
 export {
   CLIP_MAX_TOKENS,
   approximateClipTokenCount,
@@ -96,7 +90,7 @@ export {
   tokenLogProb,
   type TokenChoiceOptions,
 } from './sampling.js';
-export { sft, type SftOptions, type SftPair, type SftResult, type SftStepLog } from './sft.js';
+export { sft, type ScheduleKind, type SftOptions, type SftPair, type SftResult, type SftStepLog } from './sft.js';
 export {
   HfTokenizer,
   renderChatTemplate,

@@ -1,7 +1,7 @@
 /**
- * Optimisation pieces tfjs lacks, shared by {@link sft} here and by @vlm-grpo/grpo's trainer (the
- * only implementation in the workspace): AdamW with decoupled weight decay and global-norm gradient
- * clipping. The learning-rate schedules live in `lr-schedule.ts`.
+ * Optimisation pieces tfjs lacks, shared by {@link sft} and {@link TfjsPolicyEngine} (the GRPO
+ * optimizer step on tfjs): AdamW with decoupled weight decay and global-norm gradient clipping.
+ * The learning-rate schedules are @vlm-grpo/grpo's (`learningRateAt`).
  *
  * - AdamW (Loshchilov & Hutter), written out in the order of PyTorch's `torch.optim.AdamW`
  *   (non-amsgrad), so float32 results follow PyTorch's rounding. Like PyTorch's multi-tensor

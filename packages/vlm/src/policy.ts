@@ -1,67 +1,30 @@
 /**
- * The policy contract between a trainable language model (provider: {@link VLMWrapper}, or any
- * object of the same shape) and @vlm-grpo/grpo (consumer, which imports these types from here and
- * re-exports them). This is the only declaration of the contract. Provider and consumer must use
- * the same `@tensorflow/tfjs` engine.
+ * The TensorFlow.js policy contract: what {@link TfjsPolicyEngine} needs from a trainable tfjs
+ * model to implement @vlm-grpo/grpo's `PolicyEngine` port. {@link VLMWrapper} implements it; so
+ * can any small tfjs model (tests use unigram and bigram ones). Sampling types are grpo's (this
+ * package imports them as types; grpo never depends on this package).
  *
  * Log-probabilities everywhere are log-softmax(logits / T) with the sampling temperature T
  * (default 1), as TRL computes old/reference log-probs.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { LogProbOptions, PolicySampleOptions, PolicySampleResult } from '@vlm-grpo/grpo';
 
-/** Options for sampling completions (all optional; defaults in brackets). */
-export interface PolicySampleOptions {
-  /** Completions per prompt [1]. */
-  numReturnSequences?: number;
-  /** Maximum new tokens per completion [64]. */
-  maxNewTokens?: number;
-  /** Sampling temperature [1.0]; 0 → greedy. */
-  temperature?: number;
-  /** Top-k filtering [0 = off]. */
-  topK?: number;
-  /** Nucleus filtering [1.0 = off]. */
-  topP?: number;
-  /** Repetition penalty [1.0 = off]. */
-  repetitionPenalty?: number;
-  /** Deterministic sampling when set. */
-  seed?: number;
-}
+export type { PolicySampleOptions, PolicySampleResult };
 
-/** Completions for B prompts × G sequences, rows prompt-major: row = promptIndex*G + g. */
-export interface PolicySampleResult {
-  /** [B*G][Lp_i] token ids of the (templated) prompt of each row. */
-  promptIds: number[][];
-  /** [B*G][Lc_i] sampled completion ids (EOS included if produced, nothing after). */
-  completionIds: number[][];
-  /**
-   * [B*G][Lc_i] log-prob of each sampled token: log-softmax(logits / T) with the sampling
-   * temperature T (1 when greedy), BEFORE top-k/top-p filtering.
-   */
-  completionLogProbs: number[][];
-  /** [B*G] decoded, post-processed completion text (what rewards read). */
-  texts: string[];
-  /** [B*G] true when maxNewTokens was hit without EOS. */
-  truncated: boolean[];
-}
+/** Options of {@link TfjsPolicy.sequenceLogProbs} (and `CausalLM#sequenceLogProbs`): grpo's `LogProbOptions`. */
+export type SequenceLogProbsOptions = LogProbOptions;
 
-/** Options of {@link GrpoPolicy.sequenceLogProbs} (and `CausalLM#sequenceLogProbs`). */
-export interface SequenceLogProbsOptions {
-  /** Also return the entropy of the full next-token distribution (default: false). */
-  withEntropy?: boolean;
-  /** Logits are divided by this before log-softmax (default: 1). */
-  temperature?: number;
-}
-
-/** What GRPO needs from a trainable policy. */
-export interface GrpoPolicy {
+/** A trainable TensorFlow.js policy (see the file header). */
+export interface TfjsPolicy {
   /** Sample completions for user prompts (the policy applies its own prompt/chat template). */
   sample(prompts: string[], options?: PolicySampleOptions): Promise<PolicySampleResult>;
   /**
    * Per-token log-probs of `completionIds` given `promptIds`, DIFFERENTIABLE w.r.t.
-   * `trainableVariables()` (call inside tf.variableGrads / optimizer.minimize).
+   * `trainableVariables()` (call inside tf.variableGrads).
    * Returns logProbs [N, Tmax] (Tmax = longest completion; padded positions are 0) and, when
    * `withEntropy` is true, the entropy of the full next-token distribution at each completion
-   * position, entropy [N, Tmax] (not differentiated, may be computed under tf.stopGradient).
+   * position, entropy [N, Tmax] (not differentiated, may be computed under a stop-gradient).
    */
   sequenceLogProbs(
     promptIds: number[][],
@@ -70,8 +33,13 @@ export interface GrpoPolicy {
   ): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D };
   /** The trainable weights, in a stable order (same order in a clone). */
   trainableVariables(): tf.Variable[];
+  /**
+   * Names of {@link trainableVariables}, same order (Hugging Face tensor names where the model has
+   * them); optional: the engine names them `param.<index>` otherwise.
+   */
+  parameterNames?(): string[];
   /** An independent deep copy (own variables), used as the frozen reference model. */
-  clone(): Promise<GrpoPolicy>;
+  clone(): Promise<TfjsPolicy>;
   /** Free every tensor the policy owns. */
   dispose(): void;
 }

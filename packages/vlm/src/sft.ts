@@ -16,13 +16,20 @@ import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { createSeededRandom, deriveSeed, shuffleInPlace, writeJsonAtomic } from '@vlm-grpo/data';
+import { learningRateAt, warmupStepsFromRatio } from '@vlm-grpo/grpo';
 import type { CausalLM} from './causal-lm.js';
 import { readCheckpoint } from './causal-lm.js';
 import { VlmError } from './errors.js';
-import { learningRateAt, warmupStepsFromRatio, type ScheduleKind } from './lr-schedule.js';
 import { AdamW, clipByGlobalNorm } from './optim.js';
 import { readSafetensorsFile, tensorToFloat32, writeSafetensorsFile, type SafetensorsInput } from './safetensors.js';
 import { VLMWrapper } from './vlm-wrapper.js';
+
+/**
+ * Schedule kinds of {@link SftOptions.schedule}, on @vlm-grpo/grpo's `learningRateAt` (the one
+ * implementation of the transformers schedules): the warm-up applies before every kind (sft's
+ * `'constant'` is `'constant_with_warmup'` there).
+ */
+export type ScheduleKind = 'cosine' | 'linear' | 'constant';
 
 /** A training pair, as text (needs a {@link VLMWrapper}) or as token ids. */
 export type SftPair = { prompt: string; completion: string } | { promptIds: number[]; completionIds: number[] };

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GenerateOutput } from './causal-lm.js';
 import { VlmError } from './errors.js';
-import type { GrpoPolicy } from './policy.js';
+import type { TfjsPolicy } from './policy.js';
 import { postProcessPrompt } from './post-process.js';
 import { FIXTURES, maxAbsDiff, useTestBackend } from './__fixtures__/test-utils.js';
 import { VLMWrapper } from './vlm-wrapper.js';
@@ -47,9 +47,9 @@ describe('prompt formatting', () => {
   });
 });
 
-describe('sample (GrpoPolicy contract)', () => {
+describe('sample (TfjsPolicy contract)', () => {
   it('returns prompt-major rows, consistent log-probs and reproducible seeded samples', async () => {
-    const policy: GrpoPolicy = chat;
+    const policy: TfjsPolicy = chat;
     const options = { numReturnSequences: 3, maxNewTokens: 6, temperature: 0.9, topP: 0.95, seed: 11 };
     const out = await policy.sample(['a cat', 'a red car at night'], options);
     expect(out.promptIds).toHaveLength(6);

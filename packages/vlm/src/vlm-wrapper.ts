@@ -1,7 +1,7 @@
 /**
  * `VLMWrapper`: a causal LM plus its tokenizer and prompt template, used as a text-to-image prompt
  * enhancer (`enhancePrompt`) and as the GRPO policy (`sample`, `sequenceLogProbs`; it satisfies
- * {@link GrpoPolicy}).
+ * {@link TfjsPolicy}: wrap it in a {@link TfjsPolicyEngine} for @vlm-grpo/grpo's trainer).
  *
  * Prompt formatting: `chat` renders the tokenizer's chat template with a system message and the
  * user prompt (`add_generation_prompt=True`, tokenized without adding special tokens, as
@@ -37,7 +37,7 @@ import { CausalLM, type CausalLMLoadOptions, type SaveOptions } from './causal-l
 import { VlmError } from './errors.js';
 import { assessCompletion, ruleBasedEnrichment, type FailureReason } from './fallback.js';
 import { resolveModelDir } from './hub.js';
-import type { GrpoPolicy, PolicySampleOptions, PolicySampleResult } from './policy.js';
+import type { PolicySampleOptions, PolicySampleResult, TfjsPolicy } from './policy.js';
 import { CLIP_MAX_TOKENS, postProcessPrompt } from './post-process.js';
 import { HfTokenizer, renderChatTemplate, renderPlainTemplate, type ChatMessage, type TextTokenizer } from './tokenizer.js';
 
@@ -138,7 +138,7 @@ export interface EnhanceResult {
 }
 
 /** A prompt enhancer and GRPO policy. */
-export class VLMWrapper implements GrpoPolicy {
+export class VLMWrapper implements TfjsPolicy {
   /** The language model. */
   readonly model: CausalLM;
   /** The tokenizer. */
@@ -289,7 +289,7 @@ export class VLMWrapper implements GrpoPolicy {
   }
 
   /**
-   * Sample completions for GRPO (contract {@link GrpoPolicy.sample}): rows prompt-major, log-probs
+   * Sample completions for GRPO (contract {@link TfjsPolicy.sample}): rows prompt-major, log-probs
    * log-softmax(logits / T), texts post-processed, no fallback. With a completion prefix, the
    * prompt ids end with the prefix ids and the texts start with the prefix.
    */
@@ -386,6 +386,11 @@ export class VLMWrapper implements GrpoPolicy {
   /** The model's weights in a stable order. */
   trainableVariables(): tf.Variable[] {
     return this.model.trainableVariables();
+  }
+
+  /** Hugging Face tensor names of {@link trainableVariables}, same order. */
+  parameterNames(): string[] {
+    return this.model.weightSpecs().map((spec) => spec.name);
   }
 
   /** A deep copy with its own variables (tokenizer and settings shared). */

@@ -2,7 +2,8 @@
  * Small stand-ins for the model packages, used by the system tests (they run in seconds and
  * make failures easy to inject). The policy is a real, trainable tfjs model: a unigram
  * distribution over a word vocabulary (token 0 = EOS), sampled with a seeded generator, with
- * exact, differentiable log-probs, so GRPO really updates it. The renderer draws an 8×8 image
+ * exact, differentiable log-probs, behind @vlm-grpo/vlm's TfjsPolicyEngine (the engine the
+ * trainer uses with `policy_backend: tfjs`), so GRPO really updates it through the port. The renderer draws an 8×8 image
  * whose colour is a hash of (prompt, seed); the image reward reads its brightness.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 
 import type * as tfType from '@tensorflow/tfjs';
 import { createSeededRandom } from '@vlm-grpo/data';
+import type { LogProbOptions, OptimizerStateData, OptimizerStepOptions, PolicyEngine, PolicySampleOptions, TokenBatch } from '@vlm-grpo/grpo';
 
 import type { TrainerConfig } from '../config/config-schema.js';
 import type { Logger } from '../runtime/logger.js';
@@ -22,8 +24,8 @@ export const UNIGRAM_VOCAB = ['<eos>', 'detailed', 'soft', 'light', 'golden', 'h
 
 let counter = 0;
 
-/** A trainable unigram policy over {@link UNIGRAM_VOCAB}. */
-export class UnigramPolicy implements TrainablePolicy {
+/** A trainable unigram model over {@link UNIGRAM_VOCAB} (a tfjs policy: what TfjsPolicyEngine drives). */
+export class UnigramModel {
   readonly weights: tfType.Variable;
   constructor(private readonly tf: Tf, initial?: Float32Array) {
     const values = initial ?? Float32Array.from(UNIGRAM_VOCAB, (_, index) => (index === 0 ? -1 : Math.sin(index) * 0.1));
@@ -91,12 +93,66 @@ export class UnigramPolicy implements TrainablePolicy {
     return [this.weights];
   }
 
-  async clone(): Promise<UnigramPolicy> {
-    return new UnigramPolicy(this.tf, Float32Array.from(this.weights.dataSync() as Float32Array));
+  async clone(): Promise<UnigramModel> {
+    return new UnigramModel(this.tf, Float32Array.from(this.weights.dataSync() as Float32Array));
   }
 
   dispose(): void {
     this.weights.dispose();
+  }
+}
+
+/** The trainer's policy port on a {@link UnigramModel}: a TfjsPolicyEngine plus enhancement and saving. */
+export class UnigramPolicy implements TrainablePolicy {
+  private constructor(
+    readonly model: UnigramModel,
+    private readonly engine: PolicyEngine,
+  ) {}
+
+  /** A fresh unigram model behind a TfjsPolicyEngine (AdamW settings of the configuration). */
+  static async create(tf: Tf, adamW: { beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number } = {}): Promise<UnigramPolicy> {
+    const { TfjsPolicyEngine } = await import('@vlm-grpo/vlm');
+    const model = new UnigramModel(tf);
+    return new UnigramPolicy(model, new TfjsPolicyEngine(model, adamW));
+  }
+
+  /** The trained weights (the model's variable). */
+  get weights(): tfType.Variable {
+    return this.model.weights;
+  }
+
+  sample(prompts: string[], options?: PolicySampleOptions) {
+    return this.engine.sample(prompts, options);
+  }
+  logProbs(batch: TokenBatch, options?: LogProbOptions) {
+    return this.engine.logProbs(batch, options);
+  }
+  forwardTrain(batch: TokenBatch, options?: LogProbOptions) {
+    return this.engine.forwardTrain(batch, options);
+  }
+  backward(grads: readonly Float32Array[]) {
+    return this.engine.backward(grads);
+  }
+  optimizerStep(options: OptimizerStepOptions) {
+    return this.engine.optimizerStep(options);
+  }
+  zeroGrad() {
+    return this.engine.zeroGrad();
+  }
+  clone() {
+    return this.engine.clone();
+  }
+  syncFrom(source: PolicyEngine, alpha: number) {
+    return this.engine.syncFrom(source, alpha);
+  }
+  getOptimizerState() {
+    return this.engine.getOptimizerState();
+  }
+  setOptimizerState(state: OptimizerStateData) {
+    return this.engine.setOptimizerState(state);
+  }
+  dispose(): void {
+    this.engine.dispose();
   }
 
   async enhancePrompts(prompts: string[], _options: EnhanceOptions = {}) {
@@ -130,10 +186,11 @@ export interface TestComponentOptions {
 
 /** A component factory for `VLMGRPOSystem` built from the stand-ins. */
 export function testComponents(options: TestComponentOptions = {}) {
-  return async (_config: TrainerConfig, _logger: Logger, _scope?: string): Promise<SystemComponents> => {
+  return async (config: TrainerConfig, _logger: Logger, _scope?: string): Promise<SystemComponents> => {
     const tf = await import('@tensorflow/tfjs');
     await tf.setBackend('cpu');
-    const policy = new UnigramPolicy(tf);
+    const t = config.training_settings;
+    const policy = await UnigramPolicy.create(tf, { beta1: t.adam_beta1, beta2: t.adam_beta2, epsilon: t.adam_epsilon, weightDecay: t.weight_decay });
     options.policies?.push(policy);
     const renderer: ImageRenderer = {
       async render(prompts, { seeds }) {

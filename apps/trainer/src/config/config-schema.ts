@@ -12,8 +12,21 @@ import { z } from 'zod';
 /** Where a stage runs: `auto` probes what initialises and falls back to `cpu` with a logged reason. */
 export const deviceSchema = z.enum(['auto', 'cpu', 'webgpu', 'cuda']);
 
-/** Backend of the TensorFlow.js policy. */
-export const policyBackendSchema = z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
+/**
+ * The policy engine (what runs sampling, log-probs, backward and AdamW): `tfjs` (@vlm-grpo/vlm's
+ * TfjsPolicyEngine, any tfjs backend), `webgpu` (@vlm-grpo/policy-webgpu, the fused WebGPU
+ * engine), `auto` (webgpu on a hardware WebGPU adapter once that engine supports the model, else
+ * tfjs).
+ */
+export const policyBackendSchema = z.enum(['auto', 'tfjs', 'webgpu'], {
+  error: (issue) =>
+    ['tensorflow', 'wasm', 'cpu'].includes(String(issue.input))
+      ? `policy_backend picks the policy engine (auto, tfjs, webgpu); the TensorFlow.js backend "${String(issue.input)}" is set with model_settings.policy_tfjs_backend`
+      : `expected one of auto, tfjs, webgpu; received ${JSON.stringify(issue.input)}`,
+});
+
+/** Backend of the TensorFlow.js policy engine. */
+export const policyTfjsBackendSchema = z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
 
 const positiveInt = () => z.number().int().positive();
 const nonNegativeInt = () => z.number().int().nonnegative();
@@ -29,8 +42,10 @@ export const modelSettingsSchema = z.strictObject({
   clip_model: z.string().min(1).default('data/models/tiny-clip'),
   /** Device for ONNX Runtime (diffusion, CLIP) and the policy (default: `auto`). */
   device: deviceSchema.default('auto'),
-  /** TensorFlow.js backend of the policy; `auto` follows `device` (default: `auto`). */
+  /** Policy engine: `tfjs`, `webgpu` (fused WebGPU engine) or `auto` (default: `auto`). */
   policy_backend: policyBackendSchema.default('auto'),
+  /** TensorFlow.js backend of the tfjs policy engine; `auto` follows `device` (default: `auto`). */
+  policy_tfjs_backend: policyTfjsBackendSchema.default('auto'),
   /** Weight variant for ONNX models: `fp32`, `fp16` or `q8` files (default: `fp32`). */
   dtype: z.enum(['fp32', 'fp16', 'q8']).default('fp32'),
   /** Never contact the Hugging Face hub (default: true, so the default run needs no network). */

@@ -2,8 +2,10 @@
  * Loading of the real models behind the {@link SystemComponents} ports, each package imported
  * lazily through its public entry point and adapted:
  * - policy: `VLMWrapper.fromPretrained` (@vlm-grpo/vlm) on the tfjs backend of
- *   `model_settings.policy_backend` (`auto` follows `device`: webgpu → webgpu, else the
- *   package's own fastest-that-initialises order), templates from `generation_settings`;
+ *   `model_settings.policy_tfjs_backend` (`auto` follows `device`: webgpu → webgpu, else the
+ *   package's own fastest-that-initialises order), templates from `generation_settings`, behind
+ *   the policy engine of `model_settings.policy_backend` (`policy-engine.ts`: tfjs or the fused
+ *   WebGPU engine);
  * - renderer: `DiffusionPipeline.fromPretrained` (@vlm-grpo/sd), one image per (prompt, seed),
  *   images with NaN/Inf latents or pixels reported as failed items;
  * - image rewards: `CLIPRewardCalculator.fromPretrained` (@vlm-grpo/clip-reward) and, with
@@ -15,9 +17,9 @@
 import type { TrainerConfig } from '../config/config-schema.js';
 import { TrainerError } from '../errors.js';
 import type { Logger } from '../runtime/logger.js';
+import { createPolicyEngine, type PolicyWrapperLike } from './policy-engine.js';
 import type {
   ComponentScope,
-  EnhanceOptions,
   ImageRenderer,
   ImageRewardModel,
   RenderedImage,
@@ -28,14 +30,7 @@ import type {
 import { IMAGE_REWARD_NAMES } from './ports.js';
 
 /** What the trainer uses of @vlm-grpo/vlm's `VLMWrapper`. */
-interface VlmWrapperLike extends Omit<TrainablePolicy, 'enhancePrompts' | 'save' | 'clone'> {
-  clone(): Promise<VlmWrapperLike>;
-  save(directory: string): Promise<void>;
-  enhancePromptsDetailed(
-    prompts: string[],
-    options?: { maxNewTokens?: number; temperature?: number; seed?: number; categories?: (string | undefined)[] },
-  ): Promise<Array<{ text: string; source: 'model' | 'rules' | 'original'; failure: { reason: string; detail: string } | null }>>;
-}
+type VlmWrapperLike = PolicyWrapperLike;
 
 interface VlmModule {
   initBackend?: (name: string) => Promise<{ decision?: { detail: string } }>;
@@ -84,30 +79,6 @@ interface ClipModule {
 
 function missing(pkg: string, name: string): TrainerError {
   return new TrainerError('TRAINER_COMPONENT_FAILED', `${pkg} does not export ${name}; update the workspace packages (npm install at the root)`);
-}
-
-/** Adapt a `VLMWrapper` to the trainer's policy port. */
-export function adaptPolicy(wrapper: VlmWrapperLike): TrainablePolicy {
-  return {
-    sample: (prompts, options) => wrapper.sample(prompts, options),
-    sequenceLogProbs: (promptIds, completionIds, options) => wrapper.sequenceLogProbs(promptIds, completionIds, options),
-    trainableVariables: () => wrapper.trainableVariables(),
-    clone: async () => adaptPolicy(await wrapper.clone()),
-    dispose: () => wrapper.dispose(),
-    save: (directory) => wrapper.save(directory),
-    async enhancePrompts(prompts: string[], options: EnhanceOptions = {}) {
-      const results = await wrapper.enhancePromptsDetailed(prompts, {
-        ...(options.maxNewTokens === undefined ? {} : { maxNewTokens: options.maxNewTokens }),
-        ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
-        ...(options.seed === undefined ? {} : { seed: options.seed }),
-        ...(options.categories === undefined ? {} : { categories: options.categories }),
-      });
-      return results.map((result) => ({
-        text: result.text,
-        fallback: result.source === 'model' ? { used: false } : { used: true, reason: result.failure ? `${result.failure.reason}: ${result.failure.detail}` : `${result.source} fallback` },
-      }));
-    },
-  };
 }
 
 /** Adapt a diffusion pipeline to the renderer port (one image per prompt and seed). */
@@ -189,7 +160,7 @@ export async function loadComponents(config: TrainerConfig, logger: Logger, scop
   const m = config.model_settings;
   const device = m.device;
   const hub = { localFilesOnly: m.local_files_only, ...(m.cache_dir === null ? {} : { cacheDir: m.cache_dir }) };
-  const backend = m.policy_backend !== 'auto' ? m.policy_backend : device === 'webgpu' ? 'webgpu' : device === 'cpu' ? 'auto' : 'auto';
+  const backend = m.policy_tfjs_backend !== 'auto' ? m.policy_tfjs_backend : device === 'webgpu' ? 'webgpu' : device === 'cpu' ? 'auto' : 'auto';
 
   logger.info(`loading the policy ${m.vlm_model} (tfjs backend ${backend})`);
   const vlm = (await import('@vlm-grpo/vlm')) as unknown as VlmModule;
@@ -211,14 +182,24 @@ export async function loadComponents(config: TrainerConfig, logger: Logger, scop
   // The backend decision's full reasons (initBackend returns the first call's report for the same name).
   const backendReport = await vlm.initBackend?.(backend).catch(() => undefined);
   if (backendReport?.decision) logger.debug(backendReport.decision.detail);
+  let policy: TrainablePolicy;
+  try {
+    const choice = await createPolicyEngine(wrapper, config, logger, { trainable: scope !== 'policy' });
+    policy = choice.policy;
+    if (scope !== 'policy') logger.info(`policy engine: ${choice.backend}${m.policy_backend === 'auto' ? ' (auto)' : ''}`);
+    logger.debug(`policy engine: ${choice.backend} (${choice.reason})`);
+  } catch (error) {
+    wrapper.dispose();
+    throw error;
+  }
   if (scope === 'policy') {
     return {
-      policy: adaptPolicy(wrapper),
+      policy,
       renderer: undefined,
       imageRewards: undefined,
       devices: { policy: policyDevice, diffusion: 'not loaded', clip: 'not loaded' },
       async dispose() {
-        wrapper.dispose();
+        policy.dispose();
       },
     };
   }
@@ -227,16 +208,16 @@ export async function loadComponents(config: TrainerConfig, logger: Logger, scop
   try {
     models = await loadRewardModels(config, logger);
   } catch (error) {
-    wrapper.dispose();
+    policy.dispose();
     throw error;
   }
   return {
-    policy: adaptPolicy(wrapper),
+    policy,
     renderer: models.renderer,
     imageRewards: models.imageRewards,
     devices: { policy: policyDevice, diffusion: models.devices.diffusion, clip: models.devices.clip },
     async dispose() {
-      wrapper.dispose();
+      policy.dispose();
       await models.dispose();
     },
   };

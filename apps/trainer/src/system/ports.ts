@@ -5,7 +5,7 @@
  * @vlm-grpo/eval's own types, so the validator takes them unchanged.
  */
 import type { EnhancedPrompt, ImageRenderer, ItemError, RenderedImage } from '@vlm-grpo/eval';
-import type { GrpoPolicy } from '@vlm-grpo/grpo';
+import type { PolicyEngine } from '@vlm-grpo/grpo';
 
 export type { EnhancedPrompt, ImageRenderer, ItemError, RenderedImage };
 
@@ -23,8 +23,12 @@ export interface EnhanceOptions {
   signal?: AbortSignal;
 }
 
-/** The policy: what GRPO trains, plus enhancement for validation and `enhance`, and saving. */
-export interface TrainablePolicy extends GrpoPolicy {
+/**
+ * The policy: the engine GRPO trains (@vlm-grpo/grpo's `PolicyEngine` port: tfjs or the fused
+ * WebGPU engine, per `model_settings.policy_backend`), plus enhancement for validation and
+ * `enhance`, and saving.
+ */
+export interface TrainablePolicy extends PolicyEngine {
   /** Rewrite prompts (one item per prompt; an `Error` for a prompt that failed alone). */
   enhancePrompts(prompts: string[], options?: EnhanceOptions): Promise<Array<EnhancedPrompt | string | Error>>;
   /** Save a Hugging Face-compatible folder (config, safetensors weights, tokenizer). */

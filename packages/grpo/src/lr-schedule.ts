@@ -1,7 +1,7 @@
 /**
  * Learning-rate schedules with linear warm-up, as transformers' `get_scheduler` defines them
- * (`optimization.py`); the one implementation used by {@link sft} here and by @vlm-grpo/grpo's
- * trainer. `step` is the number of optimizer updates already applied (0 for the first update),
+ * (`optimization.py`): the one implementation in the workspace, used by `GRPOTrainer` and by
+ * @vlm-grpo/vlm's `sft`. `step` is the number of optimizer updates already applied (0 for the first update),
  * exactly like a PyTorch LambdaLR stepped after each optimizer step, so with warm-up the first
  * update uses learning rate 0:
  *   warm-up (step < W):  lr · step / max(1, W)
@@ -15,16 +15,10 @@
  * `minLearningRateRatio` (fraction of the peak, transformers' `min_lr_rate` of
  * `cosine_with_min_lr`): lr_t = floor + (lr − floor) · factor. Both 0 = transformers.
  */
-import { VlmError } from './errors.js';
+import { GrpoError } from './errors.js';
 
 /** Schedule shape (transformers `lr_scheduler_type`). */
 export type LrSchedulerType = 'constant' | 'constant_with_warmup' | 'linear' | 'cosine';
-
-/**
- * Schedule kinds of {@link SftOptions.schedule}: the warm-up applies before every kind (sft's
- * `'constant'` is {@link LrSchedulerType} `'constant_with_warmup'`).
- */
-export type ScheduleKind = 'cosine' | 'linear' | 'constant';
 
 /** Parameters of {@link learningRateAt}. */
 export interface LrScheduleOptions {
@@ -45,7 +39,7 @@ export interface LrScheduleOptions {
 /** Warm-up updates from a ratio of the total, as transformers: ceil(S · ratio); ratio in [0, 1]. */
 export function warmupStepsFromRatio(totalSteps: number, warmupRatio: number): number {
   if (!(warmupRatio >= 0 && warmupRatio <= 1)) {
-    throw new VlmError('VLM_INVALID_ARGUMENT', `warmupRatio: expected a number in [0, 1], got ${warmupRatio}`);
+    throw new GrpoError('GRPO_INVALID_ARGUMENT', `warmupRatio: expected a number in [0, 1], got ${warmupRatio}`);
   }
   return Math.ceil(totalSteps * warmupRatio);
 }
@@ -57,7 +51,7 @@ export function learningRateAt(step: number, options: LrScheduleOptions): number
   const total = options.totalSteps;
   const lr = options.learningRate;
   if (options.minLearningRate !== undefined && options.minLearningRateRatio !== undefined) {
-    throw new VlmError('VLM_INVALID_ARGUMENT', 'learningRateAt: set minLearningRate or minLearningRateRatio, not both');
+    throw new GrpoError('GRPO_INVALID_ARGUMENT', 'learningRateAt: set minLearningRate or minLearningRateRatio, not both');
   }
   const floor = options.minLearningRate ?? lr * (options.minLearningRateRatio ?? 0);
   if (type === 'constant') return lr;
