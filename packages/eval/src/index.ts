@@ -61,9 +61,9 @@ export {
   type ContactSheetOptions,
   type ContactSheetTile,
 } from './contact-sheet.js';
-export { lineChart, niceTicks, type ChartSeries, type LineChartOptions } from './svg-chart.js';
+export { DASH_PATTERNS, MARKERS, lineChart, niceTicks, type ChartSeries, type LineChartOptions } from './svg-chart.js';
 export { escapeHtml, wrapText } from './text.js';
-export { parseMetricsJsonl, renderReport, type ParsedMetrics, type ReportOptions, type TrainingMetricsRecord } from './report.js';
+export { TEXT_REWARD_NAMES, flattenMetricsRecord, parseMetricsJsonl, renderReport, type ParsedMetrics, type ReportOptions, type TrainingMetricsRecord } from './report.js';
 export { VALIDATION_FILE_PATTERN, loadValidationHistory, readMetricsFile, type LoadHistoryOptions } from './history.js';
 export {
   Validator,

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { FakeEnhancer, FakeRenderer, FakeScorer } from './__fixtures__/fakes.js';
+import { trainerMetricsJsonl } from './__fixtures__/report-data.js';
 import { parseMetricsJsonl, renderReport } from './report.js';
 import type { ValidationResult } from './validation-result.js';
 import { Validator } from './validator.js';
@@ -80,17 +81,30 @@ describe('renderReport', () => {
     expect(html).toContain('a bridge, detailed');
   });
 
-  it('charts training metrics against their step key', () => {
-    const { records, invalidLines } = parseMetricsJsonl('{"iteration":1,"loss":0.5,"kl":0.1,"note":"x"}\n\n{"iteration":2,"loss":0.25,"kl":0.2}\n{"iteration":3,"loss":0.1\n[1,2]\n');
-    expect(records).toHaveLength(2);
+  it('charts the trainer\'s nested metrics (metrics.jsonl lines) against the iteration', () => {
+    const { records, invalidLines } = parseMetricsJsonl(`${trainerMetricsJsonl(3)}\n{"iteration":4,"metrics":{"loss":0.1}\n[1,2]\n`);
+    expect(records).toHaveLength(3);
     expect(invalidLines).toEqual([4, 5]);
     const html = renderReport(history, { trainingMetrics: records });
-    expect(html).toContain('data-chart="training-loss"');
-    expect(html).toContain('data-chart="training-kl"');
+    for (const id of ['reward', 'kl', 'loss', 'clip-ratio', 'completion-length', 'learning-rate', 'grad-norm', 'image-rewards', 'text-rewards']) {
+      expect(html, id).toContain(`data-chart="training-${id}"`);
+    }
+    const chartOf = (id: string) => new RegExp(`<svg class="chart" data-chart="training-${id}"[\\s\\S]*?</svg>`, 'u').exec(html)![0];
+    expect(chartOf('reward')).toContain('<polygon class="band"');
+    expect(chartOf('reward')).toContain('<title>reward @ 2: 0.6</title>');
+    expect(chartOf('image-rewards')).toContain('rewards/relevance_to_original/mean @ 3');
+    expect(chartOf('image-rewards')).not.toContain('length_in_range');
+    expect(chartOf('text-rewards')).toContain('rewards/length_in_range/mean @ 1');
+    expect(chartOf('text-rewards')).toContain('rewards/subject_kept/mean');
+    // Other numbers get their own chart; the step key, the epoch's step and counts do not.
+    expect(html).toContain('data-chart="training-entropy"');
+    expect(html).toContain('data-chart="training-time-total"');
     expect(html).not.toContain('data-chart="training-iteration"');
-    expect(html).not.toContain('data-chart="training-note"');
+    expect(html).not.toContain('rewards/length_in_range/null_count');
     const limited = renderReport(history, { trainingMetrics: records, maxTrainingCharts: 1 });
-    expect(limited).toContain('1 more training metric(s) not drawn');
+    expect(limited).toMatch(/\d+ more training metric\(s\) not drawn/u);
+    // Top-level numbers (older files) still chart.
+    expect(renderReport(history, { trainingMetrics: [{ iteration: 1, loss: 0.5 }, { iteration: 2, loss: 0.25 }] })).toContain('data-chart="training-loss"');
   });
 
   it('is pure and handles an empty history', () => {

@@ -1,9 +1,14 @@
 /**
  * The HTML report (`report.html`): one self-contained page a person opens in a browser.
  *
- * - Reward curves over iterations (inline SVG): original vs enhanced mean reward, win / success /
- *   improvement / fallback rates, each reward component (enhanced solid, original dashed),
- *   rewrite length; plus one chart per numeric training metric (e.g. lines of `metrics.jsonl`).
+ * - Validation curves over iterations (inline SVG; the trainer validates at iteration 0, before the
+ *   first update, so the curves start from the untrained policy): original vs enhanced mean
+ *   reward, win / success / improvement / fallback rates, image reward components and 0–1 text
+ *   rewards on separate axes (enhanced solid, original dashed), rewrite length.
+ * - Training metrics from `metrics.jsonl` (the trainer nests them under `metrics`, TRL's names):
+ *   reward mean ± std, KL, loss, clip ratios, completion length, learning rate, grad norm, image
+ *   reward components and text rewards (separate axes), then any other numeric metric.
+ * - Coinciding lines stay distinguishable (dash pattern and marker shape per series).
  * - The latest validation: summary, per-category and per-difficulty tables, sample rewrites (the
  *   largest gains and the largest losses), failures, and the contact sheet when one was written.
  * - Every piece of text is HTML-escaped; the page has no scripts and references no network asset
@@ -26,10 +31,12 @@ export interface ReportOptions {
   trainingMetrics?: readonly TrainingMetricsRecord[];
   /** x key of the training metrics (default: the first of `iteration`, `step`, `global_step` present). */
   trainingStepKey?: string;
-  /** Training metric keys to chart (default: every key with a finite number in some record, in first-seen order). */
+  /** Training metric keys to chart, one chart each, instead of the standard set (default: the standard set, then every other numeric key). */
   trainingKeys?: readonly string[];
-  /** Most training charts drawn (default: 12). */
+  /** Most charts of training metrics outside the standard set (reward, KL, loss, clip ratios, completion length, learning rate, grad norm, reward components) (default: 12). */
   maxTrainingCharts?: number;
+  /** Reward functions charted on the 0–1 text-reward axis; other `rewards/<name>/mean` are image components (default: {@link TEXT_REWARD_NAMES}). */
+  textRewardNames?: readonly string[];
   /** Rewrites shown for the latest validation: half largest gains, half largest losses (default: 12). */
   sampleCount?: number;
   /** Show the latest contact sheet with an `<img>` (relative path from the result) (default: true). */
@@ -92,7 +99,7 @@ function isLocalPath(path: string): boolean {
   return !/^[a-z][a-z0-9+.-]*:/iu.test(path) && !path.startsWith('//') && !path.startsWith('\\\\');
 }
 
-function validationCharts(history: readonly ValidationResult[]): string {
+function validationCharts(history: readonly ValidationResult[], textRewardNames: readonly string[]): string {
   const points = (pick: (result: ValidationResult) => number | null) =>
     history.flatMap((result) => {
       const value = pick(result);
@@ -117,15 +124,19 @@ function validationCharts(history: readonly ValidationResult[]): string {
     ),
   ];
   const componentNames = [...new Set(history.flatMap((result) => [...Object.keys(result.metrics.enhanced.components), ...Object.keys(result.metrics.original.components)]))].sort();
-  if (componentNames.length > 0) {
+  const textNames = new Set<string>(textRewardNames);
+  const componentChart = (names: string[], title: string, id: string, yDomain?: readonly [number, number]) => {
+    if (names.length === 0) return;
     const series: ChartSeries[] = [];
-    componentNames.forEach((name, index) => {
-      const color = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000'][index % 7]!;
+    names.forEach((name, index) => {
+      const color = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9'][index % 6]!;
       series.push({ name: `${name} (enhanced)`, color, points: points((result) => result.metrics.enhanced.components[name]?.mean ?? null) });
       series.push({ name: `${name} (original)`, color, dashed: true, points: points((result) => result.metrics.original.components[name]?.mean ?? null) });
     });
-    charts.push(lineChart(series, { title: 'Reward components (mean)', id: 'validation-components' }));
-  }
+    charts.push(lineChart(series, { title, id, ...(yDomain ? { yDomain } : {}) }));
+  };
+  componentChart(componentNames.filter((name) => !textNames.has(name)), 'Image reward components (mean)', 'validation-components');
+  componentChart(componentNames.filter((name) => textNames.has(name)), 'Text rewards (0–1, mean)', 'validation-text-components', [0, 1]);
   charts.push(
     lineChart(
       [
@@ -139,30 +150,92 @@ function validationCharts(history: readonly ValidationResult[]): string {
   return `<div class="charts">\n${charts.join('\n')}\n</div>`;
 }
 
+const numeric = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
+/**
+ * One metrics record as flat numbers: top-level numbers, the trainer's nested `metrics.*` (TRL
+ * names: `reward`, `kl`, `loss`, `clip_ratio/low_mean`, `rewards/<name>/mean`, …),
+ * `timings_s.*` as `time/<stage>` and `samples.failed` as `samples/failed`.
+ */
+export function flattenMetricsRecord(record: TrainingMetricsRecord): Record<string, number> {
+  const flat: Record<string, number> = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (numeric(value)) flat[key] = value;
+    else if (key === 'metrics' && typeof value === 'object' && value !== null) {
+      for (const [name, inner] of Object.entries(value)) if (numeric(inner)) flat[name] = inner;
+    } else if (key === 'timings_s' && typeof value === 'object' && value !== null) {
+      for (const [name, inner] of Object.entries(value)) if (numeric(inner)) flat[`time/${name}`] = inner;
+    } else if (key === 'samples' && typeof value === 'object' && value !== null && numeric((value as Record<string, unknown>)['failed'])) {
+      flat['samples/failed'] = (value as Record<string, number>)['failed']!;
+    }
+  }
+  return flat;
+}
+
+/** Text reward functions of the trainer, in [0, 1] (charted on their own 0–1 axis). */
+export const TEXT_REWARD_NAMES = ['length_in_range', 'subject_kept'] as const;
+
 function trainingCharts(records: readonly TrainingMetricsRecord[], options: ReportOptions): string {
   if (records.length === 0) return '';
-  const stepKey = options.trainingStepKey ?? STEP_KEYS.find((key) => records.some((record) => typeof record[key] === 'number'));
-  const numeric = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
-  let keys = options.trainingKeys ? [...options.trainingKeys] : [];
-  if (!options.trainingKeys) {
-    const seen = new Set<string>();
-    for (const record of records) {
-      for (const [key, value] of Object.entries(record)) if (key !== stepKey && numeric(value) && !seen.has(key)) seen.add(key);
-    }
-    keys = [...seen];
-  }
-  const limit = options.maxTrainingCharts ?? 12;
-  const shown = keys.slice(0, limit);
-  const charts = shown.map((key) => {
-    const points = records.flatMap((record, position) => {
+  const flat = records.map(flattenMetricsRecord);
+  const stepKey = options.trainingStepKey ?? STEP_KEYS.find((key) => flat.some((record) => numeric(record[key])));
+  const series = (key: string) =>
+    flat.flatMap((record, position) => {
       const x = stepKey === undefined ? position : record[stepKey];
       const y = record[key];
       return numeric(x) && numeric(y) ? [[x, y] as const] : [];
     });
-    return lineChart([{ name: key, points }], { title: key, id: `training-${key}`, width: 420, height: 220, xLabel: stepKey ?? 'record' });
-  });
-  const more = keys.length > shown.length ? `<p class="meta">${keys.length - shown.length} more training metric(s) not drawn (maxTrainingCharts ${limit}).</p>` : '';
-  return `<h2>Training metrics</h2>\n<div class="charts">\n${charts.join('\n')}\n</div>\n${more}`;
+  const has = (key: string) => flat.some((record) => numeric(record[key]));
+  const size = { width: 420, height: 240, xLabel: stepKey ?? 'record' };
+  const charts: string[] = [];
+  const used = new Set<string>(stepKey === undefined ? [] : [stepKey]);
+  const chart = (id: string, title: string, keys: readonly (string | ChartSeries)[], extra: { yDomain?: readonly [number, number] } = {}) => {
+    const lines = keys.flatMap((entry) => {
+      if (typeof entry !== 'string') return [entry];
+      if (!has(entry)) return [];
+      used.add(entry);
+      return [{ name: entry, points: series(entry) }];
+    });
+    if (lines.length > 0) charts.push(lineChart(lines, { title, id: `training-${id}`, ...size, ...extra }));
+  };
+
+  if (options.trainingKeys) {
+    for (const key of options.trainingKeys) chart(key, key, [key]);
+  } else {
+    // Reward: mean with a ± std band (TRL's `reward` and `reward_std`).
+    if (has('reward')) {
+      used.add('reward').add('reward_std');
+      const band = flat.flatMap((record, position) => {
+        const x = stepKey === undefined ? position : record[stepKey];
+        const mean = record['reward'];
+        const std = record['reward_std'] ?? 0;
+        return numeric(x) && numeric(mean) && numeric(std) ? [[x, mean - std, mean + std] as const] : [];
+      });
+      chart('reward', 'Reward (mean ± std over the batch)', [{ name: 'reward', points: series('reward'), band }]);
+    }
+    chart('kl', 'KL to the reference policy', ['kl']);
+    chart('loss', 'Loss', has('loss') ? ['loss'] : ['policy_loss']);
+    chart('clip-ratio', 'Clip ratios (fraction of tokens clipped)', ['clip_ratio/low_mean', 'clip_ratio/high_mean', 'clip_ratio/region_mean', 'clip_ratio/low_min', 'clip_ratio/high_max'], { yDomain: [0, 1] });
+    chart('completion-length', 'Completion length (tokens)', ['completions/mean_length', 'completions/min_length', 'completions/max_length', 'completions/mean_terminated_length']);
+    chart('learning-rate', 'Learning rate', ['learning_rate']);
+    chart('grad-norm', 'Gradient norm (before clipping)', ['grad_norm']);
+    const textNames = new Set<string>(options.textRewardNames ?? TEXT_REWARD_NAMES);
+    const components = [...new Set(flat.flatMap((record) => Object.keys(record)))].flatMap((key) => {
+      const match = /^rewards\/(.+)\/mean$/u.exec(key);
+      return match ? [match[1]!] : [];
+    });
+    const image = components.filter((name) => !textNames.has(name));
+    const text = components.filter((name) => textNames.has(name));
+    chart('image-rewards', 'Image reward components (unweighted mean)', image.map((name) => `rewards/${name}/mean`));
+    chart('text-rewards', 'Text rewards (0–1, unweighted mean)', text.map((name) => `rewards/${name}/mean`), { yDomain: [0, 1] });
+    for (const name of components) for (const suffix of ['std', 'null_count', 'invalid_count']) used.add(`rewards/${name}/${suffix}`);
+    // Everything else, one chart per metric, up to the limit.
+    const rest = [...new Set(flat.flatMap((record) => Object.keys(record)))].filter((key) => !used.has(key) && key !== 'step');
+    const limit = options.maxTrainingCharts ?? 12;
+    for (const key of rest.slice(0, limit)) chart(key.replace(/[^\w-]+/gu, '-'), key, [key]);
+    if (rest.length > limit) charts.push(`<p class="meta">${rest.length - limit} more training metric(s) not drawn (maxTrainingCharts ${limit}).</p>`);
+  }
+  return `<h2>Training metrics</h2>\n<div class="charts">\n${charts.filter((c) => !c.startsWith('<p class="meta">')).join('\n')}\n</div>\n${charts.filter((c) => c.startsWith('<p class="meta">')).join('\n')}`;
 }
 
 function summaryTable(result: ValidationResult): string {
@@ -252,7 +325,7 @@ export function renderReport(history: readonly ValidationResult[], options: Repo
     `<p class="meta">${ordered.length} validation${ordered.length === 1 ? '' : 's'}${latest ? `, latest at iteration ${latest.iteration}` : ''}${generated ? ` · ${escapeHtml(generated)}` : ''}</p>`,
   );
   sections.push('<h2>Validation curves</h2>');
-  sections.push(ordered.length > 0 ? validationCharts(ordered) : '<p class="empty">No validation yet.</p>');
+  sections.push(ordered.length > 0 ? validationCharts(ordered, options.textRewardNames ?? TEXT_REWARD_NAMES) : '<p class="empty">No validation yet.</p>');
   sections.push(trainingCharts(options.trainingMetrics ?? [], options));
   if (latest) {
     sections.push(`<h2>Latest validation (iteration ${latest.iteration})</h2>`);

@@ -23,7 +23,35 @@ describe('lineChart', () => {
     expect(lineChart([{ name: 'a', points: [[0, Number.NaN]] }], { title: 'Loss <x>' })).toBe('<p class="empty">Loss &lt;x&gt;: no data yet.</p>');
     const single = lineChart([{ name: 'a', points: [[3, 0.5], [4, Number.POSITIVE_INFINITY]] }], { title: 't' });
     expect(single).not.toContain('<polyline');
-    expect((single.match(/<circle /gu) ?? []).length).toBe(1);
+    expect((single.match(/<circle [^>]*><title>a @/gu) ?? []).length).toBe(1);
+  });
+
+  it('keeps coinciding series apart: a dash pattern and a marker shape per series, shown in the legend', () => {
+    const flat = [[0, 0], [1, 0], [2, 0]] as const;
+    const svg = lineChart(
+      [
+        { name: 'low', points: flat },
+        { name: 'high', points: flat },
+        { name: 'region', points: flat },
+      ],
+      { title: 'clip ratios' },
+    );
+    const dashes = [...svg.matchAll(/<polyline [^>]*>/gu)].map((match) => /stroke-dasharray="([^"]+)"/u.exec(match[0])?.[1] ?? 'solid');
+    expect(new Set(dashes).size).toBe(3);
+    expect(svg).toMatch(/<circle [^>]*><title>low @ 1: 0<\/title>/u);
+    expect(svg).toMatch(/<rect class="marker" [^>]*><title>high @ 1: 0<\/title>/u);
+    expect(svg).toMatch(/<polygon class="marker" [^>]*><title>region @ 1: 0<\/title>/u);
+    // Legend: the same marker next to each name.
+    expect(svg).toMatch(/<rect class="marker" [^>]*><title>high<\/title>/u);
+  });
+
+  it('draws a band (mean ± std) under its line and fits the axis to it', () => {
+    const svg = lineChart([{ name: 'reward', points: [[0, 1], [1, 2]], band: [[0, 0, 2], [1, 1, 3]] }], { title: 'r', width: 200, height: 100 });
+    expect(svg).toContain('<polygon class="band"');
+    expect(svg).toContain('reward (± band)');
+    // The y axis covers the band (0 … 3), not only the line (1 … 2).
+    expect(svg).toMatch(/>0\.0<\/text>|>0<\/text>/u);
+    expect(svg).toMatch(/>3(\.0)?<\/text>/u);
   });
 });
 

@@ -1,7 +1,10 @@
 /**
  * Minimal inline-SVG line charts for the HTML report: linear axes with "nice" ticks (steps of
- * 1, 2 or 5 × 10^k), one polyline per series, a dot with a `<title>` tooltip per point, and a
- * legend. Text is escaped; no scripts, fonts or other assets are referenced.
+ * 1, 2 or 5 × 10^k), one polyline per series, a marker with a `<title>` tooltip per point, an
+ * optional shaded band per series (e.g. mean ± std), and a legend. Lines that coincide stay
+ * distinguishable: each series of a chart gets its own dash pattern and marker shape (circle,
+ * square, triangle, diamond, …) besides its colour, and the legend shows both. Text is escaped; no
+ * scripts, fonts or other assets are referenced.
  */
 import { escapeHtml } from './text.js';
 
@@ -13,8 +16,35 @@ export interface ChartSeries {
   points: ReadonlyArray<readonly [number, number]>;
   /** Stroke colour (default: from a fixed palette). */
   color?: string;
-  /** Dashed stroke (default: false). */
+  /** Dashed stroke (default: false; without it, the series' position in the chart picks a pattern). */
   dashed?: boolean;
+  /** Shaded band `[x, low, high]` drawn under the line (default: none), e.g. mean ± std. */
+  band?: ReadonlyArray<readonly [number, number, number]>;
+}
+
+/** Dash patterns by series position (solid first), so coinciding lines stay apart. */
+export const DASH_PATTERNS = ['', '7 4', '2 3', '10 3 2 3', '4 2', '1 5', '12 6', '6 2 2 2'] as const;
+
+/** Marker shapes by series position. */
+export const MARKERS = ['circle', 'square', 'triangle', 'diamond', 'cross', 'triangle-down'] as const;
+
+function marker(shape: (typeof MARKERS)[number], x: number, y: number, color: string, title: string): string {
+  const f = (value: number) => value.toFixed(1);
+  const tip = `<title>${escapeHtml(title)}</title>`;
+  switch (shape) {
+    case 'circle':
+      return `<circle cx="${f(x)}" cy="${f(y)}" r="3" fill="${color}">${tip}</circle>`;
+    case 'square':
+      return `<rect class="marker" x="${f(x - 3)}" y="${f(y - 3)}" width="6" height="6" fill="${color}">${tip}</rect>`;
+    case 'triangle':
+      return `<polygon class="marker" points="${f(x)},${f(y - 4)} ${f(x + 4)},${f(y + 3)} ${f(x - 4)},${f(y + 3)}" fill="${color}">${tip}</polygon>`;
+    case 'triangle-down':
+      return `<polygon class="marker" points="${f(x)},${f(y + 4)} ${f(x + 4)},${f(y - 3)} ${f(x - 4)},${f(y - 3)}" fill="${color}">${tip}</polygon>`;
+    case 'diamond':
+      return `<polygon class="marker" points="${f(x)},${f(y - 4)} ${f(x + 4)},${f(y)} ${f(x)},${f(y + 4)} ${f(x - 4)},${f(y)}" fill="${color}">${tip}</polygon>`;
+    case 'cross':
+      return `<path class="marker" d="M${f(x - 3)},${f(y - 3)}L${f(x + 3)},${f(y + 3)}M${f(x - 3)},${f(y + 3)}L${f(x + 3)},${f(y - 3)}" stroke="${color}" stroke-width="2">${tip}</path>`;
+  }
 }
 
 /** Options of {@link lineChart}. */
@@ -72,9 +102,12 @@ export function lineChart(series: readonly ChartSeries[], options: LineChartOpti
   const clean = series.map((entry, index) => ({
     ...entry,
     color: entry.color ?? PALETTE[index % PALETTE.length]!,
+    dash: entry.dashed ? DASH_PATTERNS[1] : DASH_PATTERNS[index % DASH_PATTERNS.length]!,
+    shape: MARKERS[index % MARKERS.length]!,
     points: entry.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)).map(([x, y]) => [x, y] as const).sort((a, b) => a[0] - b[0]),
+    band: (entry.band ?? []).filter(([x, low, high]) => Number.isFinite(x) && Number.isFinite(low) && Number.isFinite(high)).map(([x, low, high]) => [x, low, high] as const).sort((a, b) => a[0] - b[0]),
   }));
-  const all = clean.flatMap((entry) => entry.points);
+  const all = [...clean.flatMap((entry) => entry.points), ...clean.flatMap((entry) => entry.band.flatMap(([x, low, high]) => [[x, low] as const, [x, high] as const]))];
   if (all.length === 0) return `<p class="empty"${idAttribute}>${escapeHtml(options.title)}: no data yet.</p>`;
 
   const margin = { left: 64, right: 16, top: 40, bottom: 40 };
@@ -110,22 +143,28 @@ export function lineChart(series: readonly ChartSeries[], options: LineChartOpti
   }
   parts.push(`<text x="${margin.left + plotWidth / 2}" y="${height - 6}" class="axis-label" text-anchor="middle">${escapeHtml(options.xLabel ?? 'iteration')}</text>`);
   for (const entry of clean) {
+    if (entry.band.length > 1) {
+      const upper = entry.band.map(([x, , high]) => `${f(sx(x))},${f(sy(high))}`);
+      const lower = [...entry.band].reverse().map(([x, low]) => `${f(sx(x))},${f(sy(low))}`);
+      parts.push(`<polygon class="band" fill="${entry.color}" fill-opacity="0.15" stroke="none" points="${[...upper, ...lower].join(' ')}"/>`);
+    }
+  }
+  for (const entry of clean) {
     if (entry.points.length === 0) continue;
-    const dash = entry.dashed ? ' stroke-dasharray="6 4"' : '';
+    const dash = entry.dash ? ` stroke-dasharray="${entry.dash}"` : '';
     if (entry.points.length > 1) {
       const points = entry.points.map(([x, y]) => `${f(sx(x))},${f(sy(y))}`).join(' ');
       parts.push(`<polyline class="series" fill="none" stroke="${entry.color}" stroke-width="2"${dash} points="${points}"/>`);
     }
-    for (const [x, y] of entry.points) {
-      parts.push(`<circle cx="${f(sx(x))}" cy="${f(sy(y))}" r="3" fill="${entry.color}"><title>${escapeHtml(`${entry.name} @ ${x}: ${Number(y.toPrecision(6))}`)}</title></circle>`);
-    }
+    for (const [x, y] of entry.points) parts.push(marker(entry.shape, sx(x), sy(y), entry.color, `${entry.name} @ ${x}: ${Number(y.toPrecision(6))}`));
   }
   clean.forEach((entry, index) => {
     const x = margin.left + (index % 3) * Math.floor(plotWidth / 3);
     const y = 30 + Math.floor(index / 3) * 16;
-    const dash = entry.dashed ? ' stroke-dasharray="6 4"' : '';
-    parts.push(`<line x1="${x}" x2="${x + 18}" y1="${y - 4}" y2="${y - 4}" stroke="${entry.color}" stroke-width="2"${dash}/>`);
-    parts.push(`<text x="${x + 22}" y="${y}" class="legend">${escapeHtml(entry.name)}</text>`);
+    const dash = entry.dash ? ` stroke-dasharray="${entry.dash}"` : '';
+    parts.push(`<line x1="${x}" x2="${x + 22}" y1="${y - 4}" y2="${y - 4}" stroke="${entry.color}" stroke-width="2"${dash}/>`);
+    parts.push(marker(entry.shape, x + 11, y - 4, entry.color, entry.name));
+    parts.push(`<text x="${x + 26}" y="${y}" class="legend">${escapeHtml(entry.name)}${entry.band.length > 0 ? ' (± band)' : ''}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');
