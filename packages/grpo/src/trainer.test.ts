@@ -67,7 +67,7 @@ describe('GRPOTrainer: metrics and bookkeeping', () => {
       'completions/min_length',
       'completions/max_length',
       'completions/clipped_ratio',
-      'policy_loss',
+      'loss',
       'grad_norm',
       'learning_rate',
       'step_time',
@@ -285,7 +285,7 @@ describe('GRPOTrainer: bad input', () => {
     expect(m['reward']).toBe(0.5);
     expect(m['reward_std']).toBe(0);
     expect(m['grad_norm']).toBe(0);
-    expect(m['policy_loss']).toBe(0);
+    expect(m['loss']).toBe(0);
     expect(weightsOf(policy)).toEqual(before);
   });
 

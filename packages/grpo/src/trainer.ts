@@ -324,7 +324,7 @@ export class GRPOTrainer {
     metrics['clip_ratio/high_mean'] = mean(sums['high']!);
     metrics['clip_ratio/high_max'] = sums['high']!.length === 0 ? 0 : Math.max(...sums['high']!);
     metrics['clip_ratio/region_mean'] = mean(sums['region']!);
-    metrics['policy_loss'] = mean(losses);
+    metrics['loss'] = mean(losses);
     metrics['grad_norm'] = mean(norms);
     metrics['learning_rate'] = lr;
     metrics['num_tokens'] = this.numTokens;
