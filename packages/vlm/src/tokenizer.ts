@@ -1,7 +1,11 @@
 /**
  * Tokenizers and prompt templates. The tokenizer is Hugging Face `tokenizer.json` run by
- * `@huggingface/transformers` (imported lazily, on first load); chat templates (`chat_template` in
- * `tokenizer_config.json` or `chat_template.jinja`) are rendered with `@huggingface/jinja`, as
+ * `@huggingface/tokenizers` (imported lazily, on first load): the engine transformers.js' own
+ * `PreTrainedTokenizer` wraps, used the same way (`new Tokenizer(tokenizer.json,
+ * tokenizer_config.json)`, special-token ids from the config's `bos_token`/`eos_token`/`pad_token`,
+ * `pad_token` falling back to `eos_token`), without transformers.js' ONNX Runtime and sharp
+ * dependencies (≈ 470 MB of install). Chat templates (`chat_template` in `tokenizer_config.json`
+ * or `chat_template.jinja`) are rendered with `@huggingface/jinja`, as
  * `apply_chat_template(messages, add_generation_prompt=True)` does in transformers.
  */
 import { readFile } from 'node:fs/promises';
@@ -36,11 +40,9 @@ export interface TextTokenizer {
 }
 
 interface HfTokenizerLike {
-  encode(text: string, options?: { add_special_tokens?: boolean }): number[];
+  encode(text: string, options?: { add_special_tokens?: boolean }): { ids: number[] };
   decode(ids: number[], options?: { skip_special_tokens?: boolean }): string;
-  eos_token_id?: number | null;
-  bos_token_id?: number | null;
-  pad_token_id?: number | null;
+  token_to_id(token: string): number | undefined;
 }
 
 function tokenString(value: unknown): string | null {
@@ -65,9 +67,17 @@ export class HfTokenizer implements TextTokenizer {
   private constructor(dir: string, inner: HfTokenizerLike, config: Record<string, unknown>, chatTemplate: string | null) {
     this.dir = dir;
     this.inner = inner;
-    this.eosTokenId = inner.eos_token_id ?? null;
-    this.bosTokenId = inner.bos_token_id ?? null;
-    this.padTokenId = inner.pad_token_id ?? null;
+    // As transformers.js' PreTrainedTokenizer: the config's token strings, looked up in the vocabulary.
+    const id = (...keys: string[]): number | null => {
+      for (const key of keys) {
+        const token = tokenString(config[key]);
+        if (token) return inner.token_to_id(token) ?? null;
+      }
+      return null;
+    };
+    this.eosTokenId = id('eos_token');
+    this.bosTokenId = id('bos_token');
+    this.padTokenId = id('pad_token', 'eos_token');
     this.chatTemplate = chatTemplate;
     const specialTokens: Record<string, string> = {};
     for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
@@ -78,13 +88,12 @@ export class HfTokenizer implements TextTokenizer {
   }
 
   /**
-   * Load `tokenizer.json` and `tokenizer_config.json` from `dir` with @huggingface/transformers
+   * Load `tokenizer.json` and `tokenizer_config.json` from `dir` with @huggingface/tokenizers
    * (never from the network). Throws `VLM_TOKENIZER_FAILED` naming the folder when they are missing
    * or unreadable.
    */
   static async fromDir(folder: string): Promise<HfTokenizer> {
-    // Absolute, so transformers.js reads the folder itself: a relative `org/name`-shaped path would
-    // be taken for a hub id and looked up under its `env.localModelPath`.
+    // Absolute, so messages name the folder unambiguously (relative paths are from the working directory).
     const dir = resolve(folder);
     for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
       if (!(await fileExists(join(dir, file)))) {
@@ -108,9 +117,9 @@ export class HfTokenizer implements TextTokenizer {
       chatTemplate = await readFile(join(dir, 'chat_template.jinja'), 'utf8');
     }
     try {
-      // `local_files_only` per call: transformers.js' global `env` is left as the application set it.
-      const transformers = await import('@huggingface/transformers');
-      const inner = (await transformers.AutoTokenizer.from_pretrained(dir, { local_files_only: true })) as unknown as HfTokenizerLike;
+      const { Tokenizer } = await import('@huggingface/tokenizers');
+      const json = JSON.parse(await readFile(join(dir, 'tokenizer.json'), 'utf8')) as object;
+      const inner = new Tokenizer(json, config) as unknown as HfTokenizerLike;
       return new HfTokenizer(dir, inner, config, chatTemplate);
     } catch (error) {
       throw new VlmError('VLM_TOKENIZER_FAILED', `${dir}: tokenizer could not be loaded (${(error as Error).message})`, { cause: error });
@@ -118,7 +127,7 @@ export class HfTokenizer implements TextTokenizer {
   }
 
   encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
-    return Array.from(this.inner.encode(text, { add_special_tokens: options.addSpecialTokens ?? false }));
+    return Array.from(this.inner.encode(text, { add_special_tokens: options.addSpecialTokens ?? false }).ids);
   }
 
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
