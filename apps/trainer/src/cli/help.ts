@@ -97,7 +97,7 @@ export function helpText(): string {
     '  --resume                 continue the run in the output folder from its latest checkpoint',
     '  --resume=<folder>        continue from a specific checkpoint_iter_N folder',
     '  --output-dir <dir>       run folder (= --output_settings.output_dir)',
-    '  --device <device>        auto | cpu | webgpu | cuda (= --model_settings.device)',
+    '  --device <device>        auto | cpu | webgpu | cuda | coreml (= --model_settings.device)',
     '  --<key> <value>          any configuration key below, also as --<key>=<value>',
     '  -h, --help               this text',
     '',

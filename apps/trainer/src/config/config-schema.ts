@@ -9,8 +9,12 @@
 import { SCHEDULER_CHOICES } from '@vlm-grpo/sd';
 import { z } from 'zod';
 
-/** Where a stage runs: `auto` probes what initialises and falls back to `cpu` with a logged reason. */
-export const deviceSchema = z.enum(['auto', 'cpu', 'webgpu', 'cuda']);
+/**
+ * Where a stage runs. `auto` takes hardware only, in @vlm-grpo/device's order (Linux x64: cuda →
+ * webgpu → cpu; macOS: webgpu on Metal → coreml → cpu), logging one line per decision; `coreml`
+ * (macOS) is ONNX Runtime's Core ML EP for diffusion and CLIP.
+ */
+export const deviceSchema = z.enum(['auto', 'cpu', 'webgpu', 'cuda', 'coreml']);
 
 /**
  * The policy engine (what runs sampling, log-probs, backward and AdamW): `tfjs` (@vlm-grpo/vlm's
