@@ -59,7 +59,7 @@ describe('end to end on the tiny models', { timeout: 180_000 }, () => {
     expect(final).toEqual(results);
     expect(final.status).toBe('completed');
     expect(final.devices.diffusion).toBe('cpu');
-    expect(final.files).toMatchObject({ log: 'vlm_grpo_training.log', metrics: 'metrics.jsonl', best_model: 'best_model', checkpoints: ['checkpoint_iter_2', 'checkpoint_iter_3'], validations: ['validation_iter_2.json', 'validation_iter_3.json'], report: 'report.html' });
+    expect(final.files).toMatchObject({ log: 'vlm_grpo_training.log', metrics: 'metrics.jsonl', best_model: 'best_model', checkpoints: ['checkpoint_iter_2', 'checkpoint_iter_3'], validations: ['validation_iter_0.json', 'validation_iter_2.json', 'validation_iter_3.json'], report: 'report.html' });
     const perIteration = final.timings_s.per_iteration!;
     for (const stage of ['generation', 'rendering', 'scoring', 'update'] as const) expect(perIteration[stage]).toBeGreaterThan(0);
 

@@ -58,12 +58,13 @@ describe('VLMGRPOSystem with stand-in models', () => {
 
     expect(results.status).toBe('completed');
     const files = (await readdir(output)).sort();
-    expect(files).toEqual(expect.arrayContaining(['best_model', 'checkpoint_iter_2', 'checkpoint_iter_3', 'final_results.json', 'metrics.jsonl', 'report.html', 'validation_iter_2.json', 'validation_iter_3.json', 'vlm_grpo_training.log', 'contact_sheet_iter_2.png']));
+    expect(files).toEqual(expect.arrayContaining(['best_model', 'checkpoint_iter_2', 'checkpoint_iter_3', 'final_results.json', 'metrics.jsonl', 'report.html', 'validation_iter_0.json', 'validation_iter_2.json', 'validation_iter_3.json', 'vlm_grpo_training.log', 'contact_sheet_iter_2.png']));
     expect(files.filter((name) => name.startsWith('checkpoint_iter_'))).toEqual(['checkpoint_iter_2', 'checkpoint_iter_3']);
 
     const final = finalResultsSchema.parse(JSON.parse(await readFile(join(output, 'final_results.json'), 'utf8')));
     expect(final.iterations).toEqual({ completed: 3, planned: 3, resumed_from: null });
-    expect(final.files.validations).toEqual(['validation_iter_2.json', 'validation_iter_3.json']);
+    // Iteration 0 is the baseline: validated before the first update.
+    expect(final.files.validations).toEqual(['validation_iter_0.json', 'validation_iter_2.json', 'validation_iter_3.json']);
     expect(final.files.best_model).toBe('best_model');
     expect(final.timings_s.per_iteration!.total).toBeGreaterThan(0);
     expect(final.best?.metric).toBe('enhanced_mean_reward');
@@ -214,7 +215,9 @@ describe('VLMGRPOSystem with stand-in models', () => {
     const rows = historyRows(fake.requests);
     const byStep = new Map<number, Record<string, unknown>>();
     for (const row of rows) byStep.set(row['_step'] as number, { ...byStep.get(row['_step'] as number), ...row });
-    expect([...byStep.keys()].sort()).toEqual([1, 2, 3]);
+    // Step 0: the baseline validation before the first update.
+    expect([...byStep.keys()].sort()).toEqual([0, 1, 2, 3]);
+    expect(byStep.get(0)!['validation/win_rate']).toBeTypeOf('number');
     for (const step of [1, 2, 3]) expect(byStep.get(step)!['reward']).toBeTypeOf('number');
     expect(byStep.get(2)!['validation/win_rate']).toBeTypeOf('number');
     expect(byStep.get(2)!['validation/samples']).toMatchObject({ _type: 'table-file', ncols: 7, nrows: 4 });

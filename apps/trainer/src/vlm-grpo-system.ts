@@ -599,6 +599,10 @@ export class VLMGRPOSystem {
         return tracking;
       };
 
+      // The baseline: the untrained policy is validated before the first update (iteration 0),
+      // so the report's curves show what training gained. A resumed run already has it.
+      if (state.iteration === 0 && lastValidated === -1 && !stop.requested) tracker.log(await validate(), 0);
+
       while (state.iteration < t.num_iterations && !stop.requested) {
         const started = performance.now();
         timed.reset();
