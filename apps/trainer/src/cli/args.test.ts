@@ -68,7 +68,7 @@ describe('help', () => {
     const rate = rows.find((row) => row.path === 'training_settings.learning_rate')!;
     expect(rate).toMatchObject({ type: 'number', defaultValue: '0.00001' });
     expect(rows.find((row) => row.path === 'training_settings.batch_size')!.type).toBe('integer');
-    expect(rows.find((row) => row.path === 'model_settings.device')!.type).toBe('"auto" | "cpu" | "webgpu" | "cuda"');
+    expect(rows.find((row) => row.path === 'model_settings.device')!.type).toBe('"auto" | "cpu" | "webgpu" | "cuda" | "coreml"');
     expect(rows.find((row) => row.path === 'training_settings.epsilon_high')!.type).toBe('number | null');
     const text = helpText();
     expect(text).toContain('vlm-grpo enhance');

@@ -83,7 +83,7 @@ describe('resolveTrainerConfig layers', () => {
     );
     const messages = Object.fromEntries(error.issues.map((issue) => [issue.path, issue.message]));
     expect(messages['training_settings.batch_size']).toBe('expected number, received string "four"');
-    expect(messages['model_settings.device']).toBe('expected one of "auto" | "cpu" | "webgpu" | "cuda", received string "tpu"');
+    expect(messages['model_settings.device']).toBe('expected one of "auto" | "cpu" | "webgpu" | "cuda" | "coreml", received string "tpu"');
   });
 
   it('attributes CLI mistakes to the CLI flags', async () => {
