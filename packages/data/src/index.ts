@@ -38,10 +38,15 @@ export { PromptSampler, type PromptSamplerOptions, type PromptSamplerState } fro
 export {
   RUN_MARKER_FILE,
   ResultWriter,
+  ensureDirectory,
+  syncDirectory,
   writeFileAtomic,
   writeJsonAtomic,
+  type AtomicFileHandle,
+  type AtomicWriteFs,
   type ResultWriterOptions,
   type RunMarker,
+  type WriteFileAtomicOptions,
 } from './result-writer.js';
 export { createSeededRandom, deriveSeed, shuffleInPlace, type SeededRandom } from './seeded-random.js';
 export {

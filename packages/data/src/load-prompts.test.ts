@@ -118,6 +118,21 @@ describe('loadPrompts', () => {
     expect(loaded.records).toHaveLength(1);
   });
 
+  it('refuses a file without records, naming it and what it held (unless allowEmpty)', async () => {
+    const empty = await fixture('\n\n');
+    const error = (await loadPrompts(empty).catch((caught: unknown) => caught)) as DataError;
+    expect(error.code).toBe('DATA_EMPTY_DATASET');
+    expect(error.message).toBe(`${empty}: no prompt records: it is empty (no non-blank line). Expected one JSON object per line with user_prompt, category and difficulty.`);
+    const invalid = await fixture(`{"user_prompt": 3}\n${line('a cat')}\n${line('A  Cat')}\n`);
+    const skipped = (await loadPrompts(invalid, { mode: 'skipInvalid', duplicates: 'drop' }).then(() => undefined, (caught: unknown) => caught)) as DataError | undefined;
+    expect(skipped).toBeUndefined();
+    const allInvalid = await fixture('{"user_prompt": 3}\nnot json\n');
+    const none = (await loadPrompts(allInvalid, { mode: 'skipInvalid' }).catch((caught: unknown) => caught)) as DataError;
+    expect(none.code).toBe('DATA_EMPTY_DATASET');
+    expect(none.message).toContain(`${allInvalid}: no prompt records: 2 non-blank lines: 2 invalid (skipped); first problem at ${allInvalid}:1: `);
+    expect((await loadPrompts(empty, { allowEmpty: true })).records).toEqual([]);
+  });
+
   it('rejects invalid options', async () => {
     const path = await fixture(line('a cat'));
     await expect(loadPrompts(path, { mode: 'lenient' as never })).rejects.toMatchObject({ code: 'DATA_INVALID_ARGUMENT' });

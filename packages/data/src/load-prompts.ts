@@ -26,6 +26,11 @@ export interface LoadPromptsOptions {
   maxLineBytes?: number;
   /** Stops reading when aborted. */
   signal?: AbortSignal;
+  /**
+   * Accept a file that yields no record (default: false, which throws `DATA_EMPTY_DATASET` naming
+   * the file and what was found in it).
+   */
+  allowEmpty?: boolean;
 }
 
 /** A prompt whose normalised text repeats an earlier line. */
@@ -96,6 +101,7 @@ export function formatSchemaIssues(record: unknown, issues: readonly z.core.$Zod
  * string. UTF-8 with or without BOM, CRLF or LF, blank lines skipped.
  *
  * @throws DataError `DATA_FILE_NOT_FOUND` when the file is missing.
+ * @throws DataError `DATA_EMPTY_DATASET` naming the file when it yields no record (unless `allowEmpty`).
  * @throws InvalidRecordsError in `strict` mode when any line is invalid (each problem names the
  *   file, the 1-based line and what was wrong).
  */
@@ -158,6 +164,15 @@ export async function loadPrompts(path: string, options: LoadPromptsOptions = {}
 
   if (mode === 'strict' && result.invalidCount > 0) {
     throw new InvalidRecordsError(path, result.skipped, result.invalidCount);
+  }
+  if (result.records.length === 0 && options.allowEmpty !== true) {
+    const dropped = duplicatesMode === 'drop' ? result.duplicates.length : 0;
+    const found =
+      result.nonBlankLines === 0
+        ? 'it is empty (no non-blank line)'
+        : `${result.nonBlankLines} non-blank line${result.nonBlankLines === 1 ? '' : 's'}: ${result.invalidCount} invalid (skipped)${dropped > 0 ? `, ${dropped} duplicate${dropped === 1 ? '' : 's'} dropped` : ''}` +
+          (result.skipped[0] ? `; first problem at ${path}:${result.skipped[0].line}: ${result.skipped[0].message}` : '');
+    throw new DataError('DATA_EMPTY_DATASET', `${path}: no prompt records: ${found}. Expected one JSON object per line with user_prompt, category and difficulty.`);
   }
   return result;
 }

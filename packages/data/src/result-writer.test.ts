@@ -1,11 +1,31 @@
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DataError } from './errors.js';
-import { RUN_MARKER_FILE, ResultWriter, writeFileAtomic } from './result-writer.js';
+import { RUN_MARKER_FILE, ResultWriter, ensureDirectory, writeFileAtomic, type AtomicWriteFs } from './result-writer.js';
+
+const fixtures = fileURLToPath(new URL('./__fixtures__/', import.meta.url));
+
+/** The atomic-write child (see __fixtures__/atomic-write-child.mjs), running from the sources. */
+function spawnChild(args: string[]): { process: ChildProcess; ready: Promise<void>; exited: Promise<void> } {
+  const child = spawn(process.execPath, ['--import', join(fixtures, 'ts-register.mjs'), join(fixtures, 'atomic-write-child.mjs'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString('utf8').includes('ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before it was ready: ${stderr}`)));
+  });
+  return { process: child, ready, exited };
+}
 
 let root: string;
 let folderCount = 0;
@@ -30,23 +50,121 @@ describe('ResultWriter', () => {
     expect(JSON.parse(await readFile(join(writer.directory, RUN_MARKER_FILE), 'utf8')).runId).toBe('run-a');
   });
 
-  it('keeps the previous file intact when a write fails', async () => {
+  it('keeps the previous file intact when a write fails half-way, and removes its temporary file', async () => {
     const folder = freshFolder();
     await mkdir(folder, { recursive: true });
     const target = join(folder, 'results.json');
     await writeFile(target, '{"ok":true}');
-    await chmod(folder, 0o500);
-    const isRoot = process.getuid?.() === 0;
-    try {
-      const attempt = writeFileAtomic(target, '{"ok":false}');
-      if (isRoot) await attempt; // root ignores folder permissions: the write succeeds whole.
-      else await expect(attempt).rejects.toMatchObject({ code: 'DATA_WRITE_FAILED' });
-    } finally {
-      await chmod(folder, 0o700);
-    }
-    expect(await readFile(target, 'utf8')).toBe(isRoot ? '{"ok":false}' : '{"ok":true}');
+    // A disk that fills up after a few bytes: the data write fails after touching the disk.
+    const fullDisk: AtomicWriteFs = {
+      open: async (path, flags) => {
+        const handle = await fs.open(path, flags);
+        return {
+          writeFile: async (data) => {
+            await handle.writeFile(typeof data === 'string' ? data.slice(0, 3) : data.subarray(0, 3));
+            throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+          },
+          sync: () => handle.sync(),
+          close: () => handle.close(),
+        };
+      },
+      rename: (from, to) => fs.rename(from, to),
+      rm: (path, options) => fs.rm(path, options),
+    };
+    const error = (await writeFileAtomic(target, '{"ok":false}', { fs: fullDisk }).catch((caught: unknown) => caught)) as DataError;
+    expect(error).toMatchObject({ code: 'DATA_WRITE_FAILED' });
+    expect(error.message).toContain(target);
+    expect(error.message).toContain('ENOSPC');
+    expect(await readFile(target, 'utf8')).toBe('{"ok":true}');
     expect(await readdir(folder)).toEqual(['results.json']);
   });
+
+  it('writes a temporary file in the same folder, flushes it, then renames it over the target and flushes the folder', async () => {
+    const folder = freshFolder();
+    const target = join(folder, 'state.json');
+    const calls: string[] = [];
+    const recording: AtomicWriteFs = {
+      open: async (path, flags) => {
+        calls.push(`open ${relative(folder, path)} ${flags}`);
+        const handle = await fs.open(path, flags);
+        return {
+          writeFile: async (data) => {
+            calls.push('write');
+            await handle.writeFile(data);
+          },
+          sync: async () => {
+            calls.push('sync');
+            await handle.sync();
+          },
+          close: async () => {
+            calls.push('close');
+            await handle.close();
+          },
+        };
+      },
+      rename: async (from, to) => {
+        // The target must still hold nothing (or the old content) when the rename happens.
+        calls.push(`rename ${relative(folder, from)} -> ${relative(folder, to)} (target ${await readFile(to, 'utf8').then((text) => text, () => 'absent')})`);
+        await fs.rename(from, to);
+      },
+      rm: async (path, options) => {
+        calls.push(`rm ${relative(folder, path)}`);
+        await fs.rm(path, options);
+      },
+    };
+    await writeFileAtomic(target, '{"v":1}', { fs: recording });
+    expect(await readFile(target, 'utf8')).toBe('{"v":1}');
+    const temporary = /^open (state\.json\.tmp-\d+-[0-9a-f]{8}) w$/u.exec(calls[0]!)?.[1];
+    expect(temporary, calls[0]).toBeDefined();
+    // Data flushed before the rename; the folder (the rename) flushed after it.
+    expect(calls.slice(1)).toEqual(['write', 'sync', 'close', `rename ${temporary} -> state.json (target absent)`, 'open  r', 'sync', 'close']);
+    calls.length = 0;
+    await writeFileAtomic(target, '{"v":2}', { fs: recording });
+    expect(calls[4]).toMatch(/^rename state\.json\.tmp-\d+-[0-9a-f]{8} -> state\.json \(target \{"v":1\}\)$/u);
+    expect(await readFile(target, 'utf8')).toBe('{"v":2}');
+  });
+
+  it('a process killed between the data write and the rename leaves the old file whole', async () => {
+    const folder = freshFolder();
+    await mkdir(folder, { recursive: true });
+    const target = join(folder, 'checkpoint.bin');
+    await writeFile(target, 'old content');
+    const child = spawnChild(['hang-before-rename', target, String(4 << 20)]);
+    await child.ready;
+    // The new data is written and flushed into the temporary file; the rename has not happened.
+    const temporaries = (await readdir(folder)).filter((name) => name.includes('.tmp-'));
+    expect(temporaries).toHaveLength(1);
+    expect((await stat(join(folder, temporaries[0]!))).size).toBe(4 << 20);
+    child.process.kill('SIGKILL');
+    await child.exited;
+    expect(await readFile(target, 'utf8')).toBe('old content');
+  }, 60_000);
+
+  it('a reader sees the old or the new file, never a mix, while a writer is killed at random moments', async () => {
+    const folder = freshFolder();
+    await mkdir(folder, { recursive: true });
+    const target = join(folder, 'results.bin');
+    const size = 2 << 20;
+    let seen = 0;
+    for (let round = 0; round < 4; round++) {
+      const child = spawnChild(['loop', target, String(size)]);
+      await child.ready;
+      const deadline = Date.now() + 150 + round * 70;
+      while (Date.now() < deadline) {
+        const content = await readFile(target);
+        expect(content.length).toBe(size);
+        const first = content[0]!;
+        expect(content.every((byte) => byte === first), 'a reader saw a mix of two writes').toBe(true);
+        seen += 1;
+      }
+      child.process.kill('SIGKILL');
+      await child.exited;
+      const after = await readFile(target);
+      expect(after.length).toBe(size);
+      expect(after.every((byte) => byte === after[0])).toBe(true);
+    }
+    expect(seen).toBeGreaterThan(4);
+  }, 120_000);
 
   it('reports a failed write as DATA_WRITE_FAILED naming the file, and cleans up', async () => {
     const writer = await ResultWriter.open(freshFolder(), { runId: 'run-f' });
@@ -58,6 +176,24 @@ describe('ResultWriter', () => {
     expect(error.code).toBe('DATA_WRITE_FAILED');
     expect(error.message).toContain(writer.path('taken'));
     expect((await readdir(writer.directory)).filter((name) => name.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('fails fast with a clear error where folders cannot be created or written (/proc, /sys, a file as parent)', async () => {
+    // Node's recursive mkdir never returns for /proc/x; this must fail at once.
+    const proc = (await ResultWriter.open('/proc/vlm-grpo-test/run', { runId: 'run-p' }).catch((caught: unknown) => caught)) as DataError;
+    expect(proc).toMatchObject({ code: 'DATA_WRITE_FAILED' });
+    expect(proc.message).toContain('/proc/vlm-grpo-test/run');
+    expect(proc.message).toMatch(/\/proc does not accept new folders/u);
+    // sysfs refuses new files even to root: an existing folder that is not writable.
+    const sys = (await ResultWriter.open('/sys/kernel', { runId: 'run-s' }).catch((caught: unknown) => caught)) as DataError;
+    expect(sys).toMatchObject({ code: 'DATA_WRITE_FAILED' });
+    expect(sys.message).toMatch(/^cannot write results to \/sys\/kernel: \/sys\/kernel is not writable \((EACCES|EPERM|EROFS)/u);
+    expect(sys.message).not.toContain('ENOENT');
+    const file = join(freshFolder(), 'plain-file');
+    await mkdir(join(file, '..'), { recursive: true });
+    await writeFile(file, 'x');
+    await expect(ensureDirectory(join(file, 'sub'))).rejects.toThrow(`${file} is a file, not a folder`);
+    await ensureDirectory(join(freshFolder(), 'a', 'b', 'c'));
   });
 
   it('appends JSONL lines in call order without interleaving', async () => {

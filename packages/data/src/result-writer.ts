@@ -2,16 +2,20 @@
  * `ResultWriter`: the only way results reach disk in a run folder.
  *
  * - JSON and binary files are written atomically: to a temporary file in the same folder,
- *   flushed (`fsync`), then renamed over the target, so a reader or a crash never sees a
- *   half-written file.
+ *   flushed (`fsync`), then renamed over the target, then the folder is flushed (so the rename
+ *   itself survives a power loss); a reader or a crash never sees a half-written file.
+ * - Folders are created one level at a time ({@link ensureDirectory}): Node's recursive `mkdir`
+ *   never returns on some virtual file systems (`/proc/x`), and its errors name the wrong cause
+ *   for read-only places; here every failure names the folder and why it cannot be written.
  * - JSONL metrics are appended one complete line per write and flushed.
  * - A marker file (`.vlm-grpo-run.json`) records the run id; opening a folder that belongs to a
  *   different run is refused unless `overwrite` is set, and a non-empty folder that is not a run
  *   folder is never taken over.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname, isAbsolute, join, normalize, relative, resolve } from 'node:path';
+import * as nodeFs from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize, parse, relative, resolve } from 'node:path';
 
 import { DataError } from './errors.js';
 
@@ -37,28 +41,140 @@ export interface ResultWriterOptions {
   overwrite?: boolean;
 }
 
-/** Write `data` to `path` atomically (temp file in the same folder, fsync, rename). */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  let handle: FileHandle | undefined;
+/** A file handle as {@link writeFileAtomic} uses it (a subset of `fs/promises`' FileHandle). */
+export interface AtomicFileHandle {
+  writeFile(data: string | Uint8Array): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The file-system calls of {@link writeFileAtomic} (default: `node:fs/promises`). Tests pass a
+ * layer that records or delays the calls, to observe the write order.
+ */
+export interface AtomicWriteFs {
+  open(path: string, flags: string): Promise<AtomicFileHandle>;
+  rename(from: string, to: string): Promise<void>;
+  rm(path: string, options: { force: boolean }): Promise<void>;
+}
+
+/** Options of {@link writeFileAtomic}. */
+export interface WriteFileAtomicOptions {
+  /** File-system layer (default: `node:fs/promises`). */
+  fs?: AtomicWriteFs;
+}
+
+const defaultFs: AtomicWriteFs = nodeFs as unknown as AtomicWriteFs;
+
+const UNWRITABLE_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/** One sentence on why `path` cannot be written, from a file-system error. */
+function unwritable(path: string, error: unknown): string {
+  const code = (error as { code?: string }).code;
+  if (code !== undefined && UNWRITABLE_CODES.has(code)) {
+    return `${path} is not writable (${code}${code === 'EROFS' ? ': read-only file system' : ': permission denied'}); choose a folder you can write to`;
+  }
+  return `${path}: ${(error as Error).message}`;
+}
+
+/**
+ * Create `path` and its missing parents, one level at a time (what `mkdir -p` does, without the
+ * endless loop of Node's recursive `mkdir` on `/proc/x`). Fails fast naming the folder and the
+ * reason: a parent that is a file, a place where folders cannot be created (`/proc`, `/sys`), or
+ * one that is not writable.
+ * @throws DataError `DATA_WRITE_FAILED`.
+ */
+export async function ensureDirectory(path: string): Promise<void> {
+  const target = resolve(path);
+  const missing: string[] = [];
+  let current = target;
+  for (;;) {
+    const info = await stat(current).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+      throw new DataError('DATA_WRITE_FAILED', `cannot create the folder ${target}: ${unwritable(current, error)}`, { cause: error });
+    });
+    if (info) {
+      if (!info.isDirectory()) throw new DataError('DATA_WRITE_FAILED', `cannot create the folder ${target}: ${current} is a file, not a folder`);
+      break;
+    }
+    missing.push(current);
+    const parent = dirname(current);
+    if (parent === current || current === parse(current).root) break;
+    current = parent;
+  }
+  for (const folder of missing.reverse()) {
+    try {
+      await mkdir(folder);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && (await stat(folder).then((info) => info.isDirectory(), () => false))) continue;
+      // ENOENT although the parent exists: a virtual file system (/proc) that has no folders to make.
+      const reason = code === 'ENOENT' ? `${dirname(folder)} does not accept new folders (${code}); choose a folder on a regular file system` : unwritable(folder, error);
+      throw new DataError('DATA_WRITE_FAILED', `cannot create the folder ${target}: ${reason}`, { cause: error });
+    }
+  }
+}
+
+/** Flush a folder's entries (a rename inside it) to disk; file systems that refuse it are skipped. */
+export async function syncDirectory(path: string, fs: AtomicWriteFs = defaultFs): Promise<void> {
+  let handle: AtomicFileHandle | undefined;
   try {
-    handle = await open(temporary, 'w');
+    handle = await fs.open(path, 'r');
+    await handle.sync();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Folders cannot be fsynced on some platforms and file systems (Windows, some FUSE mounts).
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'EBADF' && code !== 'ENOTSUP') throw error;
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Write `data` to `path` atomically: a temporary file in the same folder, written and flushed
+ * (`fsync`), renamed over `path`, then the folder flushed. A reader sees the old content or the
+ * new one, never a mix; a crash at any point leaves one of them (and at worst a `*.tmp-*` file).
+ * @throws DataError `DATA_WRITE_FAILED` naming the file and the cause (the old file is intact).
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: WriteFileAtomicOptions = {}): Promise<void> {
+  const fs = options.fs ?? defaultFs;
+  await ensureDirectory(dirname(path));
+  const temporary = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  let handle: AtomicFileHandle | undefined;
+  let renamed = false;
+  try {
+    handle = await fs.open(temporary, 'w');
     await handle.writeFile(data);
     await handle.sync();
     await handle.close();
     handle = undefined;
-    await rename(temporary, path);
+    await fs.rename(temporary, path);
+    renamed = true;
+    await syncDirectory(dirname(path), fs);
   } catch (error) {
     await handle?.close().catch(() => undefined);
-    await rm(temporary, { force: true }).catch(() => undefined);
-    throw new DataError('DATA_WRITE_FAILED', `could not write ${path}: ${(error as Error).message}`, { cause: error });
+    if (!renamed) await fs.rm(temporary, { force: true }).catch(() => undefined);
+    const code = (error as { code?: string }).code;
+    const reason = code !== undefined && UNWRITABLE_CODES.has(code) ? unwritable(dirname(path), error) : (error as Error).message;
+    throw new DataError('DATA_WRITE_FAILED', `could not write ${path}: ${reason}`, { cause: error });
   }
 }
 
 /** Write `value` as pretty JSON (2-space indent, trailing newline) to `path` atomically. */
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Create and delete a file in `folder`, so that a folder that cannot be written fails now, clearly. */
+async function probeWritable(folder: string): Promise<void> {
+  const probe = join(folder, `.vlm-grpo-write-test-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    const handle = await open(probe, 'wx');
+    await handle.close();
+  } catch (error) {
+    throw new DataError('DATA_WRITE_FAILED', `cannot write results to ${folder}: ${unwritable(folder, error)}`, { cause: error });
+  }
+  await rm(probe, { force: true });
 }
 
 /** Writes a run's results into one folder. */
@@ -88,7 +204,8 @@ export class ResultWriter {
       throw new DataError('DATA_INVALID_ARGUMENT', 'ResultWriter.open: runId must be a non-empty string');
     }
     const root = resolve(directory);
-    await mkdir(root, { recursive: true });
+    await ensureDirectory(root);
+    await probeWritable(root);
     const entries = await readdir(root);
     const markerPath = join(root, RUN_MARKER_FILE);
     let marker: RunMarker | undefined;
@@ -152,7 +269,7 @@ export class ResultWriter {
     const write = this.appendQueue.then(async () => {
       let handle = this.appendHandles.get(target);
       if (!handle) {
-        handle = mkdir(dirname(target), { recursive: true }).then(() => open(target, 'a'));
+        handle = ensureDirectory(dirname(target)).then(() => open(target, 'a'));
         this.appendHandles.set(target, handle);
       }
       const file = await handle;
