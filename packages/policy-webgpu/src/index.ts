@@ -1,0 +1,1 @@
+export const PACKAGE_NAME = "@vlm-grpo/policy-webgpu" as const;
