@@ -39,6 +39,11 @@ export interface ResultWriterOptions {
    * (default: false, which throws `DATA_RUN_DIRECTORY_CONFLICT`).
    */
   overwrite?: boolean;
+  /**
+   * Entry names that neither make a folder non-empty nor are deleted by `overwrite` (default:
+   * none; the trainer passes its run lock, taken before the folder is opened).
+   */
+  ignoreEntries?: readonly string[];
 }
 
 /** A file handle as {@link writeFileAtomic} uses it (a subset of `fs/promises`' FileHandle). */
@@ -206,7 +211,8 @@ export class ResultWriter {
     const root = resolve(directory);
     await ensureDirectory(root);
     await probeWritable(root);
-    const entries = await readdir(root);
+    const ignored = new Set(options.ignoreEntries ?? []);
+    const entries = (await readdir(root)).filter((entry) => !ignored.has(entry));
     const markerPath = join(root, RUN_MARKER_FILE);
     let marker: RunMarker | undefined;
     if (entries.includes(RUN_MARKER_FILE)) {

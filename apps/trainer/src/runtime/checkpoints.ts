@@ -8,12 +8,18 @@
  * POSIX file systems). A crash leaves either the previous checkpoints or the new one, never a
  * half-written `checkpoint_iter_N`; leftover temporary folders are removed by the next run.
  * A folder without a readable manifest is never reported as a checkpoint.
+ *
+ * Integrity: every file of the checkpoint is flushed (`fsync`) before the manifest is written, and
+ * the manifest records each file's size and SHA-256; the folders are flushed too. Resuming
+ * verifies a checkpoint against its manifest ({@link CheckpointManager.verify}) and falls back to
+ * the newest checkpoint that verifies, with a warning naming the damaged file.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { writeJsonAtomic } from '@vlm-grpo/data';
+import { syncDirectory, writeJsonAtomic } from '@vlm-grpo/data';
 import { z } from 'zod';
 
 import { TrainerError } from '../errors.js';
@@ -28,19 +34,58 @@ export const checkpointFolderName = (iteration: number): string => `checkpoint_i
 const CHECKPOINT_PATTERN = /^checkpoint_iter_(\d+)$/u;
 const TEMPORARY_PATTERN = /^\.checkpoint_iter_\d+\.(tmp|old)-/u;
 
+/** One file of a checkpoint, as its manifest records it. */
+export const checkpointFileSchema = z.strictObject({
+  /** Path relative to the checkpoint folder (`/`-separated). */
+  path: z.string(),
+  /** Size in bytes. */
+  size: z.number().int().nonnegative(),
+  /** SHA-256 of the content, hex. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/u),
+});
+
 /** Schema of `checkpoint.json`, the manifest written last into every checkpoint. */
 export const checkpointManifestSchema = z.strictObject({
   /** Format version. */
-  format: z.literal('vlm-grpo-checkpoint/1'),
+  format: z.literal('vlm-grpo-checkpoint/2'),
   /** Iterations completed when the checkpoint was written. */
   iteration: z.number().int().nonnegative(),
   /** ISO time of writing. */
   createdAt: z.string(),
-  /** Why it was written: on schedule, on a stop signal, on too many failures, at the end. */
-  reason: z.enum(['scheduled', 'signal', 'failures', 'final']),
-  /** Files of the checkpoint, relative to its folder. */
-  files: z.array(z.string()),
+  /**
+   * Why it was written: on schedule, on a stop signal, on too many failures, at the end, or after
+   * an error (the last completed iteration, so that nothing done is lost).
+   */
+  reason: z.enum(['scheduled', 'signal', 'failures', 'final', 'error']),
+  /** Files of the checkpoint with their sizes and checksums. */
+  files: z.array(checkpointFileSchema),
 });
+
+/** One file of a checkpoint manifest. */
+export type CheckpointFile = z.infer<typeof checkpointFileSchema>;
+
+/** Result of {@link CheckpointManager.verify}: ok, or the first damaged file and what is wrong. */
+export type CheckpointVerification = { ok: true } | { ok: false; file: string; problem: string };
+
+async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).byteLength;
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+/** Flush a file's data to disk. */
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
 
 /** A checkpoint manifest. */
 export type CheckpointManifest = z.infer<typeof checkpointManifestSchema>;
@@ -66,16 +111,6 @@ async function listFiles(folder: string, prefix = ''): Promise<string[]> {
   return files;
 }
 
-async function syncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } catch {
-    // Some file systems refuse fsync on folders; the rename is still atomic there.
-  } finally {
-    await handle.close();
-  }
-}
 
 /** Read and validate the manifest of a checkpoint folder (undefined when absent or invalid). */
 export async function readCheckpointManifest(folder: string): Promise<CheckpointManifest | undefined> {
@@ -126,10 +161,18 @@ export class CheckpointManager {
       await rm(temporary, { recursive: true, force: true });
       await mkdir(temporary, { recursive: true });
       await write(temporary);
-      const files = await listFiles(temporary);
-      const manifest: CheckpointManifest = { format: 'vlm-grpo-checkpoint/1', iteration, createdAt: new Date().toISOString(), reason, files };
+      const files: CheckpointFile[] = [];
+      for (const path of await listFiles(temporary)) {
+        // Data first: every file is on disk before the manifest that vouches for it.
+        await syncFile(join(temporary, path));
+        files.push({ path, ...(await hashFile(join(temporary, path))) });
+      }
+      for (const folder of new Set(files.map((file) => file.path.split('/').slice(0, -1).join('/')).filter((folder) => folder !== ''))) {
+        await syncDirectory(join(temporary, folder));
+      }
+      const manifest: CheckpointManifest = { format: 'vlm-grpo-checkpoint/2', iteration, createdAt: new Date().toISOString(), reason, files };
       await writeJsonAtomic(join(temporary, CHECKPOINT_MANIFEST), manifest);
-      await syncPath(temporary);
+      await syncDirectory(temporary);
       const existing = await stat(target).then(() => true, () => false);
       if (existing) {
         // Replacing a checkpoint of the same iteration: move the old one aside first.
@@ -140,7 +183,7 @@ export class CheckpointManager {
       } else {
         await rename(temporary, target);
       }
-      await syncPath(this.directory);
+      await syncDirectory(this.directory);
     } catch (error) {
       await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
       throw new TrainerError('TRAINER_CHECKPOINT_FAILED', `could not write checkpoint ${target}: ${(error as Error).message}`, { cause: error });
@@ -167,9 +210,41 @@ export class CheckpointManager {
     return found.sort((left, right) => left.iteration - right.iteration);
   }
 
-  /** The newest complete checkpoint, if any. */
+  /** The newest complete checkpoint, if any (not verified: see {@link latestVerified}). */
   async latest(): Promise<CheckpointEntry | undefined> {
     return (await this.list()).at(-1);
+  }
+
+  /** Check every file of a checkpoint against its manifest (presence, size, SHA-256). */
+  async verify(entry: CheckpointEntry): Promise<CheckpointVerification> {
+    for (const file of entry.manifest.files) {
+      const path = join(entry.path, file.path);
+      const info = await stat(path).catch(() => undefined);
+      if (!info?.isFile()) return { ok: false, file: path, problem: 'missing' };
+      if (info.size !== file.size) return { ok: false, file: path, problem: `${info.size} bytes, the manifest says ${file.size}` };
+      const { sha256 } = await hashFile(path);
+      if (sha256 !== file.sha256) return { ok: false, file: path, problem: `SHA-256 ${sha256.slice(0, 12)}… differs from the manifest's ${file.sha256.slice(0, 12)}…` };
+    }
+    return { ok: true };
+  }
+
+  /**
+   * The newest checkpoint that verifies ({@link verify}); each damaged newer one is reported with a
+   * warning naming its bad file, and skipped.
+   */
+  async latestVerified(): Promise<CheckpointEntry | undefined> {
+    const all = await this.list();
+    for (let index = all.length - 1; index >= 0; index--) {
+      const entry = all[index]!;
+      const result = await this.verify(entry);
+      if (result.ok) return entry;
+      const previous = all[index - 1];
+      this.logger?.warning(
+        `checkpoint ${entry.path} is damaged (${result.file}: ${result.problem}); ` +
+          (previous ? `falling back to the previous one, ${previous.path}` : 'no earlier checkpoint is left'),
+      );
+    }
+    return undefined;
   }
 
   /** Delete all but the newest `keep` checkpoints. */

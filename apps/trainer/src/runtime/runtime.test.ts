@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
@@ -8,7 +11,10 @@ import { CheckpointManager, checkpointFolderName } from './checkpoints.js';
 import { FailureTracker } from './failures.js';
 import { Logger, consoleStamp, type LogLevel } from './logger.js';
 import { Progress, formatDuration } from './progress.js';
+import { RUN_LOCK_FILE, RunLock, ownerIsAlive, processStartTime, type RunLockOwner } from './run-lock.js';
 import { StopSignal } from './stop-signal.js';
+
+const fixtures = fileURLToPath(new URL('../__fixtures__/', import.meta.url));
 
 let folder: string;
 beforeEach(async () => {
@@ -92,7 +98,8 @@ describe('CheckpointManager', () => {
     expect((await readdir(folder)).sort()).toEqual([checkpointFolderName(4), checkpointFolderName(6)]);
     const latest = await manager.latest();
     expect(latest?.iteration).toBe(6);
-    expect(latest?.manifest.files).toEqual(['policy/weights.bin', 'state.json']);
+    expect(latest?.manifest.files.map((file) => file.path)).toEqual(['policy/weights.bin', 'state.json']);
+    expect(latest?.manifest.files[0]).toEqual({ path: 'policy/weights.bin', size: 2, sha256: createHash('sha256').update('w6').digest('hex') });
     expect(await readFile(join(latest!.path, 'policy', 'weights.bin'), 'utf8')).toBe('w6');
   });
 
@@ -112,6 +119,120 @@ describe('CheckpointManager', () => {
     await manager.save(1, 'final', async (target) => writeFile(join(target, 'a'), 'again'));
     expect(await readFile(join(folder, checkpointFolderName(1), 'a'), 'utf8')).toBe('again');
     expect((await manager.latest())?.manifest.reason).toBe('final');
+  });
+});
+
+describe('CheckpointManager integrity', () => {
+  it('never shows a checkpoint under its final name before it is complete', async () => {
+    const manager = new CheckpointManager(folder, { keep: 3 });
+    await manager.save(1, 'scheduled', async (target) => writeFile(join(target, 'a'), 'one'));
+    let seenDuringWrite: string[] = [];
+    await expect(
+      manager.save(2, 'scheduled', async (target) => {
+        await writeFile(join(target, 'a'), 'partial');
+        seenDuringWrite = await readdir(folder);
+        throw new Error('killed mid-write');
+      }),
+    ).rejects.toMatchObject({ code: 'TRAINER_CHECKPOINT_FAILED' });
+    // Written into a hidden temporary folder, never into checkpoint_iter_2 itself.
+    expect(seenDuringWrite).not.toContain(checkpointFolderName(2));
+    expect(seenDuringWrite.some((name) => name.startsWith('.checkpoint_iter_2.tmp-'))).toBe(true);
+    expect(await readdir(folder)).toEqual([checkpointFolderName(1)]);
+  });
+
+  it('verifies sizes and checksums, and falls back to the newest good checkpoint with a warning naming the bad file', async () => {
+    const warnings: string[] = [];
+    const logger = new Logger({ console: { write: (line, level) => level === 'WARNING' && warnings.push(line) } });
+    const manager = new CheckpointManager(folder, { keep: 3, logger });
+    for (const iteration of [1, 2, 3]) {
+      await manager.save(iteration, 'scheduled', async (target) => {
+        await writeFile(join(target, 'state.json'), JSON.stringify({ iteration }));
+        await mkdir(join(target, 'policy'));
+        await writeFile(join(target, 'policy', 'weights.bin'), Buffer.alloc(64, iteration));
+      });
+    }
+    const [first, second, third] = await manager.list();
+    expect(await manager.verify(third!)).toEqual({ ok: true });
+    // Same size, one byte flipped: only the checksum can tell.
+    const weights = join(third!.path, 'policy', 'weights.bin');
+    const bytes = await readFile(weights);
+    bytes[10] ^= 0xff;
+    await writeFile(weights, bytes);
+    expect(await manager.verify(third!)).toMatchObject({ ok: false, file: weights, problem: expect.stringContaining('SHA-256') });
+    // Truncated state in the one before.
+    await writeFile(join(second!.path, 'state.json'), '{"itera');
+    expect(await manager.verify(second!)).toMatchObject({ ok: false, problem: expect.stringContaining('bytes, the manifest says') });
+    const chosen = await manager.latestVerified();
+    expect(chosen?.path).toBe(first!.path);
+    expect(warnings[0]).toContain(`checkpoint ${third!.path} is damaged (${weights}: SHA-256`);
+    expect(warnings[0]).toContain(`falling back to the previous one, ${second!.path}`);
+    expect(warnings[1]).toContain(join(second!.path, 'state.json'));
+    await rm(join(first!.path, 'state.json'));
+    expect(await manager.latestVerified()).toBeUndefined();
+    expect(warnings.at(-1)).toContain('state.json: missing); no earlier checkpoint is left');
+  });
+});
+
+describe('RunLock', () => {
+  const holder = (directory: string) => {
+    const child = spawn(process.execPath, ['--conditions=@vlm-grpo/source', '--import', join(fixtures, 'ts-register.mjs'), join(fixtures, 'lock-holder.mjs'), directory], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const firstLine = new Promise<string>((resolve) => {
+      let text = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        text += chunk.toString('utf8');
+        if (text.includes('\n')) resolve(text.trim());
+      });
+      child.once('exit', () => resolve(text.trim()));
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    return { child, firstLine, exited };
+  };
+
+  it('refuses a second live process naming the pid that holds the folder, and takes over the lock of a killed one with a warning', async () => {
+    const first = holder(folder);
+    expect(await first.firstLine).toBe(`locked ${first.child.pid}`);
+    const onDisk = JSON.parse(await readFile(join(folder, RUN_LOCK_FILE), 'utf8')) as RunLockOwner;
+    expect(onDisk).toMatchObject({ pid: first.child.pid, hostname: hostname(), purpose: 'test' });
+
+    // A second process is refused while the first one lives.
+    const second = holder(folder);
+    const refused = await second.firstLine;
+    expect(refused).toMatch(new RegExp(`^refused .* is in use by a running training process: pid ${first.child.pid} on ${hostname()}`, 'u'));
+    await second.exited;
+    // So is this process.
+    await expect(RunLock.acquire(folder)).rejects.toThrow(`pid ${first.child.pid}`);
+
+    // The holder dies without releasing (SIGKILL): its lock is stale and is taken over.
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const warnings: string[] = [];
+    const logger = new Logger({ console: { write: (line, level) => level === 'WARNING' && warnings.push(line) } });
+    const lock = await RunLock.acquire(folder, { logger });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`its owner pid ${first.child.pid} on ${hostname()} (test, since ${onDisk.startedAt}) is not running`);
+    expect(JSON.parse(await readFile(join(folder, RUN_LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid, token: lock.owner.token });
+    // A new process is refused by this live one, then gets it once released.
+    const third = holder(folder);
+    expect(await third.firstLine).toContain(`pid ${process.pid}`);
+    await lock.release();
+    expect(await readdir(folder)).toEqual([]);
+    const fourth = holder(folder);
+    expect(await fourth.firstLine).toBe(`locked ${fourth.child.pid}`);
+    fourth.child.kill('SIGKILL');
+    await fourth.exited;
+  }, 60_000);
+
+  it('treats a lock whose pid now runs another process (pid reuse) as stale', async () => {
+    const reused: RunLockOwner = { pid: process.pid, hostname: hostname(), startedAt: '2020-01-01T00:00:00.000Z', processStart: '1', token: 'old', purpose: 'train' };
+    await writeFile(join(folder, RUN_LOCK_FILE), JSON.stringify(reused));
+    expect(ownerIsAlive(reused)).toBe(processStartTime(process.pid) === null);
+    if (processStartTime(process.pid) !== null) {
+      const lock = await RunLock.acquire(folder);
+      await lock.release();
+    }
+    const elsewhere: RunLockOwner = { ...reused, hostname: `${hostname()}-other` };
+    await writeFile(join(folder, RUN_LOCK_FILE), JSON.stringify(elsewhere));
+    await expect(RunLock.acquire(folder)).rejects.toThrow(`another machine: its liveness cannot be checked from ${hostname()}. If that process is gone, delete ${join(folder, RUN_LOCK_FILE)}`);
   });
 });
 
