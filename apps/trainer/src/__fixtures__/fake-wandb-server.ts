@@ -13,8 +13,15 @@ export interface Recorded {
   body: string;
 }
 
-/** A stand-in for the W&B API that records every request (GraphQL, file stream, uploads). */
-export async function fakeWandb(): Promise<{ server: Server; base: string; requests: Recorded[] }> {
+/** How the fake server answers one request: normally, HTTP 500, or never. */
+export type FakeAnswer = 'ok' | 'fail' | 'stall';
+
+/**
+ * A stand-in for the W&B API that records every request (GraphQL, file stream, uploads).
+ * `answer` decides per request (default: always `ok`); stalled requests are answered when the
+ * server closes.
+ */
+export async function fakeWandb(options: { answer?: (request: Recorded) => FakeAnswer } = {}): Promise<{ server: Server; base: string; requests: Recorded[] }> {
   const requests: Recorded[] = [];
   const read = (request: IncomingMessage) =>
     new Promise<string>((resolve) => {
@@ -23,10 +30,22 @@ export async function fakeWandb(): Promise<{ server: Server; base: string; reque
       request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     });
   let base = '';
+  const stalled = new Set<import('node:http').ServerResponse>();
   const server = createServer((request, response) => {
     void read(request).then((body) => {
-      requests.push({ method: request.method ?? '', url: request.url ?? '', authorization: request.headers.authorization, body });
+      const recorded = { method: request.method ?? '', url: request.url ?? '', authorization: request.headers.authorization, body };
+      requests.push(recorded);
+      const answer = options.answer?.(recorded) ?? 'ok';
+      if (answer === 'stall') {
+        stalled.add(response);
+        return;
+      }
       response.setHeader('Content-Type', 'application/json');
+      if (answer === 'fail') {
+        response.statusCode = 500;
+        response.end('{"error":"fake failure"}');
+        return;
+      }
       if (request.url === '/graphql') {
         const { query, variables } = JSON.parse(body) as { query: string; variables: Record<string, unknown> };
         if (query.includes('viewer')) {
@@ -45,6 +64,15 @@ export async function fakeWandb(): Promise<{ server: Server; base: string; reque
       response.end('{}');
     });
   });
+  server.on('close', () => {
+    for (const response of stalled) response.destroy();
+  });
+  const close = server.close.bind(server);
+  server.close = ((callback?: (error?: Error) => void) => {
+    for (const response of stalled) response.destroy();
+    server.closeAllConnections();
+    return close(callback);
+  }) as typeof server.close;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { server, base, requests };

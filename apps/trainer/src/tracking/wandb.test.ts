@@ -70,6 +70,45 @@ describe('WandbTracker', () => {
     expect(lines.some((line) => line.level === 'WARNING' && line.line.includes('W&B: could not start the run'))).toBe(true);
   });
 
+  it('never blocks when the service stops answering: log and uploadTable return at once, one warning, then off; finish is bounded', async () => {
+    let stalled = false;
+    const fake = await fakeWandb({ answer: (request) => (stalled && (request.method === 'PUT' || request.body.includes('RunUploadUrls')) ? 'stall' : 'ok') });
+    server = fake.server;
+    const { logger, lines } = captureLogger();
+    const tracker = new WandbTracker(logger);
+    expect(await tracker.start({ project: 'p', entity: null, runName: null, runId: 'stall1', baseUrl: fake.base, apiKey: 'k'.repeat(40), config: {}, uploadTimeoutSeconds: 0.5, maxConsecutiveFailures: 2, finishTimeoutSeconds: 3 })).toBe(true);
+    stalled = true;
+    const blocked = <T,>(promise: Promise<T>) => Promise.race([promise.then(() => 'returned' as const), new Promise<'blocked'>((resolve) => setTimeout(() => resolve('blocked'), 400))]);
+    for (let step = 1; step <= 3; step++) {
+      // Each upload would wait for the stalled server (0.5 s) if it blocked the caller.
+      expect(await blocked(tracker.uploadTable('validation', ['prompt'], [{ cells: ['a cat'] }], step))).toBe('returned');
+      tracker.log({ reward: step }, step);
+    }
+    // Two uploads time out in a row: W&B turns itself off.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(tracker.enabled).toBe(false);
+    expect(await tracker.uploadTable('validation', ['prompt'], [{ cells: ['a cat'] }], 9)).toBeUndefined();
+    expect(await blocked(tracker.finish())).toBe('returned');
+    const warnings = lines.filter((line) => line.level === 'WARNING');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.line).toContain('W&B: upload of table validation failed');
+    expect(lines.some((line) => line.level === 'INFO' && line.line.includes('W&B logging is off for the rest of this run'))).toBe(true);
+  });
+
+  it('keeps at most maxQueue items queued, dropping the oldest history rows', async () => {
+    const fake = await fakeWandb();
+    server = fake.server;
+    const { logger } = captureLogger();
+    const tracker = new WandbTracker(logger);
+    expect(await tracker.start({ project: 'p', entity: null, runName: null, runId: 'queue1', baseUrl: fake.base, apiKey: 'k'.repeat(40), config: {}, maxQueue: 4 })).toBe(true);
+    for (let step = 1; step <= 20; step++) tracker.log({ reward: step }, step);
+    expect(tracker.dropped).toBeGreaterThanOrEqual(15);
+    await tracker.finish();
+    const rewards = historyRows(fake.requests).map((row) => row['reward']);
+    expect(rewards.length).toBeLessThanOrEqual(5);
+    expect(rewards.at(-1)).toBe(20);
+  });
+
   it('stays off with a warning when no API key is available', async () => {
     const { logger, lines } = captureLogger();
     const saved = process.env['WANDB_API_KEY'];

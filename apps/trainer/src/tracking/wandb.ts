@@ -6,7 +6,14 @@
  * retries for minutes. Inside a worker, a throw ends the worker only (reported here as a
  * warning), signals stay with the trainer, its console output is captured into the log at DEBUG,
  * and every request to the worker has a time limit. Whatever happens, the trainer's local files
- * are complete; W&B problems are WARNING lines.
+ * are complete.
+ *
+ * Tracking never blocks training: `log` and `uploadTable` queue their work and return at once
+ * (the table reference is computed locally); a background queue of at most `maxQueue` items sends
+ * them in order, dropping the oldest rows when the service falls behind. The first failure is one
+ * WARNING line (later ones are DEBUG); after `maxConsecutiveFailures` failures in a row W&B is
+ * turned off for the rest of the run (one INFO line). `finish` waits at most
+ * `finishTimeoutSeconds` in all.
  *
  * What is logged: the resolved configuration (at init), every metric (`log`), and validation
  * tables (prompt, rewrite, rewards, original and enhanced images). The JS SDK streams history
@@ -40,8 +47,14 @@ export interface WandbOptions {
   apiKey?: string;
   /** Seconds to wait for the service to accept the run (default: 30). */
   initTimeoutSeconds?: number;
-  /** Seconds to wait for the final upload at `finish` (default: 30). */
+  /** Seconds `finish` waits in all for the queue and the final upload (default: 30). */
   finishTimeoutSeconds?: number;
+  /** Seconds one file upload may take (default: 30). */
+  uploadTimeoutSeconds?: number;
+  /** Most queued items (history rows, table uploads); the oldest rows are dropped beyond it (default: 64). */
+  maxQueue?: number;
+  /** Failures in a row after which W&B is turned off for the run (default: 3). */
+  maxConsecutiveFailures?: number;
 }
 
 /** One row of a validation table. */
@@ -59,6 +72,7 @@ const auth = () => 'Basic ' + Buffer.from('api:' + settings.apiKey).toString('ba
 async function uploadFiles(files) {
   const query = 'query RunUploadUrls($name: String!, $files: [String]!, $entity: String, $run: String!) { model(name: $name, entityName: $entity) { bucket(name: $run) { id files(names: $files) { uploadHeaders edges { node { name url(upload: true) } } } } } }';
   const response = await fetch(settings.baseUrl + '/graphql', {
+    signal: AbortSignal.timeout(settings.uploadTimeoutMs),
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Authorization: auth() },
     body: JSON.stringify({ query, variables: { name: run.project, entity: run.entity, run: run.id, files: files.map((file) => file.name) } }),
@@ -75,7 +89,7 @@ async function uploadFiles(files) {
   for (const file of files) {
     const edge = edges.find((candidate) => candidate.node && candidate.node.name === file.name);
     if (!edge) throw new Error('RunUploadUrls: no upload URL for ' + file.name);
-    const put = await fetch(edge.node.url, { method: 'PUT', headers, body: file.data });
+    const put = await fetch(edge.node.url, { method: 'PUT', headers, body: file.data, signal: AbortSignal.timeout(settings.uploadTimeoutMs) });
     if (!put.ok) throw new Error('upload of ' + file.name + ': HTTP ' + put.status);
   }
 }
@@ -84,7 +98,8 @@ parentPort.on('message', async (message) => {
     if (message.type === 'init') {
       const wandb = (await import(workerData.sdkUrl)).default;
       settings = message.settings;
-      run = await wandb.init({ project: message.project, entity: message.entity || undefined, id: message.runId, name: message.runName || undefined, config: message.config, settings });
+      const { uploadTimeoutMs, ...sdkSettings } = settings;
+      run = await wandb.init({ project: message.project, entity: message.entity || undefined, id: message.runId, name: message.runName || undefined, config: message.config, settings: sdkSettings });
       post({ type: 'ready', id: message.id, url: run.url(), entity: run.entity, project: run.project });
     } else if (message.type === 'log') {
       run.log(message.data, message.step);
@@ -125,7 +140,14 @@ export class WandbTracker {
   private runUrl: string | undefined;
   private readonly logger: Logger;
   private finishTimeout = 30;
+  private maxQueue = 64;
+  private maxConsecutiveFailures = 3;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Queued items not yet sent, oldest first (each can be cancelled while waiting). */
+  private readonly waiting: { kind: 'log' | 'files'; cancelled: boolean }[] = [];
+  private consecutiveFailures = 0;
+  private warned = false;
+  private droppedRows = 0;
 
   constructor(logger: Logger) {
     this.logger = logger;
@@ -150,6 +172,8 @@ export class WandbTracker {
     }
     const baseUrl = (options.baseUrl ?? process.env['WANDB_BASE_URL'] ?? 'https://api.wandb.ai').replace(/\/+$/u, '');
     this.finishTimeout = options.finishTimeoutSeconds ?? 30;
+    this.maxQueue = Math.max(1, options.maxQueue ?? 64);
+    this.maxConsecutiveFailures = Math.max(1, options.maxConsecutiveFailures ?? 3);
     try {
       const { Worker } = await import('node:worker_threads');
       const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sdkUrl: sdkUrl() }, stdout: true, stderr: true });
@@ -166,7 +190,7 @@ export class WandbTracker {
       });
       worker.unref();
       const ready = await this.request(
-        { type: 'init', project: options.project, entity: options.entity, runId: options.runId, runName: options.runName, config: JSON.parse(JSON.stringify(options.config ?? {})), settings: { apiKey, baseUrl, silent: true } },
+        { type: 'init', project: options.project, entity: options.entity, runId: options.runId, runName: options.runName, config: JSON.parse(JSON.stringify(options.config ?? {})), settings: { apiKey, baseUrl, silent: true, uploadTimeoutMs: (options.uploadTimeoutSeconds ?? 30) * 1000 } },
         options.initTimeoutSeconds ?? 30,
       );
       this.active = true;
@@ -179,10 +203,18 @@ export class WandbTracker {
     }
   }
 
-  /** Log the values of `step` (metrics, and tables from {@link uploadTable}); one history row per step. */
+  /**
+   * Log the values of `step` (metrics, and tables from {@link uploadTable}); one history row per
+   * step. Returns at once: the row is sent in the background.
+   */
   log(data: Record<string, unknown>, step: number): void {
     if (!this.active) return;
-    this.enqueue(() => this.request({ type: 'log', data, step }, 10), 'log');
+    this.enqueue('log', () => this.request({ type: 'log', data, step }, 10), `logging step ${step}`);
+  }
+
+  /** History rows dropped because the queue was full (the service fell behind). */
+  get dropped(): number {
+    return this.droppedRows;
   }
 
   /**
@@ -208,36 +240,89 @@ export class WandbTracker {
     const digest = sha256(tableJson);
     const tablePath = `media/table/${safeKey}_${step}_${digest.slice(0, 20)}.table.json`;
     files.push({ name: tablePath, data: tableJson });
-    let uploaded = false;
-    await this.enqueue(async () => {
-      await this.request({ type: 'files', files }, 60);
-      uploaded = true;
-    }, `upload of table ${key}`);
-    return uploaded ? { _type: 'table-file', path: tablePath, sha256: digest, size: tableJson.byteLength, ncols: columns.length, nrows: rows.length } : undefined;
+    // Sent in the background; the reference is known now (W&B shows the table once it arrives).
+    if (!this.enqueue('files', () => this.request({ type: 'files', files }, 120), `upload of table ${key}`)) return undefined;
+    return { _type: 'table-file', path: tablePath, sha256: digest, size: tableJson.byteLength, ncols: columns.length, nrows: rows.length };
   }
 
-  /** Finish the run (waits for the final upload, at most the finish timeout). */
+  /** Finish the run: send what is queued and close it, waiting at most the finish timeout in all. */
   async finish(exitCode = 0): Promise<void> {
     if (!this.worker) return;
+    const deadline = Date.now() + this.finishTimeout * 1000;
     try {
-      await this.queue;
-      if (this.active) await this.request({ type: 'finish', code: exitCode }, this.finishTimeout);
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), this.finishTimeout * 1000);
+        timer.unref();
+      });
+      const drained = await Promise.race([this.queue.then(() => 'drained' as const), expired]);
+      clearTimeout(timer);
+      if (drained === 'timeout') throw new Error(`the queue was not sent within ${this.finishTimeout} s`);
+      const left = Math.max(1, (deadline - Date.now()) / 1000);
+      if (this.active) await this.request({ type: 'finish', code: exitCode }, left);
     } catch (error) {
-      this.logger.warning(`W&B: could not finish the run cleanly (${(error as Error).message}); local files are complete`);
+      if (this.active) this.failure('finishing the run', error);
     }
     this.active = false;
     await this.stopWorker();
   }
 
-  private enqueue(task: () => Promise<unknown>, what: string): Promise<void> {
-    const next = this.queue.then(task).then(
-      () => undefined,
-      (error: unknown) => {
-        this.logger.warning(`W&B: ${what} failed (${(error as Error).message}); training goes on, local files are complete`);
-      },
-    );
-    this.queue = next;
-    return next;
+  /**
+   * Queue `task` behind the others; returns false when tracking is off. When the queue is full,
+   * the oldest waiting history row is dropped (table uploads are kept), or this item if none is.
+   */
+  private enqueue(kind: 'log' | 'files', task: () => Promise<unknown>, what: string): boolean {
+    if (!this.active) return false;
+    if (this.waiting.filter((item) => !item.cancelled).length >= this.maxQueue) {
+      const oldest = this.waiting.find((item) => !item.cancelled && item.kind === 'log');
+      if (oldest) oldest.cancelled = true;
+      this.droppedRows += 1;
+      if (this.droppedRows === 1) this.logger.debug('W&B: the service is behind; dropping the oldest queued history rows (local files are complete)');
+      if (!oldest) return false;
+    }
+    const item = { kind, cancelled: false };
+    this.waiting.push(item);
+    this.queue = this.queue.then(async () => {
+      this.waiting.splice(this.waiting.indexOf(item), 1);
+      if (item.cancelled || !this.active) return;
+      try {
+        await task();
+        // Only a network round trip proves the service answers (the SDK queues rows locally).
+        if (kind === 'files') this.consecutiveFailures = 0;
+      } catch (error) {
+        if (this.active) this.failure(what, error);
+      }
+    });
+    return true;
+  }
+
+  /** Count a failure: one WARNING for the first, DEBUG after; off after too many in a row. */
+  private failure(what: string, error: unknown): void {
+    this.consecutiveFailures += 1;
+    const reason = `${what} failed (${(error as Error).message})`;
+    if (!this.warned) {
+      this.warned = true;
+      this.logger.warning(`W&B: ${reason}; training goes on, local files are complete (W&B turns itself off after ${this.maxConsecutiveFailures} failures in a row; details at DEBUG)`);
+    } else {
+      this.logger.debug(`W&B: ${reason}`);
+    }
+    if (this.consecutiveFailures >= this.maxConsecutiveFailures) {
+      this.turnOff(`${this.consecutiveFailures} W&B requests failed in a row`);
+    }
+  }
+
+  /** Stop tracking for the rest of the run (one INFO line). */
+  private turnOff(reason: string): void {
+    if (!this.active) return;
+    this.active = false;
+    this.logger.info(`W&B: ${reason}; W&B logging is off for the rest of this run (local files are complete)`);
+    for (const item of this.waiting) item.cancelled = true;
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new Error(reason));
+      this.pending.delete(id);
+    }
+    void this.stopWorker();
   }
 
   private request(message: Record<string, unknown>, timeoutSeconds: number): Promise<Record<string, unknown>> {
@@ -272,7 +357,13 @@ export class WandbTracker {
       pending.reject(new Error(reason));
       this.pending.delete(id);
     }
-    if (wasActive) this.logger.warning(`W&B: ${reason}; W&B logging is off for the rest of this run (local files are complete)`);
+    for (const item of this.waiting) item.cancelled = true;
+    if (wasActive) {
+      const line = `W&B: ${reason}; W&B logging is off for the rest of this run (local files are complete)`;
+      if (this.warned) this.logger.info(line);
+      else this.logger.warning(line);
+      this.warned = true;
+    }
     void this.stopWorker();
   }
 
