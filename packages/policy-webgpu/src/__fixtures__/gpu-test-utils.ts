@@ -50,9 +50,12 @@ export function random(seed: number, n: number, lo = -1, hi = 1): Float32Array {
   return out;
 }
 
-/** Submit commands and wait for them. */
+/** Submit commands and wait for them; a WebGPU validation error fails the test. */
 export async function run(ctx: GpuContext, commands: readonly Command[]): Promise<void> {
+  ctx.device.pushErrorScope('validation');
   ctx.submit(commands);
+  const error = await ctx.device.popErrorScope();
+  if (error) throw new Error(`WebGPU validation error: ${error.message}`);
   await ctx.device.queue.onSubmittedWorkDone();
 }
 
@@ -72,4 +75,38 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
     scale = Math.max(scale, Math.abs(expected[i]!));
   }
   return scale === 0 ? diff : diff / scale;
+}
+
+/**
+ * Gradient of the scalar `f` with respect to `inputs[which]`, by central differences in float64
+ * (step 1e-4 · max(1, |x|)): the backward references, independent of the analytic derivatives
+ * the kernels implement.
+ */
+export function numericGradient(f: (inputs: Float64Array[]) => number, inputs: readonly ArrayLike<number>[], which: number): Float64Array {
+  const xs = inputs.map((x) => Float64Array.from(x));
+  const target = xs[which]!;
+  const grad = new Float64Array(target.length);
+  for (let i = 0; i < target.length; i += 1) {
+    const x0 = target[i]!;
+    const h = 1e-4 * Math.max(1, Math.abs(x0));
+    target[i] = x0 + h;
+    const up = f(xs);
+    target[i] = x0 - h;
+    const down = f(xs);
+    target[i] = x0;
+    grad[i] = (up - down) / (2 * h);
+  }
+  return grad;
+}
+
+/** Σ a·b in float64. */
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i += 1) s += a[i]! * b[i]!;
+  return s;
+}
+
+/** a + b element-wise (float64). */
+export function add(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
+  return Float64Array.from(a, (v, i) => v + b[i]!);
 }
