@@ -19,6 +19,7 @@
  *   metrics so far) and an HF-compatible copy of the policy. Every random choice derives from
  *   `training_settings.seed` and the iteration, so a resumed run is identical to an uninterrupted one.
  */
+import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -217,9 +218,14 @@ export class VLMGRPOSystem {
     if (this.remote === rollouts) this.remote = undefined;
   }
 
-  /** A configured model path: a local folder (resolved) when it looks like a path, else a hub id. */
+  /**
+   * A configured model: an existing local folder always wins (relative paths resolve from the
+   * working directory, e.g. `vlm_grpo_results/best_model`); else a hub id (`org/name`) stays as
+   * it is; anything else is a path, resolved so that the error names the absolute folder.
+   */
   private localOrHub(value: string): string {
-    if (isAbsolute(value) || value.startsWith('.') || value.startsWith('data/') || !/^[\w.-]+\/[\w.-]+$/u.test(value)) return this.path(value);
+    const local = this.path(value);
+    if (existsSync(local) || isAbsolute(value) || value.startsWith('.') || !/^[\w.-]+\/[\w.-]+$/u.test(value)) return local;
     return value;
   }
 
@@ -820,5 +826,3 @@ class TimedPolicy implements TrainablePolicy {
     return this.inner.save(directory);
   }
 }
-
-

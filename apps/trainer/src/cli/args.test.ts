@@ -58,7 +58,7 @@ describe('parseCliArguments', () => {
 });
 
 describe('help', () => {
-  it('documents every configuration key with its type and schema default', () => {
+  it('documents every configuration key with its type and schema default (effective values: cli.test.ts)', () => {
     const rows = configKeyHelp();
     expect(rows.filter((row) => row.description === '').map((row) => row.path)).toEqual([]);
     const documented = new Set(rows.map((row) => row.path));
@@ -73,6 +73,6 @@ describe('help', () => {
     const text = helpText();
     expect(text).toContain('vlm-grpo enhance');
     expect(text).toContain('--resume');
-    expect(text).toContain('reward_settings.subject_kept.weight  (number; default 2)');
+    expect(text).toContain('reward_settings.subject_kept.weight  (number; 2)');
   });
 });

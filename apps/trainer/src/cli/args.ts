@@ -13,7 +13,8 @@
  * Positional arguments are prompts and only `enhance` takes them.
  */
 import { TrainerError } from '../errors.js';
-import { parseCliValue, type JsonObject } from '../config/load-config.js';
+import { trainerConfigSchema } from '../config/config-schema.js';
+import { closestName, parseCliValue, type JsonObject } from '../config/load-config.js';
 
 /** The commands of the CLI. */
 export const CLI_COMMANDS = ['train', 'evaluate', 'enhance', 'doctor'] as const;
@@ -25,6 +26,8 @@ export type CliCommand = (typeof CLI_COMMANDS)[number];
 export interface CliArguments {
   /** The command (default: `train`). */
   command: CliCommand;
+  /** Whether the command was named on the command line (for per-command `--help`). */
+  commandGiven: boolean;
   /** `--config`: a user configuration file (default: none). */
   configFile?: string;
   /** Dotted configuration overrides, values decoded (`{ 'training_settings.seed': 1 }`). */
@@ -43,6 +46,12 @@ const SHORTCUTS: Record<string, string> = {
   device: 'model_settings.device',
 };
 
+/** The flags of the command line besides configuration keys (for typo suggestions). */
+export const CLI_FLAGS = ['config', 'resume', 'help', ...Object.keys(SHORTCUTS)] as const;
+
+/** Top-level configuration sections and keys, which a bare `--name` may also set. */
+const ROOT_KEYS: readonly string[] = Object.keys(trainerConfigSchema.shape);
+
 function usage(message: string): TrainerError {
   return new TrainerError('TRAINER_CLI_USAGE', `${message}\nRun with --help for the list of commands and options.`);
 }
@@ -52,7 +61,7 @@ function usage(message: string): TrainerError {
  * @throws TrainerError `TRAINER_CLI_USAGE` naming the offending argument.
  */
 export function parseCliArguments(argv: readonly string[]): CliArguments {
-  const result: CliArguments = { command: 'train', overrides: {}, resume: false, help: false, prompts: [] };
+  const result: CliArguments = { command: 'train', commandGiven: false, overrides: {}, resume: false, help: false, prompts: [] };
   let index = 0;
   let commandSeen = false;
   let positionalOnly = false;
@@ -71,6 +80,7 @@ export function parseCliArguments(argv: readonly string[]): CliArguments {
     if (positionalOnly || !argument.startsWith('-') || argument === '-' || /^-\d/u.test(argument)) {
       if (!commandSeen && result.prompts.length === 0 && (CLI_COMMANDS as readonly string[]).includes(argument)) {
         result.command = argument as CliCommand;
+        result.commandGiven = true;
         commandSeen = true;
       } else if (!commandSeen && result.prompts.length === 0 && !positionalOnly && /^[a-z-]+$/u.test(argument)) {
         throw usage(`unknown command "${argument}"; expected one of ${CLI_COMMANDS.join(', ')}`);
@@ -103,6 +113,10 @@ export function parseCliArguments(argv: readonly string[]): CliArguments {
     } else if (SHORTCUTS[name] !== undefined) {
       const value = takeValue(`--${name}`, inline, false)!;
       result.overrides[SHORTCUTS[name]] = value;
+    } else if (!name.includes('.') && !ROOT_KEYS.includes(name)) {
+      // A bare name is a flag, or a top-level configuration key (`--description`): anything else is a typo.
+      const suggestion = closestName(name, [...CLI_FLAGS, ...ROOT_KEYS]);
+      throw usage(`unknown option "--${name}"${suggestion ? ` (did you mean --${suggestion}?)` : ''}`);
     } else if (/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/u.test(name)) {
       const value = takeValue(`--${name}`, inline, true);
       result.overrides[name] = value === undefined ? true : parseCliValue(value);

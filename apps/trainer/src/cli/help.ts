@@ -1,9 +1,14 @@
 /**
  * `--help` text, generated from the configuration schema: every leaf key with its type, its
- * default (the schema defaults, not the default file's values) and its documentation line.
+ * effective value (schema defaults ← `config/default_config.json` ← `--config` ← flags, what a run
+ * would use), the schema default where that differs, and its documentation line. Per command:
+ * `train --help` lists every key, `evaluate --help` and `enhance --help` the sections they read,
+ * `doctor --help` its usage only.
  */
 import { CONFIG_KEY_DOCS } from '../config/config-docs.js';
-import { trainerConfigSchema } from '../config/config-schema.js';
+import { deviceSchema, trainerConfigSchema } from '../config/config-schema.js';
+import { ORIGINAL_CONFIG_NAMES } from '../config/original-names.js';
+import type { CliCommand } from './args.js';
 
 /** One documented configuration key. */
 export interface ConfigKeyHelp {
@@ -13,6 +18,8 @@ export interface ConfigKeyHelp {
   type: string;
   /** Schema default, JSON-encoded. */
   defaultValue: string;
+  /** Effective value (the configuration given to {@link configKeyHelp}), JSON-encoded; equals `defaultValue` without one. */
+  effectiveValue: string;
   /** Documentation line (empty when the key is undocumented; a test forbids that). */
   description: string;
 }
@@ -60,58 +67,96 @@ function describeType(schema: unknown): { type: string; object?: Record<string, 
   }
 }
 
-/** Every leaf key of the configuration, in schema order. */
-export function configKeyHelp(): ConfigKeyHelp[] {
+/** Every leaf key of the configuration, in schema order, with its value in `effective` (default: the schema defaults). */
+export function configKeyHelp(effective?: Readonly<Record<string, unknown>>): ConfigKeyHelp[] {
   const defaults = trainerConfigSchema.parse({}) as Record<string, unknown>;
   const rows: ConfigKeyHelp[] = [];
-  const walk = (shape: Record<string, unknown>, prefix: string, values: Record<string, unknown>) => {
+  const walk = (shape: Record<string, unknown>, prefix: string, values: Record<string, unknown>, current: Record<string, unknown>) => {
     for (const [key, schema] of Object.entries(shape)) {
       const path = prefix === '' ? key : `${prefix}.${key}`;
       const described = describeType(schema);
       if (described.object) {
-        walk(described.object, path, (values[key] ?? {}) as Record<string, unknown>);
+        walk(described.object, path, (values[key] ?? {}) as Record<string, unknown>, (current[key] ?? {}) as Record<string, unknown>);
       } else {
-        rows.push({ path, type: described.type, defaultValue: JSON.stringify(values[key]), description: CONFIG_KEY_DOCS[path] ?? '' });
+        const defaultValue = JSON.stringify(values[key]);
+        rows.push({ path, type: described.type, defaultValue, effectiveValue: key in current ? JSON.stringify(current[key]) : defaultValue, description: CONFIG_KEY_DOCS[path] ?? '' });
       }
     }
   };
-  walk(describeType(trainerConfigSchema).object ?? {}, '', defaults);
+  walk(describeType(trainerConfigSchema).object ?? {}, '', defaults, (effective ?? defaults) as Record<string, unknown>);
   return rows;
 }
 
-/** The full `--help` text. */
-export function helpText(): string {
+/** The configuration sections each command reads (`train` reads all). */
+export const COMMAND_SECTIONS: Readonly<Record<CliCommand, readonly string[] | 'all'>> = {
+  train: 'all',
+  evaluate: ['model_settings', 'generation_settings', 'diffusion_settings', 'reward_settings', 'data_settings', 'validation_settings', 'output_settings', 'logging_settings'],
+  enhance: ['model_settings', 'generation_settings', 'logging_settings'],
+  doctor: [],
+};
+
+const USAGE: Readonly<Record<CliCommand, string>> = {
+  train: '  vlm-grpo train    [--config file.json] [--resume] [options]   run GRPO training',
+  evaluate: '  vlm-grpo evaluate [--config file.json] [options]              validate the configured policy',
+  enhance: '  vlm-grpo enhance  [options] "a cat" "city at night" …         rewrite prompts with the policy',
+  doctor: '  vlm-grpo doctor                                               what this machine can run (GPU, providers, backends)',
+};
+
+/** Options of {@link helpText}. */
+export interface HelpOptions {
+  /** The command whose help is shown (default: none: every command and every key). */
+  command?: CliCommand;
+  /** The effective configuration whose values are shown (default: the schema defaults). */
+  effective?: Readonly<Record<string, unknown>>;
+  /** Where the effective values come from, shown in the heading (default: `schema defaults`). */
+  source?: string;
+}
+
+/** The `--help` text: every command, or one command's usage and the configuration keys it reads. */
+export function helpText(options: HelpOptions = {}): string {
+  const command = options.command;
   const lines = [
     'vlm-grpo trainer: GRPO training of a prompt enhancer with diffusion images and CLIP rewards.',
     '',
     'Usage:',
-    '  vlm-grpo train    [--config file.json] [--resume] [options]   run GRPO training',
-    '  vlm-grpo evaluate [--config file.json] [options]              validate the configured policy',
-    '  vlm-grpo enhance  [options] "a cat" "city at night" …         rewrite prompts with the policy',
-    '  vlm-grpo doctor                                               what this machine can run (GPU, providers, backends)',
+    ...(command ? [USAGE[command]] : Object.values(USAGE)),
     '',
-    'From the repository root: npx nx run trainer:train -- --training_settings.num_iterations 2',
+    `From the repository root: npx nx run trainer:${command ?? 'train'} -- ${command === 'enhance' ? '"a cat"' : command === 'doctor' || command === 'evaluate' ? '--device cpu' : '--training_settings.num_iterations 2'}`,
+  ];
+  if (command === 'doctor') {
+    lines.push('', 'Options:', '  -h, --help               this text', '', 'Exit status: 0 on success, 2 on usage errors.');
+    return `${lines.join('\n')}\n`;
+  }
+  lines.push(
     '',
     'Options:',
     '  --config <file>          user configuration (JSON), layered: defaults ← config/default_config.json ← file ← flags',
-    '  --resume                 continue the run in the output folder from its latest checkpoint',
-    '  --resume=<folder>        continue from a specific checkpoint_iter_N folder',
+    ...(command === undefined || command === 'train'
+      ? ['  --resume                 continue the run in the output folder from its latest checkpoint', '  --resume=<folder>        continue from a specific checkpoint_iter_N folder']
+      : []),
     '  --output-dir <dir>       run folder (= --output_settings.output_dir)',
-    '  --device <device>        auto | cpu | webgpu | cuda | coreml (= --model_settings.device)',
+    `  --device <device>        ${deviceSchema.options.join(' | ')} (= --model_settings.device)`,
     '  --<key> <value>          any configuration key below, also as --<key>=<value>',
     '  -h, --help               this text',
     '',
-    'Configuration keys (type, schema default):',
-  ];
+    `Configuration keys (type; effective value from ${options.source ?? 'the schema defaults'}, and the schema default where it differs):`,
+  );
+  const sections = command === undefined ? 'all' : COMMAND_SECTIONS[command];
   let section = '';
-  for (const row of configKeyHelp()) {
+  for (const row of configKeyHelp(options.effective)) {
     const top = row.path.split('.')[0]!;
+    if (sections !== 'all' && !sections.includes(top)) continue;
     if (top !== section) {
       section = top;
       lines.push('', `  ${top}`);
     }
-    lines.push(`    ${row.path}  (${row.type}; default ${row.defaultValue})`, `        ${row.description}`);
+    const value = row.effectiveValue === row.defaultValue ? `${row.effectiveValue}` : `${row.effectiveValue}; schema default ${row.defaultValue}`;
+    lines.push(`    ${row.path}  (${row.type}; ${value})`, `        ${row.description}`);
   }
-  lines.push('', 'Exit status: 0 on success or after a clean stop on SIGINT/SIGTERM, 1 on errors, 2 on usage errors.');
+  const aliases = Object.entries(ORIGINAL_CONFIG_NAMES).filter(([original]) => sections === 'all' || sections.includes(original.split('.')[0]!));
+  if (aliases.length > 0) {
+    lines.push('', "The original design's names are accepted too:", ...aliases.map(([original, ours]) => `  ${original} = ${ours}`));
+  }
+  lines.push('', 'Exit status: 0 on success or after a clean stop on SIGINT/SIGTERM, 1 on errors, 2 on usage and configuration errors.');
   return `${lines.join('\n')}\n`;
 }

@@ -58,8 +58,8 @@ export function expandDottedKeys(flat: JsonObject): JsonObject {
   return result;
 }
 
-/** Edit distance, for "did you mean" hints on unknown keys. */
-function editDistance(left: string, right: string): number {
+/** Edit distance, for "did you mean" hints on unknown keys and flags. */
+export function editDistance(left: string, right: string): number {
   let previous = Array.from({ length: right.length + 1 }, (_, index) => index);
   for (let row = 1; row <= left.length; row++) {
     const current = [row];
@@ -70,6 +70,12 @@ function editDistance(left: string, right: string): number {
     previous = current;
   }
   return previous[right.length]!;
+}
+
+/** The closest candidate to `name` when it is close enough to be a typo (else undefined). */
+export function closestName(name: string, candidates: readonly string[]): string | undefined {
+  const best = candidates.map((candidate) => ({ candidate, distance: editDistance(name, candidate) })).sort((left, right) => left.distance - right.distance)[0];
+  return best && best.distance <= Math.max(2, Math.floor(name.length / 3)) ? best.candidate : undefined;
 }
 
 type SchemaDefinition = { type?: string; shape?: Record<string, unknown>; innerType?: unknown; in?: unknown };
@@ -116,10 +122,8 @@ export function configIssues(input: unknown, issues: readonly z.core.$ZodIssue[]
     if (issue.code === 'unrecognized_keys') {
       const allowed = allowedKeysAt(issue.path);
       for (const key of issue.keys) {
-        const closest = allowed
-          .map((candidate) => ({ candidate, distance: editDistance(key, candidate) }))
-          .sort((left, right) => left.distance - right.distance)[0];
-        const hint = closest && closest.distance <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${closest.candidate}"?)` : '';
+        const closest = closestName(key, allowed);
+        const hint = closest ? ` (did you mean "${closest}"?)` : '';
         result.push({ path: parent ? `${parent}.${key}` : key, message: `unknown key${hint}; allowed here: ${allowed.join(', ')}` });
       }
       continue;
