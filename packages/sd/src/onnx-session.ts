@@ -237,10 +237,15 @@ export class OnnxModel {
   }
 
   /** Release the native session (idempotent). */
-  async release(): Promise<void> {
+  async dispose(): Promise<void> {
     const s = this.session;
     this.session = undefined;
     await s?.release();
+  }
+
+  /** @deprecated Use {@link dispose} (the name every package of this project uses). */
+  async release(): Promise<void> {
+    await this.dispose();
   }
 
   private requireInput(name: string): TensorInfo {

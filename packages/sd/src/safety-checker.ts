@@ -108,7 +108,7 @@ export class SafetyChecker {
     });
     for (const input of ['clip_input', 'images']) {
       if (!model.input(input)) {
-        await model.release();
+        await model.dispose();
         throw new SdError('SD_INVALID_MODEL', `${path}: expected inputs clip_input [B,3,224,224] and images [B,H,W,3], found ${[...model.inputs.keys()].join(', ')}`);
       }
     }
@@ -165,6 +165,6 @@ export class SafetyChecker {
 
   /** Release the ONNX session (idempotent). */
   async dispose(): Promise<void> {
-    await this.model.release();
+    await this.model.dispose();
   }
 }
