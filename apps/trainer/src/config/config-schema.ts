@@ -52,9 +52,9 @@ export const modelSettingsSchema = z.strictObject({
   policy_tfjs_backend: policyTfjsBackendSchema.default('auto'),
   /** Weight variant for ONNX models: `fp32`, `fp16` or `q8` files (default: `fp32`). */
   dtype: z.enum(['fp32', 'fp16', 'q8']).default('fp32'),
-  /** Never contact the Hugging Face hub (default: true, so the default run needs no network). */
+  /** Never contact the Hugging Face hub: hub ids must be in the cache (default: true, so the default run needs no network; `HF_HUB_OFFLINE=1` forces it). */
   local_files_only: z.boolean().default(true),
-  /** Cache folder for hub downloads (default: the library's own cache). */
+  /** Hugging Face hub cache root shared with the Python tools (default: null: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`). */
   cache_dir: z.string().min(1).nullable().default(null),
   /** Load the diffusion parts one at a time and release each after use (default: false). */
   memory_efficient: z.boolean().default(false),
