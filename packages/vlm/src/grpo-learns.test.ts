@@ -1,8 +1,9 @@
 /**
  * "It learns": @vlm-grpo/grpo's GRPOTrainer on the tiny GPT-2 fixture through TfjsPolicyEngine
- * (VLMWrapper, a real transformer policy, on the package's test backend: wasm): the fraction of completion tokens whose id lies in a target range (≈ 10 % at
- * the random initialisation) rises clearly over a fixed number of steps for 3 seeds, while the k3
- * KL to the frozen reference (β > 0) stays bounded. Curves are printed in the test output.
+ * (VLMWrapper, a real transformer policy, on the package's test backend: wasm): the fraction of
+ * completion tokens whose id lies in a target range (≈ 10 % at the random initialisation) rises
+ * clearly over a fixed number of steps for 3 seeds, while the k3 KL to the frozen reference (β > 0)
+ * stays bounded. Curves are printed in the test output.
  */
 import { join } from 'node:path';
 import { GRPOTrainer } from '@vlm-grpo/grpo';
