@@ -81,7 +81,7 @@ describe('end to end on the tiny models', { timeout: 180_000 }, () => {
     for (const name of ['checkpoint_iter_2', 'checkpoint_iter_3']) {
       const dir = join(output, name);
       const manifest = checkpointManifestSchema.parse(JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')));
-      expect(manifest.files).toEqual(expect.arrayContaining(['policy/config.json', 'policy/model.safetensors', 'policy/tokenizer.json', 'state.json', 'trainer_state.bin', 'trainer_state.json']));
+      expect(manifest.files.map((file) => file.path)).toEqual(expect.arrayContaining(['policy/config.json', 'policy/model.safetensors', 'policy/tokenizer.json', 'state.json', 'trainer_state.bin', 'trainer_state.json']));
       const state = trainerStateSchema.parse(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')));
       expect(state.iteration).toBe(manifest.iteration);
       const grpo = decodeTrainerState(JSON.parse(await readFile(join(dir, 'trainer_state.json'), 'utf8')) as Record<string, unknown>, new Uint8Array(await readFile(join(dir, 'trainer_state.bin'))));

@@ -85,7 +85,7 @@ describe('VLMGRPOSystem with stand-in models', () => {
     }
     for (const name of ['checkpoint_iter_2', 'checkpoint_iter_3']) {
       const manifest = checkpointManifestSchema.parse(JSON.parse(await readFile(join(output, name, 'checkpoint.json'), 'utf8')));
-      expect(manifest.files).toEqual(['policy/config.json', 'policy/weights.json', 'state.json', 'trainer_state.bin', 'trainer_state.json']);
+      expect(manifest.files.map((file) => file.path)).toEqual(['policy/config.json', 'policy/weights.json', 'run_config.json', 'state.json', 'trainer_state.bin', 'trainer_state.json']);
       const state = trainerStateSchema.parse(JSON.parse(await readFile(join(output, name, 'state.json'), 'utf8')));
       expect(state.metrics).toHaveLength(manifest.iteration);
       expect(state.sampler.batchesDrawn).toBe(manifest.iteration);

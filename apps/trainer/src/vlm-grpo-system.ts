@@ -20,16 +20,16 @@
  *   `training_settings.seed` and the iteration, so a resumed run is identical to an uninterrupted one.
  */
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-import { PromptDataset, PromptSampler, ResultWriter, RUN_MARKER_FILE, balancedOrder, type PromptRecord, type RunMarker } from '@vlm-grpo/data';
+import { DataError, PromptDataset, PromptSampler, ResultWriter, RUN_MARKER_FILE, balancedOrder, ensureDirectory, loadPrompts, type LoadPromptsOptions, type PromptRecord, type RunMarker } from '@vlm-grpo/data';
 import type { ValidationRun, Validator } from '@vlm-grpo/eval';
 import type { GRPOConfigInput, GRPOTrainer, GRPOMetrics } from '@vlm-grpo/grpo';
 
 import { trainerConfigSchema, type TrainerConfig, type TrainerConfigInput } from './config/config-schema.js';
-import { resolveTrainerConfig, type JsonObject } from './config/load-config.js';
+import { mergeConfigLayers, readConfigFile, resolveTrainerConfig, type JsonObject } from './config/load-config.js';
 import { TrainerError } from './errors.js';
 import { finalResultsSchema, metricsLineSchema, trainerStateSchema, type FinalResults, type MetricsLine, type StageTimings, type TrainerState, type ValidationSummary } from './results/schemas.js';
 import { lengthInRangeReward, subjectKeptReward } from './rewards/text-rewards.js';
@@ -41,6 +41,7 @@ import { Progress, type ProgressStream } from './runtime/progress.js';
 import { chunkedSampling } from './rollout/chunked-policy.js';
 import { LocalRolloutBackend } from './rollout/local-backend.js';
 import { imageComponentsOf, type RolloutBackend } from './rollout/rollout-backend.js';
+import { RUN_LOCK_FILE, RunLock } from './runtime/run-lock.js';
 import { StopSignal } from './runtime/stop-signal.js';
 import { loadComponents } from './system/load-components.js';
 import { IMAGE_REWARD_NAMES, type ComponentScope, type ImageRenderer, type ImageRewardModel, type RenderedImage, type SystemComponents, type TrainablePolicy } from './system/ports.js';
@@ -75,6 +76,47 @@ export interface VLMGRPOSystemOptions {
   progressStream?: ProgressStream & { isTTY?: boolean };
   /** Called after every iteration (tests use it to interrupt at a given point). */
   onIteration?: (iteration: number, line: MetricsLine) => void | Promise<void>;
+  /**
+   * Resume even when this invocation changes what the run trains (learning rate, batch size, G,
+   * models, rewards…: every key outside {@link RESUME_ADJUSTABLE_KEYS}); the CLI's
+   * `--allow-config-change` (default: false, which refuses such a resume naming the keys).
+   */
+  allowConfigChange?: boolean;
+}
+
+/** The run's effective configuration, stored in the run folder and in every checkpoint. */
+export const RUN_CONFIG_FILE = 'run_config.json';
+
+/**
+ * Configuration keys (dotted prefixes) that a resume may change without `allowConfigChange`:
+ * they extend or observe the run without changing what one iteration computes.
+ */
+export const RESUME_ADJUSTABLE_KEYS = [
+  'description',
+  'training_settings.num_iterations',
+  'training_settings.validation_every',
+  'training_settings.checkpoint_every',
+  'training_settings.keep_checkpoints',
+  'training_settings.max_failure_fraction',
+  'training_settings.max_failed_iterations',
+  'model_settings.device',
+  'model_settings.policy_backend',
+  'model_settings.cache_dir',
+  'model_settings.local_files_only',
+  'output_settings.',
+  'logging_settings.',
+  'tracking.',
+] as const;
+
+/** Dotted leaf keys of a configuration object with their values (arrays compared as JSON). */
+function flattenConfig(value: unknown, prefix = ''): Map<string, string> {
+  const out = new Map<string, string>();
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    for (const [key, child] of Object.entries(value)) for (const [path, leaf] of flattenConfig(child, prefix === '' ? key : `${prefix}.${key}`)) out.set(path, leaf);
+  } else {
+    out.set(prefix, JSON.stringify(value) ?? 'undefined');
+  }
+  return out;
 }
 
 /** One rewrite of {@link VLMGRPOSystem.enhance}. */
@@ -172,8 +214,8 @@ export class VLMGRPOSystem {
     };
     this.logger.info(`loading data: ${config.data_settings.train_file}, ${config.data_settings.val_file}`);
     const loadOptions = { mode: config.data_settings.skip_invalid ? 'skipInvalid' : 'strict', duplicates: config.data_settings.drop_duplicates ? 'drop' : 'report' } as const;
-    this.train = await PromptDataset.fromFile(this.path(config.data_settings.train_file), loadOptions);
-    const validation = await PromptDataset.fromFile(this.path(config.data_settings.val_file), loadOptions);
+    this.train = await this.loadPromptFile(this.path(config.data_settings.train_file), loadOptions);
+    const validation = await this.loadPromptFile(this.path(config.data_settings.val_file), loadOptions);
     const wanted = config.validation_settings.num_prompts === 0 ? validation.size : Math.min(config.validation_settings.num_prompts, validation.size);
     const order = config.data_settings.balance_by === 'none' ? validation.epochOrder(config.training_settings.seed, 0) : balancedOrder(validation.records, config.data_settings.balance_by, config.training_settings.seed, 0);
     this.validationRecords = order.slice(0, wanted).map((index) => validation.records[index]!);
@@ -202,6 +244,27 @@ export class VLMGRPOSystem {
       devices: { ...loaded.devices, diffusion: 'redis workers', clip: 'redis workers' },
       dispose: () => loaded.dispose(),
     };
+  }
+
+  /**
+   * Load a prompt file; every line dropped (`skip_invalid`, `drop_duplicates`) is logged with its
+   * file:line, and a file without records fails naming the file (DATA_EMPTY_DATASET).
+   */
+  private async loadPromptFile(file: string, options: LoadPromptsOptions): Promise<PromptDataset> {
+    const loaded = await loadPrompts(file, options);
+    const shown = 20;
+    for (const issue of loaded.skipped.slice(0, shown)) this.logger.warning(`data: skipped invalid line ${issue.file}:${issue.line}: ${issue.message}`);
+    if (loaded.invalidCount > shown) this.logger.warning(`data: … and ${loaded.invalidCount - shown} more invalid lines skipped in ${file}`);
+    if (options.duplicates === 'drop') {
+      for (const duplicate of loaded.duplicates.slice(0, shown)) this.logger.info(`data: dropped duplicate prompt ${file}:${duplicate.line} (same as line ${duplicate.firstLine}): ${JSON.stringify(duplicate.userPrompt.slice(0, 60))}`);
+      if (loaded.duplicates.length > shown) this.logger.info(`data: … and ${loaded.duplicates.length - shown} more duplicate prompts dropped in ${file}`);
+    } else if (loaded.duplicates.length > 0) {
+      this.logger.debug(`data: ${loaded.duplicates.length} repeated prompts kept in ${file} (first at line ${loaded.duplicates[0]!.line}); data_settings.drop_duplicates drops them`);
+    }
+    if (loaded.invalidCount > 0 || (options.duplicates === 'drop' && loaded.duplicates.length > 0)) {
+      this.logger.info(`data: ${file}: ${loaded.records.length} records kept, ${loaded.invalidCount} invalid lines skipped${options.duplicates === 'drop' ? `, ${loaded.duplicates.length} duplicates dropped` : ''}`);
+    }
+    return new PromptDataset(loaded.records);
   }
 
   /** The rollout backend of the configuration: local over the loaded models, or Redis workers (opened for `runId`). */
@@ -445,12 +508,16 @@ export class VLMGRPOSystem {
     const marker = await readFile(join(outputDir, RUN_MARKER_FILE), 'utf8').then((text) => JSON.parse(text) as RunMarker, () => undefined);
     if (resume === false) return { runId: `run-${new Date().toISOString().replace(/[:.]/gu, '-')}-${randomBytes(3).toString('hex')}`, checkpoint: undefined };
     if (!marker) throw new TrainerError('TRAINER_CHECKPOINT_NOT_FOUND', `--resume: ${outputDir} is not a vlm-grpo run folder (no ${RUN_MARKER_FILE}); start a new run without --resume or pass --output-dir of the run to continue`);
+    const manager = new CheckpointManager(outputDir, { keep: this.config.training_settings.keep_checkpoints, logger: this.logger });
     if (typeof resume === 'string') {
       const folder = this.path(resume);
-      if (!(await readCheckpointManifest(folder))) throw new TrainerError('TRAINER_CHECKPOINT_NOT_FOUND', `--resume=${resume}: ${folder} is not a complete checkpoint (no valid checkpoint.json)`);
+      const manifest = await readCheckpointManifest(folder);
+      if (!manifest) throw new TrainerError('TRAINER_CHECKPOINT_NOT_FOUND', `--resume=${resume}: ${folder} is not a complete checkpoint (no valid checkpoint.json)`);
+      const verified = await manager.verify({ iteration: manifest.iteration, path: folder, manifest });
+      if (!verified.ok) throw new TrainerError('TRAINER_CHECKPOINT_FAILED', `--resume=${resume}: the checkpoint is damaged: ${verified.file}: ${verified.problem}; resume from another checkpoint (plain --resume takes the newest good one)`);
       return { runId: marker.runId, checkpoint: folder };
     }
-    const latest = await new CheckpointManager(outputDir, { keep: this.config.training_settings.keep_checkpoints }).latest();
+    const latest = await manager.latestVerified();
     if (!latest) this.logger.warning(`--resume: ${outputDir} has no complete checkpoint yet; starting run ${marker.runId} from iteration 0`);
     return { runId: marker.runId, checkpoint: latest?.path };
   }
@@ -461,17 +528,105 @@ export class VLMGRPOSystem {
    * @throws TrainerError `TRAINER_TOO_MANY_FAILURES` after writing a checkpoint and the results.
    */
   async runTraining(): Promise<FinalResults> {
-    await this.initializeComponents();
+    await this.loadConfig();
+    // Before any model loads: the output folder must be creatable and writable, and not in use.
+    const outputDir = this.path(this.config.output_settings.output_dir);
+    await ensureDirectory(outputDir);
+    const lock = await RunLock.acquire(outputDir, { logger: this.logger, purpose: 'train' });
+    try {
+      return await this.trainLocked(outputDir);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * Resume with the run's own configuration (see {@link RUN_CONFIG_FILE}): the effective
+   * configuration stored with the checkpoint, with this invocation's explicit layers (its config
+   * file or object, and its flags) applied on top. Every changed key is logged; changes outside
+   * {@link RESUME_ADJUSTABLE_KEYS} are refused unless `allowConfigChange`.
+   */
+  private async applyRunConfig(outputDir: string, checkpoint: string | undefined): Promise<void> {
+    const file = checkpoint && existsSync(join(checkpoint, RUN_CONFIG_FILE)) ? join(checkpoint, RUN_CONFIG_FILE) : join(outputDir, RUN_CONFIG_FILE);
+    let stored: JsonObject;
+    try {
+      stored = JSON.parse(await readFile(file, 'utf8')) as JsonObject;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.logger.warning(`--resume: ${file} is missing (a run folder of an older version); resuming with this invocation's configuration`);
+        return;
+      }
+      throw new TrainerError('TRAINER_CHECKPOINT_FAILED', `--resume: ${file} is not valid JSON (${(error as Error).message})`, { cause: error });
+    }
+    const explicit = this.source === undefined ? {} : typeof this.source === 'string' ? await readConfigFile(this.source) : (this.source as JsonObject);
+    const before = trainerConfigSchema.parse(stored);
+    const resumed = await resolveTrainerConfig({
+      defaultConfigFile: null,
+      config: mergeConfigLayers(stored, explicit),
+      // The run continues in the folder it is found in, wherever it was first written.
+      overrides: { ...(this.options.overrides ?? {}), 'output_settings.output_dir': outputDir },
+    });
+    const old = flattenConfig(before);
+    const changes = [...flattenConfig(resumed)].filter(([key, value]) => key !== 'output_settings.output_dir' && old.get(key) !== value).map(([key, value]) => ({ key, from: old.get(key) ?? 'unset', to: value }));
+    const adjustable = (key: string) => RESUME_ADJUSTABLE_KEYS.some((prefix) => (prefix.endsWith('.') ? key.startsWith(prefix) : key === prefix));
+    const refused = changes.filter((change) => !adjustable(change.key));
+    const describe = (list: typeof changes) => list.map((change) => `${change.key}: ${change.from} → ${change.to}`).join(', ');
+    if (refused.length > 0 && this.options.allowConfigChange !== true) {
+      throw new TrainerError(
+        'TRAINER_RESUME_CONFIG_CHANGED',
+        `--resume would change what this run trains (${describe(refused)}; the run's configuration is ${file}). ` +
+          'Resume without these settings to continue the run as it was started, pass --allow-config-change to resume with them anyway, or start a new run in another --output-dir.',
+      );
+    }
+    this.logger.info(`resuming with the run's configuration from ${file}${changes.length === 0 ? ' (no overrides)' : ''}`);
+    for (const change of changes) {
+      const line = `resume override: ${change.key}: ${change.from} → ${change.to}`;
+      if (adjustable(change.key)) this.logger.info(line);
+      else this.logger.warning(`${line} (changes what is trained; allowed by --allow-config-change)`);
+    }
+    this.resolved = resumed;
+    if (this.ownLogger) this.logger.level = resumed.logging_settings.level;
+  }
+
+  /** Open the run folder (the lock is held), with a message that says how to continue on a conflict. */
+  private async openRunFolder(outputDir: string, runId: string): Promise<ResultWriter> {
+    const config = this.config;
+    try {
+      return await ResultWriter.open(outputDir, { runId, overwrite: config.output_settings.overwrite && !this.options.resume, ignoreEntries: [RUN_LOCK_FILE] });
+    } catch (error) {
+      if (DataError.isInstance(error) && error.code === 'DATA_RUN_DIRECTORY_CONFLICT' && !this.options.resume && existsSync(join(outputDir, RUN_MARKER_FILE))) {
+        throw new DataError(
+          'DATA_RUN_DIRECTORY_CONFLICT',
+          `${error.message}\nTo continue that run: --resume --output-dir ${outputDir}. To start over in it: --output_settings.overwrite true (deletes its results). Or choose another --output-dir.`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  private async trainLocked(outputDir: string): Promise<FinalResults> {
+    const { runId, checkpoint } = await this.resumePoint(outputDir);
+    if (this.options.resume) await this.applyRunConfig(outputDir, checkpoint);
+    const writer = await this.openRunFolder(outputDir, runId);
+    if (this.logger.file === undefined) this.logger.attachFile(writer.path(this.config.logging_settings.log_file));
+    this.logger.info(`run ${runId} in ${outputDir}${writer.resumed ? ' (existing run folder)' : ''}`);
+    try {
+      await writer.writeJson(RUN_CONFIG_FILE, trainerConfigSchema.parse(this.config));
+      await this.initializeComponents();
+    } catch (error) {
+      await writer.close();
+      throw error;
+    }
     const components = this.requireComponents();
     const config = this.config;
     const t = config.training_settings;
-    const outputDir = this.path(config.output_settings.output_dir);
-    const { runId, checkpoint } = await this.resumePoint(outputDir);
-    const writer = await ResultWriter.open(outputDir, { runId, overwrite: config.output_settings.overwrite && !this.options.resume });
-    if (this.logger.file === undefined) this.logger.attachFile(writer.path(config.logging_settings.log_file));
-    this.logger.info(`run ${runId} in ${outputDir}${writer.resumed ? ' (existing run folder)' : ''}`);
     const checkpoints = new CheckpointManager(outputDir, { keep: t.keep_checkpoints, logger: this.logger });
     await checkpoints.cleanTemporary();
+    for (const name of await readdir(outputDir)) {
+      // Left by a run that died while saving its best model.
+      if (/^best_model\.(tmp-.+|old)$/u.test(name)) await rm(join(outputDir, name), { recursive: true, force: true });
+    }
     const stop = this.options.stopSignal ?? new StopSignal({ logger: this.logger });
     const installed = this.options.stopSignal === undefined;
     if (installed) stop.install();
@@ -508,11 +663,21 @@ export class VLMGRPOSystem {
       };
       let grpoState: { manifest: Record<string, unknown>; data: Uint8Array } | undefined;
       if (checkpoint) {
-        const parsed = trainerStateSchema.safeParse(JSON.parse(await readFile(join(checkpoint, APP_STATE), 'utf8')));
+        const readJson = async (name: string): Promise<unknown> => {
+          const file = join(checkpoint, name);
+          try {
+            return JSON.parse(await readFile(file, 'utf8')) as unknown;
+          } catch (error) {
+            throw new TrainerError('TRAINER_CHECKPOINT_FAILED', `${file}: unreadable (${(error as Error).message}); resume from an earlier checkpoint with --resume=<folder>`, { cause: error });
+          }
+        };
+        const parsed = trainerStateSchema.safeParse(await readJson(APP_STATE));
         if (!parsed.success) throw new TrainerError('TRAINER_CHECKPOINT_FAILED', `${join(checkpoint, APP_STATE)}: not a trainer state (${parsed.error.issues[0]?.message})`);
         state = parsed.data;
+        // A resume that extends the run needs the data stream laid out further.
+        state = { ...state, dataset_epochs: Math.max(state.dataset_epochs, Math.ceil((t.num_iterations * t.batch_size * (1 + (t.dynamic_sampling.enabled ? t.dynamic_sampling.max_refill_rounds : 0))) / this.train!.size)) };
         grpoState = {
-          manifest: JSON.parse(await readFile(join(checkpoint, GRPO_STATE_JSON), 'utf8')) as Record<string, unknown>,
+          manifest: (await readJson(GRPO_STATE_JSON)) as Record<string, unknown>,
           data: new Uint8Array(await readFile(join(checkpoint, GRPO_STATE_BIN))),
         };
         failures.setState(state.failures);
@@ -542,7 +707,13 @@ export class VLMGRPOSystem {
         dataset: this.balancedDataset(state.dataset_epochs),
         config: this.grpoConfig(rewards),
       });
-      if (grpoState) await trainer.setState(grpo.decodeTrainerState(grpoState.manifest, grpoState.data));
+      if (grpoState) {
+        try {
+          await trainer.setState(grpo.decodeTrainerState(grpoState.manifest, grpoState.data));
+        } catch (error) {
+          throw new TrainerError('TRAINER_CHECKPOINT_FAILED', `${join(checkpoint!, GRPO_STATE_JSON)} / ${GRPO_STATE_BIN}: the GRPO state does not fit this run (${(error as Error).message})`, { cause: error });
+        }
+      }
 
       if (config.tracking.wandb.enabled) {
         await tracker.start({
@@ -573,6 +744,7 @@ export class VLMGRPOSystem {
           await writeFile(join(folder, GRPO_STATE_JSON), JSON.stringify(encoded.manifest));
           await writeFile(join(folder, GRPO_STATE_BIN), encoded.data);
           await writeFile(join(folder, APP_STATE), `${JSON.stringify(appState, null, 2)}\n`);
+          await writeFile(join(folder, RUN_CONFIG_FILE), `${JSON.stringify(trainerConfigSchema.parse(config), null, 2)}\n`);
         });
         lastCheckpoint = state.iteration;
         this.logger.info(`checkpoint written: ${path} (${reason})`);
@@ -589,108 +761,154 @@ export class VLMGRPOSystem {
         if (value !== null && Number.isFinite(value) && (state.best === null || value > state.best.value)) {
           state = { ...state, best: { metric: metricName, value, iteration: state.iteration } };
           if (config.output_settings.save_best_model) {
+            const broken = await nonFiniteParameter(components.policy);
+            if (broken !== undefined) {
+              throw new TrainerError('TRAINER_RUN_FAILED', `validation ${state.iteration}: the policy's parameter ${broken} holds NaN or ±Infinity; it is not saved as ${RUN_FILES.bestModel} (the last good best model and checkpoints are kept)`);
+            }
             const target = writer.path(RUN_FILES.bestModel);
             const temporary = `${target}.tmp-${process.pid}`;
-            await rm(temporary, { recursive: true, force: true });
-            await components.policy.save(temporary);
-            await rm(`${target}.old`, { recursive: true, force: true });
-            await import('node:fs/promises').then(async (fs) => {
-              await fs.rename(target, `${target}.old`).catch(() => undefined);
-              await fs.rename(temporary, target);
-              await fs.rm(`${target}.old`, { recursive: true, force: true });
-            });
+            const old = `${target}.old`;
+            try {
+              await rm(temporary, { recursive: true, force: true });
+              await components.policy.save(temporary);
+              await rm(old, { recursive: true, force: true });
+              await rename(target, old).catch((error: NodeJS.ErrnoException) => {
+                if (error.code !== 'ENOENT') throw error;
+              });
+              await rename(temporary, target);
+            } catch (error) {
+              // Keep (or bring back) the previous best model; never leave a temporary folder.
+              if (!existsSync(target) && existsSync(old)) await rename(old, target).catch(() => undefined);
+              throw new TrainerError('TRAINER_RUN_FAILED', `could not save the best model to ${target}: ${(error as Error).message}`, { cause: error });
+            } finally {
+              await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
+            }
+            await rm(old, { recursive: true, force: true });
             this.logger.info(`best model (${metricName} ${value.toFixed(4)} at iteration ${state.iteration}) saved to ${target}`);
           }
         }
         return tracking;
       };
 
-      // The baseline: the untrained policy is validated before the first update (iteration 0),
-      // so the report's curves show what training gained. A resumed run already has it.
-      if (state.iteration === 0 && lastValidated === -1 && !stop.requested) tracker.log(await validate(), 0);
+      // The GRPO step count at the end of the last completed iteration: a checkpoint after an
+      // error is consistent only when the GRPO state is still that iteration's.
+      let stepOfLastIteration = trainer.step;
+      let failedWith: unknown;
+      try {
+        // The baseline: the untrained policy is validated before the first update (iteration 0),
+        // so the report's curves show what training gained. A resumed run already has it.
+        if (state.iteration === 0 && lastValidated === -1 && !stop.requested) tracker.log(await validate(), 0);
 
-      while (state.iteration < t.num_iterations && !stop.requested) {
-        const started = performance.now();
-        timed.reset();
-        progress.stage('generating');
-        let metrics: GRPOMetrics = {};
-        const stepFailures: SampleFailure[] = [];
-        const samples = t.batch_size * t.num_generations;
-        rewards.beginIteration(state.iteration);
-        try {
-          metrics = await trainer.trainStep();
-        } catch (error) {
-          if (rollouts.failure) {
-            // No rollouts at all (Redis gone): end the run; its checkpoints are untouched.
+        while (state.iteration < t.num_iterations && !stop.requested) {
+          const started = performance.now();
+          timed.reset();
+          progress.stage('generating');
+          let metrics: GRPOMetrics = {};
+          const stepFailures: SampleFailure[] = [];
+          const samples = t.batch_size * t.num_generations;
+          rewards.beginIteration(state.iteration);
+          try {
+            metrics = await trainer.trainStep();
+          } catch (error) {
+            if (rollouts.failure) {
+              // No rollouts at all (Redis gone): end the run; its checkpoints are untouched.
+              status = 'failed';
+              message = `iteration ${state.iteration + 1}: ${rollouts.failure.message}; the checkpoints are kept: continue with --resume once Redis is back`;
+              this.logger.error(message);
+              break;
+            }
+            const stage = timed.failed ? 'generation' : (error as { code?: string }).code === 'GRPO_NON_FINITE' ? 'update' : 'rewards';
+            stepFailures.push({ stage, sample: -1, message: (error as Error).message });
+            this.logger.error(`iteration ${state.iteration + 1}: ${stage} failed for the whole batch: ${(error as Error).message}`);
+          }
+          const report = rewards.takeReport();
+          if (report.rolloutSummary) this.logger.info(`iteration ${state.iteration + 1}: ${report.rolloutSummary}`);
+          stepFailures.push(...report.failures);
+          for (const failure of report.failures) this.logger.warning(`iteration ${state.iteration + 1}: sample ${failure.sample} excluded (${failure.stage}: ${failure.message})`);
+          const total = (performance.now() - started) / 1000;
+          const timings: StageTimings = {
+            generation: timed.seconds,
+            rendering: report.timings.rendering,
+            scoring: report.timings.scoring,
+            update: Math.max(0, total - timed.seconds - report.timings.wall),
+            total,
+          };
+          sessionTimings.push(timings);
+          const summary = failures.record(samples, stepFailures);
+          const iteration = state.iteration + 1;
+          const consumed = iteration * t.batch_size;
+          const line = metricsLineSchema.parse({
+            iteration,
+            time: new Date().toISOString(),
+            epoch: consumed / this.train!.size,
+            metrics: Object.fromEntries(Object.entries({ ...metrics, ...report.rollout }).filter(([, value]) => Number.isFinite(value))),
+            timings_s: timings,
+            samples: { total: samples, failed: summary.failed },
+            failures: stepFailures,
+          });
+          await writer.appendJsonl(RUN_FILES.metrics, line);
+          state = { ...state, iteration, sampler: this.samplerState(consumed), metrics: [...state.metrics, line], training_seconds: state.training_seconds + total };
+          stepOfLastIteration = trainer.step;
+          const trackData: Record<string, unknown> = { ...line.metrics, ...Object.fromEntries(Object.entries(timings).map(([key, value]) => [`time/${key}`, value])), 'samples/failed': summary.failed };
+          progress.tick(iteration, { reward: metrics['reward'], kl: metrics['kl'] });
+          this.logger.debug(`iteration ${iteration}: ${JSON.stringify(line.metrics)}`);
+          await this.options.onIteration?.(iteration, line);
+          if (summary.stop) {
             status = 'failed';
-            message = `iteration ${state.iteration + 1}: ${rollouts.failure.message}; the checkpoints are kept: continue with --resume once Redis is back`;
+            message = failures.stopMessage();
             this.logger.error(message);
+            tracker.log(trackData, iteration);
+            await saveCheckpoint('failures');
             break;
           }
-          const stage = timed.failed ? 'generation' : (error as { code?: string }).code === 'GRPO_NON_FINITE' ? 'update' : 'rewards';
-          stepFailures.push({ stage, sample: -1, message: (error as Error).message });
-          this.logger.error(`iteration ${state.iteration + 1}: ${stage} failed for the whole batch: ${(error as Error).message}`);
-        }
-        const report = rewards.takeReport();
-        if (report.rolloutSummary) this.logger.info(`iteration ${state.iteration + 1}: ${report.rolloutSummary}`);
-        stepFailures.push(...report.failures);
-        for (const failure of report.failures) this.logger.warning(`iteration ${state.iteration + 1}: sample ${failure.sample} excluded (${failure.stage}: ${failure.message})`);
-        const total = (performance.now() - started) / 1000;
-        const timings: StageTimings = {
-          generation: timed.seconds,
-          rendering: report.timings.rendering,
-          scoring: report.timings.scoring,
-          update: Math.max(0, total - timed.seconds - report.timings.wall),
-          total,
-        };
-        sessionTimings.push(timings);
-        const summary = failures.record(samples, stepFailures);
-        const iteration = state.iteration + 1;
-        const consumed = iteration * t.batch_size;
-        const line = metricsLineSchema.parse({
-          iteration,
-          time: new Date().toISOString(),
-          epoch: consumed / this.train!.size,
-          metrics: Object.fromEntries(Object.entries({ ...metrics, ...report.rollout }).filter(([, value]) => Number.isFinite(value))),
-          timings_s: timings,
-          samples: { total: samples, failed: summary.failed },
-          failures: stepFailures,
-        });
-        await writer.appendJsonl(RUN_FILES.metrics, line);
-        state = { ...state, iteration, sampler: this.samplerState(consumed), metrics: [...state.metrics, line], training_seconds: state.training_seconds + total };
-        const trackData: Record<string, unknown> = { ...line.metrics, ...Object.fromEntries(Object.entries(timings).map(([key, value]) => [`time/${key}`, value])), 'samples/failed': summary.failed };
-        progress.tick(iteration, { reward: metrics['reward'], kl: metrics['kl'] });
-        this.logger.debug(`iteration ${iteration}: ${JSON.stringify(line.metrics)}`);
-        await this.options.onIteration?.(iteration, line);
-        if (summary.stop) {
-          status = 'failed';
-          message = failures.stopMessage();
-          this.logger.error(message);
+          if (t.validation_every > 0 && iteration % t.validation_every === 0) Object.assign(trackData, await validate());
+          // One W&B history row per iteration: training metrics and, when it ran, the validation.
           tracker.log(trackData, iteration);
-          await saveCheckpoint('failures');
-          break;
+          if (iteration % t.checkpoint_every === 0) await saveCheckpoint('scheduled');
         }
-        if (t.validation_every > 0 && iteration % t.validation_every === 0) Object.assign(trackData, await validate());
-        // One W&B history row per iteration: training metrics and, when it ran, the validation.
-        tracker.log(trackData, iteration);
-        if (iteration % t.checkpoint_every === 0) await saveCheckpoint('scheduled');
-      }
-      progress.finish();
-      if (status !== 'failed' && stop.requested && state.iteration < t.num_iterations) {
-        status = 'stopped';
-        message = `stopped by ${stop.reason} after iteration ${state.iteration}; continue with --resume`;
-        this.logger.warning(message);
-        await saveCheckpoint('signal');
-      }
-      if (status === 'completed') {
-        if (lastValidated !== state.iteration) tracker.log(await validate(), state.iteration);
-        await saveCheckpoint('final');
+        progress.finish();
+        if (status !== 'failed' && stop.requested && state.iteration < t.num_iterations) {
+          status = 'stopped';
+          message = `stopped by ${stop.reason} after iteration ${state.iteration}; continue with --resume`;
+          this.logger.warning(message);
+          await saveCheckpoint('signal');
+        }
+        if (status === 'completed') {
+          if (lastValidated !== state.iteration) tracker.log(await validate(), state.iteration);
+          await saveCheckpoint('final');
+        }
+      } catch (error) {
+        // Any error (validation, saving the best model, a checkpoint, metrics, a full disk): keep
+        // every completed iteration, write the results, say how to continue.
+        failedWith = error;
+        status = 'failed';
+        progress.finish();
+        const reason = TrainerError.isInstance(error) || DataError.isInstance(error) ? `${error.code}: ${error.message}` : (error as Error).message ?? String(error);
+        this.logger.error(`the run failed after iteration ${state.iteration}: ${reason}`);
+        let kept: string;
+        if (lastCheckpoint === state.iteration) {
+          kept = `the checkpoint of iteration ${state.iteration} is on disk`;
+        } else if (trainer.step !== stepOfLastIteration) {
+          kept = `the error came in the middle of iteration ${state.iteration + 1}, so the latest checkpoint (iteration ${Math.max(lastCheckpoint, 0)}) is kept`;
+        } else if ((await nonFiniteParameter(components.policy).catch(() => 'unreadable')) !== undefined) {
+          kept = `the policy holds non-finite values and is not checkpointed; the latest checkpoint (iteration ${Math.max(lastCheckpoint, 0)}) is kept`;
+        } else {
+          try {
+            await saveCheckpoint('error');
+            kept = `a checkpoint of iteration ${state.iteration} was written`;
+          } catch (saveError) {
+            kept = `the checkpoint of iteration ${state.iteration} could not be written either (${(saveError as Error).message})`;
+          }
+        }
+        message = `failed after iteration ${state.iteration}: ${reason}; ${kept}; continue with --resume once the cause is fixed`;
+        this.logger.error(message);
       }
       const results = await this.writeFinalResults(writer, {
         runId, status, message, resumedFrom, state, sessionTimings, validationSeconds, failures, checkpoints,
         finalMetrics: state.metrics.at(-1)?.metrics ?? {},
       });
       await tracker.finish(status === 'failed' ? 1 : 0);
+      if (failedWith !== undefined) throw new TrainerError('TRAINER_RUN_FAILED', message, { cause: failedWith });
       if (status === 'failed') throw rollouts.failure ?? new TrainerError('TRAINER_TOO_MANY_FAILURES', message);
       return results;
     } finally {
@@ -769,6 +987,19 @@ export class VLMGRPOSystem {
   }
 }
 
+/**
+ * Name of the first policy parameter that holds NaN or ±Infinity (undefined when all are finite),
+ * read through the engine's optimizer state (weights only).
+ */
+async function nonFiniteParameter(policy: TrainablePolicy): Promise<string | undefined> {
+  const state = await policy.getOptimizerState();
+  for (const [name, parameter] of Object.entries(state.parameters)) {
+    const weights = parameter.weights;
+    for (let index = 0; index < weights.length; index++) if (!Number.isFinite(weights[index]!)) return name;
+  }
+  return undefined;
+}
+
 /** Delegates to the policy and measures the time spent sampling (the generation stage). */
 class TimedPolicy implements TrainablePolicy {
   seconds = 0;
@@ -826,3 +1057,5 @@ class TimedPolicy implements TrainablePolicy {
     return this.inner.save(directory);
   }
 }
+
+

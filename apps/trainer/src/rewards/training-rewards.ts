@@ -226,6 +226,7 @@ export class TrainingRewards {
         values.set(name, normalizer ? normalizer.updateAndNormalize(raw) : raw);
       }
     }
+    this.checkCombinedRewards(values, n, failed);
     for (const sample of failed.keys()) for (const list of values.values()) list[sample] = null;
     this.report.failures.push(...failed.values());
     this.report.timings.wall += (performance.now() - started) / 1000;
@@ -233,6 +234,31 @@ export class TrainingRewards {
     if (values.size === 0) throw new Error('no reward function is configured');
     for (const list of values.values()) if (list.length !== n) throw new Error(`internal: ${list.length} rewards for ${n} completions`);
     return values;
+  }
+
+  /**
+   * A sample whose combined reward is not finite is a failed sample (stage `rewards`), never a
+   * 0: GRPO forms Σ_k w_k·r_k (`sum_then_normalize`) or Σ_k w_k·z_k with group z-scores
+   * |z_k| ≤ √n (`normalize_then_sum`); either overflowing (e.g. a weight of 1e308) fails the sample.
+   */
+  private checkCombinedRewards(values: Values, n: number, failed: Map<number, SampleFailure>): void {
+    const normalizeFirst = this.config.reward_settings.aggregation === 'normalize_then_sum';
+    const bound = Math.sqrt(n);
+    for (let sample = 0; sample < n; sample++) {
+      if (failed.has(sample)) continue;
+      let sum = 0;
+      let normalized = 0;
+      this.functions.forEach((func, k) => {
+        const value = values.get(func.name)?.[sample];
+        if (value === null || value === undefined) return;
+        sum += this.weights[k]! * value;
+        normalized += Math.abs(this.weights[k]!) * bound;
+      });
+      if (!Number.isFinite(sum) || (normalizeFirst && !Number.isFinite(normalized))) {
+        const what = Number.isFinite(sum) ? `the weighted sum of its normalised rewards can reach ${normalized}` : `its combined reward Σ weight·reward is ${sum}`;
+        failed.set(sample, { stage: 'rewards', sample, message: `${what}: not finite (check the reward_settings weights)` });
+      }
+    }
   }
 
   /** One prompt group: its rewrites and the seeds of their images. */
