@@ -428,8 +428,12 @@ describe('GRPOTrainer: state save/restore', () => {
     expect(weightsOf(policy)).toEqual(before);
     expect(trainer.step).toBe(1);
     const withRef = await other.trainer.getState();
+    await other.trainer.trainStep();
+    const otherBefore = weightsOf(other.policy);
     const badRef = { ...withRef, reference: { step: 0, parameters: { w: withRef.reference!.parameters['w']! } } };
     await expect(other.trainer.setState(badRef)).rejects.toThrowError(/trainer state reference: parameters differ from the state's policy; missing b/);
+    expect(weightsOf(other.policy)).toEqual(otherBefore); // checked before the policy was touched
+    expect(other.trainer.step).toBe(1);
     expect(() => decodeTrainerState({ version: 99 }, new Uint8Array())).toThrowError(/expected version 2/);
     expect(() => decodeTrainerState({ version: 1 }, new Uint8Array())).toThrowError(/version 1 states, from before the policy-engine port, cannot be resumed/);
   });
