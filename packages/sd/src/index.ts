@@ -20,7 +20,7 @@ export { SafetyChecker } from './safety-checker.js';
 export type { SafetyCheckerOptions, SafetyImage, SafetyResult } from './safety-checker.js';
 export { float16BitsToFloat32, float32ToFloat16Bits } from './numeric.js';
 export { OnnxModel } from './onnx-session.js';
-export type { Device, Logger, SessionSettings, TensorInfo } from './onnx-session.js';
+export type { Device, Logger, OrtModuleLike, OrtTensor, OrtTensorData, OrtTensorType, SessionSettings, TensorInfo } from './onnx-session.js';
 export { BasePipeline } from './pipeline-base.js';
 export type { Conditioning, GenerateOptions, PipelineOptions, StepInfo, ValidationMode } from './pipeline-base.js';
 export { MAX_SEED, PhiloxGenerator, philox4x32, randomSeed } from './random.js';

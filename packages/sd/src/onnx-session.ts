@@ -40,8 +40,8 @@ export interface SessionSettings {
   intraOpNumThreads?: number;
   /** ONNX Runtime graph optimisation level (default: `'all'`). */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** Extra ONNX Runtime session options merged last (advanced). */
-  sessionOptions?: InferenceSession.SessionOptions;
+  /** Extra ONNX Runtime session options merged last (advanced; onnxruntime-node's `InferenceSession.SessionOptions`). */
+  sessionOptions?: Readonly<Record<string, unknown>>;
   /**
    * Log sink (default: warnings to `console.warn`, info dropped). Receives one `info` line per
    * component's device decision (`diffusion unet: cpu (auto; not cuda: …, webgpu: …)`), then one
@@ -56,17 +56,53 @@ export type Dim = number | string;
 /** What a session declares about one tensor input or output. */
 export interface TensorInfo {
   name: string;
-  type: Tensor.Type;
+  type: OrtTensorType;
   shape: readonly Dim[];
+}
+
+/** Element type of an ONNX Runtime tensor (onnxruntime's `Tensor.Type`). */
+export type OrtTensorType = 'string' | 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool' | 'uint4' | 'int4';
+
+/**
+ * An onnxruntime-node tensor as this package hands it around. Structural on purpose: onnxruntime's
+ * own declarations need the DOM lib (`ImageData`, `WebGLTexture`), and a Node.js project that
+ * compiles against this package with `skipLibCheck: false` must not have to add it.
+ */
+export interface OrtTensor {
+  /** Element type. */
+  readonly type: OrtTensorType;
+  /** Shape. */
+  readonly dims: readonly number[];
+  /** Host data (a typed array; absent access throws for GPU-resident tensors). */
+  readonly data: unknown;
+  /** `cpu`, `gpu-buffer`, … */
+  readonly location?: string;
+  /** Release the tensor (a GPU-resident one frees its buffer). */
+  dispose(): void;
+}
+
+/** Typed arrays a tensor is built from. */
+export type OrtTensorData = Float32Array | Float64Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
+
+/** The part of the onnxruntime-node module this package's tensor builders and callers use. */
+export interface OrtModuleLike {
+  /** `new ort.Tensor(type, data, dims)`. */
+  Tensor: new (type: OrtTensorType, data: OrtTensorData, dims: readonly number[]) => OrtTensor;
+  /** The execution providers of this build. */
+  listSupportedBackends: () => { name: string; bundled: boolean }[];
 }
 
 type OrtModule = typeof OrtNamespace;
 let ortPromise: Promise<OrtModule> | undefined;
 
-/** The lazily imported onnxruntime-node module. */
-export function loadOrt(): Promise<OrtModule> {
+function loadOrtModule(): Promise<OrtModule> {
   ortPromise ??= import('onnxruntime-node').then((m) => ((m as unknown as { default?: OrtModule }).default ?? m) as OrtModule);
   return ortPromise;
+}
+
+/** The lazily imported onnxruntime-node module (typed structurally, see {@link OrtTensor}). */
+export async function loadOrt(): Promise<OrtModuleLike> {
+  return (await loadOrtModule()) as unknown as OrtModuleLike;
 }
 
 /** Default logger: warnings to stderr. */
@@ -96,12 +132,14 @@ export class OnnxModel {
   readonly outputs: readonly TensorInfo[];
   private session: InferenceSession | undefined;
   private readonly ort: OrtModule;
+  private readonly ortLike: OrtModuleLike;
 
   private constructor(component: string, device: Exclude<Device, 'auto'>, session: InferenceSession, ort: OrtModule) {
     this.component = component;
     this.device = device;
     this.session = session;
     this.ort = ort;
+    this.ortLike = ort as unknown as OrtModuleLike;
     const meta = (list: readonly InferenceSession.ValueMetadata[]): TensorInfo[] =>
       list.filter((m): m is InferenceSession.ValueMetadata & { isTensor: true } => m.isTensor).map((m) => ({
         name: m.name,
@@ -117,7 +155,7 @@ export class OnnxModel {
 
   /** Create a session for `path`, trying the requested device and falling back as configured. */
   static async load(path: string, component: string, settings: SessionSettings = {}): Promise<OnnxModel> {
-    const ort = await loadOrt();
+    const ort = await loadOrtModule();
     const logger = settings.logger ?? defaultLogger;
     const requested = settings.device ?? 'cpu';
     const known = requested === 'auto' ? decided.get(settings)?.get(component) : undefined;
@@ -141,7 +179,7 @@ export class OnnxModel {
             graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
             logSeverityLevel: 3,
             ...(settings.intraOpNumThreads ? { intraOpNumThreads: settings.intraOpNumThreads } : {}),
-            ...settings.sessionOptions,
+            ...(settings.sessionOptions as InferenceSession.SessionOptions | undefined),
           };
           const session = await ort.InferenceSession.create(path, options);
           return { value: session, detail: device === 'cuda' ? cudaProviderStatus({ resolveFrom: [import.meta.url] }).reason : device };
@@ -182,32 +220,32 @@ export class OnnxModel {
   }
 
   /** Float tensor (float32 data) in the dtype the input declares (float32/float16/double). */
-  floatTensor(name: string, data: Float32Array, dims: readonly number[]): Tensor {
-    return buildFloatTensor(this.ort, this.component, this.requireInput(name), data, dims);
+  floatTensor(name: string, data: Float32Array, dims: readonly number[]): OrtTensor {
+    return buildFloatTensor(this.ortLike, this.component, this.requireInput(name), data, dims);
   }
 
   /**
    * {@link floatTensor} for repeated use across runs: on WebGPU a GPU-resident copy (uploaded
    * once, see `gpu-resident.ts`), on other devices the host tensor. Dispose it when done.
    */
-  async residentFloatTensor(name: string, data: Float32Array, dims: readonly number[]): Promise<Tensor> {
+  async residentFloatTensor(name: string, data: Float32Array, dims: readonly number[]): Promise<OrtTensor> {
     const host = this.floatTensor(name, data, dims);
-    return this.device === 'webgpu' ? uploadToGpu(this.ort, host) : host;
+    return this.device === 'webgpu' ? ((await uploadToGpu(this.ort, host as Tensor)) as OrtTensor) : host;
   }
 
   /** Integer ids [batch, seq] in the declared int32/int64 dtype. */
-  idsTensor(name: string, ids: readonly number[][]): Tensor {
-    return buildIdsTensor(this.ort, this.component, this.requireInput(name), ids);
+  idsTensor(name: string, ids: readonly number[][]): OrtTensor {
+    return buildIdsTensor(this.ortLike, this.component, this.requireInput(name), ids);
   }
 
   /** The timestep input built from its declaration (see {@link buildTimestepTensor}). */
-  timestepTensor(name: string, t: number, batch: number): Tensor {
-    return buildTimestepTensor(this.ort, this.component, this.requireInput(name), t, batch);
+  timestepTensor(name: string, t: number, batch: number): OrtTensor {
+    return buildTimestepTensor(this.ortLike, this.component, this.requireInput(name), t, batch);
   }
 
   /** Run and return the requested outputs as float32 arrays with their dims. */
   async run(
-    feeds: Record<string, Tensor>,
+    feeds: Record<string, OrtTensor>,
     outputNames?: readonly string[],
   ): Promise<Map<string, { data: Float32Array; dims: number[] }>> {
     const session = this.session;
@@ -219,7 +257,8 @@ export class OnnxModel {
     }
     let results: InferenceSession.ReturnType;
     try {
-      results = outputNames ? await session.run(feeds, outputNames as string[]) : await session.run(feeds);
+      const ortFeeds = feeds as unknown as Record<string, Tensor>;
+      results = outputNames ? await session.run(ortFeeds, outputNames as string[]) : await session.run(ortFeeds);
     } catch (cause) {
       throw new SdError('SD_INFERENCE_FAILED', `${this.component}: inference failed: ${(cause as Error).message}`, { cause });
     }
@@ -261,7 +300,7 @@ export class OnnxModel {
 }
 
 /** Float tensor (float32 data) in the dtype `info` declares: float32, float16 (bits) or float64. */
-export function buildFloatTensor(ort: OrtModule, component: string, info: TensorInfo, data: Float32Array, dims: readonly number[]): Tensor {
+export function buildFloatTensor(ort: OrtModuleLike, component: string, info: TensorInfo, data: Float32Array, dims: readonly number[]): OrtTensor {
   if (info.type === 'float16') return new ort.Tensor('float16', toFloat16(data), dims);
   if (info.type === 'float64') return new ort.Tensor('float64', Float64Array.from(data), dims);
   if (info.type !== 'float32') {
@@ -271,7 +310,7 @@ export function buildFloatTensor(ort: OrtModule, component: string, info: Tensor
 }
 
 /** Integer ids [batch, seq] in the int32/int64 dtype `info` declares. */
-export function buildIdsTensor(ort: OrtModule, component: string, info: TensorInfo, ids: readonly number[][]): Tensor {
+export function buildIdsTensor(ort: OrtModuleLike, component: string, info: TensorInfo, ids: readonly number[][]): OrtTensor {
   const flat = ids.flat();
   const dims = [ids.length, ids[0]?.length ?? 0];
   if (info.type === 'int64') return new ort.Tensor('int64', BigInt64Array.from(flat, BigInt), dims);
@@ -284,7 +323,7 @@ export function buildIdsTensor(ort: OrtModule, component: string, info: TensorIn
  * copies; rank 1 symbolic → `batch` copies. Integer types truncate fractional timesteps, as
  * diffusers' ONNX pipeline does (`np.array([t], dtype=int64)`).
  */
-export function buildTimestepTensor(ort: OrtModule, component: string, info: TensorInfo, t: number, batch: number): Tensor {
+export function buildTimestepTensor(ort: OrtModuleLike, component: string, info: TensorInfo, t: number, batch: number): OrtTensor {
   const rank = info.shape.length;
   const first = info.shape[0];
   const count = rank === 0 ? 1 : typeof first === 'number' && first > 0 ? first : batch;

@@ -15,11 +15,10 @@
  * run one prompt at a time (batch 1, so exports with a fixed batch of 1 work); VAE slicing decodes
  * one image at a time; no safety checker.
  */
-import type { Tensor } from 'onnxruntime-node';
 import { QualityCheckError, SdError } from './errors.js';
 import type { HubOptions, ModelRepository } from './model-files.js';
 import type { Logger, SessionSettings, TensorInfo } from './onnx-session.js';
-import { defaultLogger, OnnxModel } from './onnx-session.js';
+import { defaultLogger, OnnxModel, type OrtTensor } from './onnx-session.js';
 import { PhiloxGenerator, randomSeed } from './random.js';
 import type { NoiseSource, Scheduler } from './scheduler.js';
 import type { SchedulerSpec } from './scheduler-factory.js';
@@ -492,9 +491,9 @@ export abstract class BasePipeline {
   private async uploadConditioning(
     model: OnnxModel,
     conditioning: Map<string, { data: Float32Array; dims: number[] }>,
-  ): Promise<Map<string, Tensor> | undefined> {
+  ): Promise<Map<string, OrtTensor> | undefined> {
     if (model.device !== 'webgpu' || this.options.gpuResidentConditioning === false || this.residentFailed) return undefined;
-    const out = new Map<string, Tensor>();
+    const out = new Map<string, OrtTensor>();
     try {
       for (const [name, v] of conditioning) if (model.input(name)) out.set(name, await model.residentFloatTensor(name, v.data, v.dims));
       return out;
@@ -511,10 +510,10 @@ export abstract class BasePipeline {
     sample: { data: Float32Array; dims: number[] },
     t: number,
     conditioning: Map<string, { data: Float32Array; dims: number[] }>,
-    resident?: Map<string, Tensor>,
+    resident?: Map<string, OrtTensor>,
   ): Promise<Float32Array> {
     const batch = sample.dims[0]!;
-    const feeds: Record<string, Tensor> = {
+    const feeds: Record<string, OrtTensor> = {
       [this.sampleInputName()]: model.floatTensor(this.sampleInputName(), sample.data, sample.dims),
       timestep: model.timestepTensor('timestep', t, batch),
     };
