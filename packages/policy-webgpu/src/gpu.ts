@@ -78,6 +78,8 @@ export class GpuContext {
   /** Timestamp queries were requested and granted. */
   readonly hasTimestamps: boolean;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Buffers created while {@link track} runs (null outside it). */
+  private tracked: GPUBuffer[] | null = null;
 
   constructor(device: GPUDevice, adapterInfo = '') {
     this.device = device;
@@ -96,13 +98,30 @@ export class GpuContext {
     return pipeline;
   }
 
+  /**
+   * Run `build` and return what it returned plus every buffer created meanwhile (storage and
+   * uniform), so their owner (a per-shape plan) can destroy them together.
+   */
+  track<T>(build: () => T): { value: T; buffers: GPUBuffer[] } {
+    const previous = this.tracked;
+    const buffers: GPUBuffer[] = [];
+    this.tracked = buffers;
+    try {
+      return { value: build(), buffers };
+    } finally {
+      this.tracked = previous;
+    }
+  }
+
   /** A storage buffer of `bytes` (rounded up to 16), usable as copy source and destination. */
   buffer(label: string, bytes: number): GPUBuffer {
-    return this.device.createBuffer({
+    const buffer = this.device.createBuffer({
       label,
       size: Math.max(16, roundUp(bytes, 16)),
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
+    this.tracked?.push(buffer);
+    return buffer;
   }
 
   /** A storage buffer holding `data`. */
@@ -125,6 +144,7 @@ export class GpuContext {
       size: roundUp(Math.max(16, fields.length * 4), 16),
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
+    this.tracked?.push(buffer);
     this.writeUniform(buffer, fields);
     return buffer;
   }

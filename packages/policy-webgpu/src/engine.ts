@@ -1,0 +1,841 @@
+/**
+ * `WebGpuPolicyEngine`: @vlm-grpo/grpo's `PolicyEngine` port on hand-written WGSL kernels, for
+ * GPT-2, Llama and Qwen2 (the architectures of @vlm-grpo/vlm). It composes the launchers of
+ * `kernels/`; it holds no kernel code.
+ *
+ * Model (transformers `modeling_gpt2.py`, `modeling_llama.py`, `modeling_qwen2.py`, as
+ * @vlm-grpo/vlm's `CausalLM`), per token row, R = N·S rows of width C:
+ * - GPT-2: h = wte[ids] + wpe[pos]; per block: qkv = ln_1(h)·W_attn + b; a = attn(qkv);
+ *   h += a·W_proj + b; f = gelu_new(ln_2(h)·W_fc + b_fc); h += f·W_mproj + b; then ln_f.
+ * - Llama/Qwen2: h = embed[ids]; per block: qkv = rms(h)·[Wq;Wk;Wv]ᵀ (+ Qwen2's biases), RoPE on
+ *   q and k, a = attn(qkv) with GQA; h += a·Woᵀ; h += down(silu(gate)·up) with [gate; up] one
+ *   matmul; then the final RMSNorm. Output head: tied embedding or `lm_head`.
+ * Batches: prompts left-padded to Lp and completions right-padded to Tc (both rounded up to
+ * multiples of 8 so that batches of similar lengths reuse one recorded plan; extra positions are
+ * masked and change no value), S = Lp + Tc; position ids = cumsum(mask) − 1 (1 at padding), as
+ * `CausalLM#sequenceLogProbs`. Only the N·Tc rows that predict completion tokens reach the
+ * vocabulary matmul; the fused classifier returns log-softmax(logits / T)[token] and the entropy,
+ * and its backward overwrites the logits with dL/dlogits (probabilities are never stored).
+ * Execution: per batch shape a plan (activation buffers + recorded forward and backward command
+ * lists) is built once and replayed into one command encoder per forward, backward and optimizer
+ * step; inputs are written with `queue.writeBuffer`; the only read-backs are the per-token
+ * log-probs/entropies and the gradient norm (4 bytes) per step.
+ * Parameters, gradients and AdamW moments are four flat buffers in one layout (param-layout.ts).
+ * Optimizer: global norm in two passes, clip coefficient and AdamW applied on the GPU (PyTorch
+ * `clip_grad_norm_` + `torch.optim.AdamW`, decay on rank ≥ 2 tensors); a non-finite norm skips the
+ * update (as `TfjsPolicyEngine`), gradients are zeroed either way.
+ * Departures: attention rows with no visible key (left padding) output 0 where HF averages all
+ * values (such rows never reach a completion log-prob); dropout is not implemented (GRPO trains
+ * with dropout off); `sample` delegates to a sampler given at creation (the tfjs wrapper, with
+ * the engine's weights copied in first): generation on the GPU (KV cache, on-GPU sampling) is not
+ * part of this version.
+ */
+import type {
+  AdamWHyperParameters,
+  LogProbOptions,
+  OptimizerStateData,
+  OptimizerStepOptions,
+  PerTokenResult,
+  PolicyEngine,
+  PolicySampleOptions,
+  PolicySampleResult,
+  TokenBatch,
+} from '@vlm-grpo/grpo';
+import type { ModelConfig, WeightSpec } from '@vlm-grpo/vlm';
+import { PolicyWebGpuError } from './errors.js';
+import { createGpuContext, roundUp, type Command, type GpuContext, type Slice } from './gpu.js';
+import { adamwHyper, adamwStep, lerp } from './kernels/adamw.js';
+import { attentionBackward, attentionForward } from './kernels/attention.js';
+import { classifierBackward, classifierForward, gatherRows, scatterRows } from './kernels/classifier.js';
+import { buildScatterPlan, encoderBackward, encoderForward } from './kernels/encoder.js';
+import { geluBackward, geluForward } from './kernels/gelu.js';
+import { globalNormFinal, globalNormPartial, globalNormUniform, normPartials } from './kernels/global-norm.js';
+import { layerNormBackward, layerNormForward } from './kernels/layernorm.js';
+import { biasGrad, matmul, type MatrixView } from './kernels/matmul.js';
+import { rmsNormBackward, rmsNormForward } from './kernels/rmsnorm.js';
+import { ropeBackward, ropeForward, ropeInverseFrequencies, ropeTables } from './kernels/rope.js';
+import { swigluBackward, swigluForward } from './kernels/swiglu.js';
+import { buildParamLayout, paramSlice, type ParamLayout } from './param-layout.js';
+
+/** Options of the engine factories. */
+export interface WebGpuPolicyEngineOptions {
+  /** The device to use (default: a new one from the `webgpu` package). */
+  context?: GpuContext;
+  /** AdamW hyper-parameters (defaults: `torch.optim.AdamW`, weight decay 0 as TRL's GRPOConfig). */
+  adamW?: AdamWHyperParameters;
+  /** Padding id for ragged batches (default: the config's pad, else its first EOS, else 0). */
+  padTokenId?: number;
+  /** Generation for {@link WebGpuPolicyEngine.sample} (default: none: `sample` throws `WEBGPU_UNSUPPORTED`). */
+  sampler?: (prompts: string[], options: PolicySampleOptions | undefined, engine: WebGpuPolicyEngine) => Promise<PolicySampleResult>;
+}
+
+/** Shape bucket rounding (positions) of prompts and completions. */
+const BUCKET = 8;
+/** Recorded plans kept per engine (least recently used evicted). */
+const MAX_PLANS = 3;
+
+/** One batch shape: its activation buffers and recorded command lists. */
+interface Plan {
+  key: string;
+  n: number;
+  lp: number;
+  tc: number;
+  s: number;
+  rows: number;
+  sel: number;
+  inputs: {
+    ids: GPUBuffer;
+    mask: GPUBuffer;
+    pos: GPUBuffer;
+    ropeCos: GPUBuffer | null;
+    ropeSin: GPUBuffer | null;
+    sel: GPUBuffer;
+    targets: GPUBuffer;
+    gradLogp: GPUBuffer;
+    wtePlan: GPUBuffer;
+    wpePlan: GPUBuffer | null;
+  };
+  out: GPUBuffer;
+  forward: Command[];
+  backward: Command[];
+  buffers: GPUBuffer[];
+}
+
+/** The AdamW state of a parameter range for a dispatch: contiguous chunks within binding limits. */
+function chunks(start: number, end: number, maxElements: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let a = start; a < end; a += maxElements) out.push([a, Math.min(end, a + maxElements)]);
+  return out;
+}
+
+/** The fused WebGPU policy engine (see the file header). */
+export class WebGpuPolicyEngine implements PolicyEngine {
+  /** Normalised model configuration. */
+  readonly config: ModelConfig;
+  /** The `config.json` object. */
+  readonly rawConfig: Record<string, unknown>;
+  /** The device. */
+  readonly context: GpuContext;
+  /** Parameter layout (names, shapes, offsets). */
+  readonly layout: ParamLayout;
+  /** AdamW hyper-parameters, fixed at creation. */
+  readonly adamW: Required<AdamWHyperParameters>;
+  private readonly specs: readonly WeightSpec[];
+  private readonly padTokenId: number;
+  private readonly sampler: WebGpuPolicyEngineOptions['sampler'];
+  private readonly invFreq: Float32Array | null;
+  private readonly params: GPUBuffer;
+  private grads: GPUBuffer | null = null;
+  private moments: { m: GPUBuffer; v: GPUBuffer } | null = null;
+  private stepCount = 0;
+  private readonly plans = new Map<string, Plan>();
+  private trained: { plan: Plan; lengths: number[]; temperature: number } | null = null;
+  private readonly invTemperature: GPUBuffer;
+  private optimizer: { commands: Command[]; hyper: GPUBuffer; normUniform: GPUBuffer; normOut: GPUBuffer; partials: number; buffers: GPUBuffer[] } | null = null;
+  /** Bumped whenever the weights change (samplers that copy weights use it). */
+  weightsVersion = 0;
+  private disposed = false;
+
+  private constructor(
+    context: GpuContext,
+    config: ModelConfig,
+    rawConfig: Record<string, unknown>,
+    specs: readonly WeightSpec[],
+    options: WebGpuPolicyEngineOptions,
+  ) {
+    this.context = context;
+    this.config = config;
+    this.rawConfig = rawConfig;
+    this.specs = specs;
+    this.layout = buildParamLayout(config, specs);
+    this.adamW = {
+      beta1: options.adamW?.beta1 ?? 0.9,
+      beta2: options.adamW?.beta2 ?? 0.999,
+      epsilon: options.adamW?.epsilon ?? 1e-8,
+      weightDecay: options.adamW?.weightDecay ?? 0,
+    };
+    this.padTokenId = options.padTokenId ?? config.padTokenId ?? config.eosTokenIds[0] ?? 0;
+    this.sampler = options.sampler;
+    this.invFreq = config.architecture === 'gpt2' ? null : ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling);
+    this.params = context.buffer('params', this.layout.total * 4);
+    this.invTemperature = context.upload('invTemperature', Float32Array.of(1, 0, 0, 0));
+  }
+
+  /**
+   * An engine for a Hugging Face `config.json` object and its weights by tensor name (float32,
+   * Hugging Face shapes). Throws `WEBGPU_MISSING_WEIGHTS` naming missing or mis-shaped tensors.
+   */
+  static async fromWeights(
+    rawConfig: Record<string, unknown>,
+    weights: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>,
+    options: WebGpuPolicyEngineOptions = {},
+    source = '<weights>',
+  ): Promise<WebGpuPolicyEngine> {
+    const vlm = await import('@vlm-grpo/vlm');
+    const config = vlm.parseModelConfig(rawConfig, `${source}/config.json`);
+    const specs = vlm.weightSpecs(config);
+    const bad = specs.filter((spec) => {
+      const w = weights.get(spec.name);
+      return !w || w.shape.length !== spec.shape.length || w.shape.some((d, i) => d !== spec.shape[i]) || w.data.length !== spec.shape.reduce((a, b) => a * b, 1);
+    });
+    if (bad.length > 0) {
+      throw new PolicyWebGpuError(
+        'WEBGPU_MISSING_WEIGHTS',
+        `${source}: missing or mis-shaped tensors: ${bad.slice(0, 6).map((s) => `${s.name} (expected [${s.shape.join(', ')}])`).join(', ')}${bad.length > 6 ? `, … (${bad.length} in all)` : ''}`,
+      );
+    }
+    const context = options.context ?? (await createGpuContext());
+    const engine = new WebGpuPolicyEngine(context, config, { ...rawConfig }, specs, options);
+    const flat = new Float32Array(engine.layout.total);
+    for (const entry of engine.layout.entries) flat.set(weights.get(entry.name)!.data, entry.offset);
+    context.write(engine.params, flat);
+    return engine;
+  }
+
+  /**
+   * Load `config.json` and `model.safetensors` (or a sharded index) from a folder, with
+   * @vlm-grpo/vlm's reader (F32, F16 and BF16 tensors become float32).
+   */
+  static async fromPretrained(dir: string, options: WebGpuPolicyEngineOptions = {}): Promise<WebGpuPolicyEngine> {
+    const { readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const vlm = await import('@vlm-grpo/vlm');
+    const configPath = join(dir, 'config.json');
+    let rawConfig: Record<string, unknown>;
+    try {
+      rawConfig = JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new PolicyWebGpuError('WEBGPU_MISSING_WEIGHTS', `${configPath}: cannot read config.json (${(error as Error).message})`, { cause: error });
+    }
+    const tensors = await vlm.readCheckpoint(dir);
+    const weights = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+    for (const [name, tensor] of tensors) weights.set(name, { shape: tensor.shape, data: vlm.tensorToFloat32(tensor, name) });
+    const config = vlm.parseModelConfig(rawConfig, configPath);
+    // Tied checkpoints may still carry lm_head.weight; untied ones need it (fromWeights checks).
+    if (config.tieWordEmbeddings) weights.delete('lm_head.weight');
+    return WebGpuPolicyEngine.fromWeights(rawConfig, weights, options, dir);
+  }
+
+  private assertLive(method: string): void {
+    if (this.disposed) throw new PolicyWebGpuError('WEBGPU_DISPOSED', `WebGpuPolicyEngine.${method}: the engine was disposed`);
+  }
+
+  /** Parameter names (Hugging Face tensor names) in the architecture's order. */
+  get parameterNames(): string[] {
+    return this.specs.map((s) => s.name);
+  }
+
+  /** AdamW updates applied so far. */
+  get step(): number {
+    return this.stepCount;
+  }
+
+  /** Sample with the sampler given at creation (see the file header). */
+  async sample(prompts: string[], options?: PolicySampleOptions): Promise<PolicySampleResult> {
+    this.assertLive('sample');
+    if (!this.sampler) {
+      throw new PolicyWebGpuError('WEBGPU_UNSUPPORTED', 'WebGpuPolicyEngine.sample: no sampler was given at creation (createWebGpuPolicyEngine(wrapper) provides one)');
+    }
+    return this.sampler(prompts, options, this);
+  }
+
+  /** Per-token log-probs (and entropy) of the completions; invalidates a pending forwardTrain. */
+  async logProbs(batch: TokenBatch, options: LogProbOptions = {}): Promise<PerTokenResult> {
+    this.assertLive('logProbs');
+    this.trained = null;
+    const { plan, lengths } = this.prepare(batch, options, 'logProbs');
+    return this.runForward(plan, lengths, options.withEntropy === true);
+  }
+
+  /** As {@link logProbs}, keeping the activations for {@link backward}. */
+  async forwardTrain(batch: TokenBatch, options: LogProbOptions = {}): Promise<PerTokenResult> {
+    this.assertLive('forwardTrain');
+    this.trained = null;
+    const { plan, lengths } = this.prepare(batch, options, 'forwardTrain');
+    const result = await this.runForward(plan, lengths, options.withEntropy === true);
+    this.trained = { plan, lengths, temperature: options.temperature ?? 1 };
+    return result;
+  }
+
+  /** Accumulate the gradients of Σ grad·logp of the last forwardTrain batch. */
+  async backward(gradLogProbs: readonly Float32Array[]): Promise<void> {
+    this.assertLive('backward');
+    const trained = this.trained;
+    if (!trained) {
+      throw new PolicyWebGpuError('WEBGPU_INVALID_STATE', 'WebGpuPolicyEngine.backward: call forwardTrain first (logProbs, clone and parameter changes invalidate its activations)');
+    }
+    const { plan, lengths } = trained;
+    if (gradLogProbs.length !== lengths.length) {
+      throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine.backward: ${gradLogProbs.length} gradient rows for a batch of ${lengths.length}`);
+    }
+    const g = new Float32Array(plan.sel);
+    gradLogProbs.forEach((row, i) => {
+      if (row.length !== lengths[i]) {
+        throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine.backward: gradient row ${i} has ${row.length} values, completion ${i} ${lengths[i]} tokens`);
+      }
+      g.set(row, i * plan.tc);
+    });
+    this.ensureGrads();
+    this.context.write(plan.inputs.gradLogp, g);
+    this.context.write(this.invTemperature, Float32Array.of(1 / trained.temperature, 0, 0, 0));
+    this.context.submit(plan.backward);
+    // The logits now hold dlogits: a second backward needs a new forwardTrain.
+    this.trained = null;
+    await this.context.device.queue.onSubmittedWorkDone();
+  }
+
+  /** Clip, AdamW, zero the gradients; returns the pre-clip norm (non-finite: no update). */
+  async optimizerStep(options: OptimizerStepOptions): Promise<{ gradNorm: number }> {
+    this.assertLive('optimizerStep');
+    if (!(Number.isFinite(options.learningRate) && options.learningRate >= 0)) {
+      throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine.optimizerStep: learningRate must be a finite number ≥ 0, received ${options.learningRate}`);
+    }
+    this.ensureGrads();
+    const opt = this.ensureOptimizer();
+    const maxNorm = options.maxGradNorm !== undefined && Number.isFinite(options.maxGradNorm) && options.maxGradNorm > 0 ? options.maxGradNorm : 0;
+    this.context.writeUniform(opt.normUniform, globalNormUniform(opt.partials, maxNorm));
+    // First pass: the norm only (its read-back decides whether to update).
+    const normCommands = opt.commands.filter((c) => c.label.startsWith('norm'));
+    this.context.submit(normCommands);
+    const norm = (await this.context.readF32(opt.normOut, 1))[0]!;
+    if (Number.isFinite(norm)) {
+      this.stepCount += 1;
+      this.context.writeUniform(opt.hyper, adamwHyper({ ...this.adamW, learningRate: options.learningRate, step: this.stepCount }));
+      this.context.submit(opt.commands.filter((c) => !c.label.startsWith('norm')));
+      this.weightsVersion += 1;
+      this.trained = null;
+    }
+    await this.zeroGrad();
+    return { gradNorm: norm };
+  }
+
+  /** Drop the accumulated gradients. */
+  async zeroGrad(): Promise<void> {
+    this.assertLive('zeroGrad');
+    if (this.grads) this.context.submit([{ kind: 'clear', label: 'zero_grad', buffer: this.grads, offset: 0, size: this.grads.size }]);
+  }
+
+  /** An independent copy on the same device (same weights, fresh optimizer and gradients). */
+  async clone(): Promise<WebGpuPolicyEngine> {
+    this.assertLive('clone');
+    const copy = new WebGpuPolicyEngine(this.context, this.config, this.rawConfig, this.specs, {
+      adamW: this.adamW,
+      padTokenId: this.padTokenId,
+      ...(this.sampler ? { sampler: this.sampler } : {}),
+    });
+    this.context.submit([{ kind: 'copy', label: 'clone', src: this.params, srcOffset: 0, dst: copy.params, dstOffset: 0, size: this.params.size }]);
+    await this.context.device.queue.onSubmittedWorkDone();
+    return copy;
+  }
+
+  /** ref ← α·src + (1 − α)·ref (on the GPU for another WebGpuPolicyEngine, else by name). */
+  async syncFrom(source: PolicyEngine, alpha: number): Promise<void> {
+    this.assertLive('syncFrom');
+    if (!(alpha >= 0 && alpha <= 1)) throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine.syncFrom: alpha must be in [0, 1], received ${alpha}`);
+    let src: GPUBuffer;
+    let temporary: GPUBuffer | null = null;
+    if (source instanceof WebGpuPolicyEngine && source.context === this.context && source.layout.total === this.layout.total && source.parameterNames.join() === this.parameterNames.join()) {
+      src = source.params;
+    } else {
+      const state = await source.getOptimizerState();
+      const flat = new Float32Array(this.layout.total);
+      for (const entry of this.layout.entries) {
+        const p = state.parameters[entry.name];
+        if (!p || p.weights.length !== entry.size) {
+          throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine.syncFrom: the source has no parameter ${entry.name} of ${entry.size} values`);
+        }
+        flat.set(p.weights, entry.offset);
+      }
+      temporary = src = this.context.upload('sync.src', flat);
+    }
+    const commands = this.ranges(0, this.layout.total).map(([a, b]) =>
+      lerp(this.context, 'sync', { n: b - a, alpha, src: { buffer: src, offset: a * 4, size: (b - a) * 4 }, dst: { buffer: this.params, offset: a * 4, size: (b - a) * 4 } }),
+    );
+    this.context.submit(commands);
+    await this.context.device.queue.onSubmittedWorkDone();
+    temporary?.destroy();
+    this.weightsVersion += 1;
+    this.trained = null;
+  }
+
+  /** Weights and AdamW moments by Hugging Face tensor name. */
+  async getOptimizerState(): Promise<OptimizerStateData> {
+    this.assertLive('getOptimizerState');
+    const n = this.layout.total;
+    const [weights, m, v] = await Promise.all([
+      this.context.readF32(this.params, n),
+      this.moments ? this.context.readF32(this.moments.m, n) : Promise.resolve(new Float32Array(n)),
+      this.moments ? this.context.readF32(this.moments.v, n) : Promise.resolve(new Float32Array(n)),
+    ]);
+    const parameters: OptimizerStateData['parameters'] = {};
+    for (const e of this.layout.entries) {
+      parameters[e.name] = {
+        shape: [...e.shape],
+        weights: weights.slice(e.offset, e.offset + e.size),
+        m: m.slice(e.offset, e.offset + e.size),
+        v: v.slice(e.offset, e.offset + e.size),
+      };
+    }
+    return { step: this.stepCount, parameters };
+  }
+
+  /** Restore {@link getOptimizerState}'s output (moments left out: zeros); checks everything first. */
+  async setOptimizerState(state: OptimizerStateData): Promise<void> {
+    this.assertLive('setOptimizerState');
+    const names = this.parameterNames;
+    const missing = names.filter((name) => !(name in state.parameters));
+    const extra = Object.keys(state.parameters).filter((name) => !this.layout.byName.has(name));
+    if (missing.length > 0 || extra.length > 0) {
+      throw new PolicyWebGpuError(
+        'WEBGPU_INVALID_ARGUMENT',
+        'WebGpuPolicyEngine.setOptimizerState: parameters do not match the model' +
+          (missing.length > 0 ? `; missing ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}` : '') +
+          (extra.length > 0 ? `; unexpected ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''}` : ''),
+      );
+    }
+    if (!Number.isInteger(state.step) || state.step < 0) {
+      throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine.setOptimizerState: step must be a non-negative integer, got ${state.step}`);
+    }
+    for (const e of this.layout.entries) {
+      const p = state.parameters[e.name]!;
+      const sizes = [p.weights.length, ...(p.m === undefined ? [] : [p.m.length]), ...(p.v === undefined ? [] : [p.v.length])];
+      if (p.shape.length !== e.shape.length || p.shape.some((d, k) => d !== e.shape[k]) || sizes.some((s) => s !== e.size)) {
+        throw new PolicyWebGpuError(
+          'WEBGPU_INVALID_ARGUMENT',
+          `WebGpuPolicyEngine.setOptimizerState: parameter ${e.name}: expected shape [${e.shape.join(', ')}], got [${p.shape.join(', ')}] with ${sizes.join('/')} values`,
+        );
+      }
+    }
+    const n = this.layout.total;
+    const [w, m, v] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+    let anyMoment = false;
+    for (const e of this.layout.entries) {
+      const p = state.parameters[e.name]!;
+      w.set(p.weights, e.offset);
+      if (p.m) (m.set(p.m, e.offset), (anyMoment = true));
+      if (p.v) (v.set(p.v, e.offset), (anyMoment = true));
+    }
+    this.context.write(this.params, w);
+    if (anyMoment || state.step > 0 || this.moments) {
+      const moments = this.ensureMoments();
+      this.context.write(moments.m, m);
+      this.context.write(moments.v, v);
+    }
+    this.stepCount = state.step;
+    this.weightsVersion += 1;
+    this.trained = null;
+    await this.zeroGrad();
+    await this.context.device.queue.onSubmittedWorkDone();
+  }
+
+  /**
+   * Logits [B, T, V] of `inputIds` with an attention mask and explicit position ids, read back
+   * (for parity tests against Hugging Face's `model(input_ids, attention_mask)`; training never
+   * reads logits back).
+   */
+  async logits(inputIds: number[][], attentionMask: number[][], positionIds: number[][]): Promise<Float32Array> {
+    this.assertLive('logits');
+    const n = inputIds.length;
+    const t = inputIds[0]!.length;
+    // One-token "prompts" and the rest as "completions" would shift the rows; instead run a plan
+    // with Lp = 1 row of padding and read the vocabulary rows of every position.
+    const plan = this.plan(n, roundUp(t, BUCKET), BUCKET, true);
+    const { s } = plan;
+    const ids = new Uint32Array(n * s).fill(this.padTokenId);
+    const mask = new Uint32Array(n * s);
+    const pos = new Uint32Array(n * s).fill(1);
+    const sel = new Uint32Array(plan.sel);
+    for (let b = 0; b < n; b += 1) {
+      for (let j = 0; j < t; j += 1) {
+        ids[b * s + j] = inputIds[b]![j]!;
+        mask[b * s + j] = attentionMask[b]![j]! ? 1 : 0;
+        pos[b * s + j] = positionIds[b]![j]!;
+      }
+    }
+    const perRow = plan.sel / n;
+    for (let b = 0; b < n; b += 1) for (let j = 0; j < perRow; j += 1) sel[b * perRow + j] = b * s + Math.min(j, s - 1);
+    this.writeInputs(plan, ids, mask, pos, sel, new Uint32Array(plan.sel), 1);
+    this.context.submit(plan.forward);
+    const v = this.config.vocabSize;
+    const all = await this.context.readF32(plan.logitsBuffer!, plan.sel * v);
+    const out = new Float32Array(n * t * v);
+    for (let b = 0; b < n; b += 1) for (let j = 0; j < t; j += 1) out.set(all.subarray((b * perRow + j) * v, (b * perRow + j + 1) * v), (b * t + j) * v);
+    return out;
+  }
+
+  /** Weights by Hugging Face tensor name (for checkpoints: safetensors via @vlm-grpo/vlm). */
+  async getWeights(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+    this.assertLive('getWeights');
+    const flat = await this.context.readF32(this.params, this.layout.total);
+    return new Map(this.layout.entries.map((e) => [e.name, { shape: [...e.shape], data: flat.slice(e.offset, e.offset + e.size) }]));
+  }
+
+  /** The accumulated gradients by Hugging Face tensor name (zeros before any backward). */
+  async getGradients(): Promise<Map<string, Float32Array>> {
+    this.assertLive('getGradients');
+    const flat = this.grads ? await this.context.readF32(this.grads, this.layout.total) : new Float32Array(this.layout.total);
+    return new Map(this.layout.entries.map((e) => [e.name, flat.slice(e.offset, e.offset + e.size)]));
+  }
+
+  /** Free every buffer the engine holds. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const plan of this.plans.values()) plan.buffers.forEach((b) => b.destroy());
+    this.plans.clear();
+    this.optimizer?.buffers.forEach((b) => b.destroy());
+    this.params.destroy();
+    this.grads?.destroy();
+    this.moments?.m.destroy();
+    this.moments?.v.destroy();
+    this.invTemperature.destroy();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private ensureGrads(): GPUBuffer {
+    this.grads ??= this.context.buffer('grads', this.layout.total * 4);
+    return this.grads;
+  }
+
+  private ensureMoments(): { m: GPUBuffer; v: GPUBuffer } {
+    this.moments ??= { m: this.context.buffer('adam.m', this.layout.total * 4), v: this.context.buffer('adam.v', this.layout.total * 4) };
+    return this.moments;
+  }
+
+  /** [start, end) element ranges within the device's storage-binding limit, 64-aligned. */
+  private ranges(start: number, end: number): Array<[number, number]> {
+    const max = Math.floor(this.context.device.limits.maxStorageBufferBindingSize / 4 / 64) * 64;
+    return chunks(start, end, max);
+  }
+
+  private ensureOptimizer() {
+    if (this.optimizer) return this.optimizer;
+    const ctx = this.context;
+    const grads = this.ensureGrads();
+    const { m, v } = this.ensureMoments();
+    const { value, buffers } = ctx.track(() => {
+      const commands: Command[] = [];
+      const all = this.ranges(0, this.layout.total);
+      const partials = all.reduce((sum, [a, b]) => sum + normPartials(b - a), 0);
+      const partial = ctx.buffer('norm.partial', partials * 4);
+      const normOut = ctx.buffer('norm.out', 16);
+      let offset = 0;
+      for (const [a, b] of all) {
+        commands.push(globalNormPartial(ctx, 'norm.partial', { n: b - a, x: { buffer: grads, offset: a * 4, size: (b - a) * 4 }, partial: { buffer: partial }, partialOffset: offset }));
+        offset += normPartials(b - a);
+      }
+      const normUniform = ctx.uniform('norm.p', globalNormUniform(partials, 0));
+      commands.push(globalNormFinal(ctx, 'norm.final', { uniform: normUniform, partial: { buffer: partial }, out: { buffer: normOut } }));
+      const hyper = ctx.uniform('adamw.hyper', adamwHyper({ ...this.adamW, learningRate: 0, step: 1 }));
+      const slice = (buffer: GPUBuffer, a: number, b: number): Slice => ({ buffer, offset: a * 4, size: (b - a) * 4 });
+      for (const [start, end, decay] of [[0, this.layout.decayEnd, true], [this.layout.decayEnd, this.layout.total, false]] as const) {
+        for (const [a, b] of this.ranges(start, end)) {
+          commands.push(adamwStep(ctx, decay ? 'adamw.decay' : 'adamw', { n: b - a, decay, hyper, clip: { buffer: normOut }, grad: slice(grads, a, b), param: slice(this.params, a, b), m: slice(m, a, b), v: slice(v, a, b) }));
+        }
+      }
+      return { commands, hyper, normUniform, normOut, partials };
+    });
+    this.optimizer = { ...value, buffers };
+    return this.optimizer;
+  }
+
+  /** Validate a batch, pick (or build) its plan and upload its inputs. */
+  private prepare(batch: TokenBatch, options: LogProbOptions, method: string): { plan: Plan; lengths: number[] } {
+    const n = batch.promptIds.length;
+    const temperature = options.temperature ?? 1;
+    if (n === 0 || batch.completionIds.length !== n) {
+      throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine.${method}: ${n} prompts but ${batch.completionIds.length} completions (need the same, ≥ 1)`);
+    }
+    if (!(temperature > 0) || !Number.isFinite(temperature)) {
+      throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine.${method}: temperature must be > 0, received ${temperature}`);
+    }
+    const vocab = this.config.vocabSize;
+    const check = (row: readonly number[], what: string, r: number) =>
+      row.forEach((token, j) => {
+        if (!Number.isInteger(token) || token < 0 || token >= vocab) {
+          throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine.${method}: ${what} ${r} token ${j} = ${token} is outside [0, ${vocab})`);
+        }
+      });
+    batch.promptIds.forEach((row, r) => {
+      if (row.length === 0) throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine.${method}: prompt ${r} is empty (every prompt needs at least one token, e.g. BOS)`);
+      check(row, 'prompt', r);
+    });
+    batch.completionIds.forEach((row, r) => check(row, 'completion', r));
+    const lengths = batch.completionIds.map((row) => row.length);
+    const maxLp = Math.max(...batch.promptIds.map((row) => row.length));
+    const maxTc = Math.max(1, ...lengths);
+    const lp = roundUp(maxLp, BUCKET);
+    const tc = roundUp(maxTc, BUCKET);
+    if (this.config.architecture === 'gpt2' && maxLp + maxTc > this.config.maxPositions) {
+      throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine.${method}: ${maxLp + maxTc} tokens exceed GPT-2's ${this.config.maxPositions} positions (n_positions)`);
+    }
+    const plan = this.plan(n, lp, tc, false);
+    const s = plan.s;
+    const ids = new Uint32Array(n * s).fill(this.padTokenId);
+    const mask = new Uint32Array(n * s);
+    const sel = new Uint32Array(n * tc);
+    const targets = new Uint32Array(n * tc);
+    for (let r = 0; r < n; r += 1) {
+      const prompt = batch.promptIds[r]!;
+      const completion = batch.completionIds[r]!;
+      const start = r * s + lp - prompt.length;
+      prompt.forEach((token, j) => ((ids[start + j] = token), (mask[start + j] = 1)));
+      completion.forEach((token, j) => ((ids[r * s + lp + j] = token), (mask[r * s + lp + j] = 1), (targets[r * tc + j] = token)));
+      for (let j = 0; j < tc; j += 1) sel[r * tc + j] = r * s + lp - 1 + j;
+    }
+    const pos = new Uint32Array(n * s);
+    for (let r = 0; r < n; r += 1) {
+      let count = 0;
+      for (let j = 0; j < s; j += 1) {
+        const m = mask[r * s + j]!;
+        count += m;
+        pos[r * s + j] = m ? count - 1 : 1;
+      }
+    }
+    this.writeInputs(plan, ids, mask, pos, sel, targets, 1 / temperature);
+    return { plan, lengths };
+  }
+
+  private writeInputs(plan: Plan, ids: Uint32Array, mask: Uint32Array, pos: Uint32Array, sel: Uint32Array, targets: Uint32Array, invTemperature: number): void {
+    const ctx = this.context;
+    const i = plan.inputs;
+    ctx.write(i.ids, ids);
+    ctx.write(i.mask, mask);
+    ctx.write(i.pos, pos);
+    ctx.write(i.sel, sel);
+    ctx.write(i.targets, targets);
+    ctx.write(i.wtePlan, buildScatterPlan(ids));
+    if (i.wpePlan) ctx.write(i.wpePlan, buildScatterPlan(pos));
+    if (i.ropeCos && i.ropeSin) {
+      const { cos, sin } = ropeTables(pos, this.invFreq!);
+      ctx.write(i.ropeCos, cos);
+      ctx.write(i.ropeSin, sin);
+    }
+    ctx.write(this.invTemperature, Float32Array.of(invTemperature, 0, 0, 0));
+  }
+
+  private async runForward(plan: Plan, lengths: number[], withEntropy: boolean): Promise<PerTokenResult> {
+    this.context.submit(plan.forward);
+    const out = await this.context.readF32(plan.out, plan.sel * 3);
+    const logProbs = lengths.map((len, r) => Float32Array.from({ length: len }, (_, j) => out[3 * (r * plan.tc + j)]!));
+    if (!withEntropy) return { logProbs };
+    const entropy = lengths.map((len, r) => Float32Array.from({ length: len }, (_, j) => out[3 * (r * plan.tc + j) + 1]!));
+    return { logProbs, entropy };
+  }
+
+  /** The plan of a shape (cached, least recently used evicted; the pending forwardTrain's plan is kept). */
+  private plan(n: number, lp: number, tc: number, allRows: boolean): Plan & { logitsBuffer?: GPUBuffer } {
+    const key = `${n}x${lp}+${tc}${allRows ? ':all' : ''}`;
+    const cached = this.plans.get(key);
+    if (cached) {
+      this.plans.delete(key);
+      this.plans.set(key, cached);
+      return cached;
+    }
+    while (this.plans.size >= MAX_PLANS) {
+      const victim = [...this.plans.values()].find((p) => p !== this.trained?.plan);
+      if (!victim) break;
+      victim.buffers.forEach((b) => b.destroy());
+      this.plans.delete(victim.key);
+    }
+    const { value, buffers } = this.context.track(() => this.buildPlan(key, n, lp, tc, allRows));
+    const plan = { ...value, buffers };
+    this.plans.set(key, plan);
+    return plan;
+  }
+
+  private buildPlan(key: string, n: number, lp: number, tc: number, allRows: boolean): Omit<Plan, 'buffers'> & { logitsBuffer: GPUBuffer } {
+    const ctx = this.context;
+    const cfg = this.config;
+    const gpt2 = cfg.architecture === 'gpt2';
+    const s = lp + tc;
+    const R = n * s;
+    const sel = allRows ? n * s : n * tc;
+    const C = cfg.hiddenSize;
+    const H = cfg.numHeads;
+    const Hkv = cfg.numKvHeads;
+    const D = cfg.headDim;
+    const HD = H * D;
+    const W = (H + 2 * Hkv) * D;
+    const M = cfg.intermediateSize;
+    const V = cfg.vocabSize;
+    const L = cfg.numLayers;
+    const f32 = (label: string, count: number) => ctx.buffer(label, count * 4);
+    const whole = (buffer: GPUBuffer): Slice => ({ buffer });
+    const P = (...names: string[]) => paramSlice(this.layout, this.params, ...names);
+    const grads = this.ensureGrads();
+    const G = (...names: string[]) => paramSlice(this.layout, grads, ...names);
+    const has = (name: string) => this.layout.byName.has(name);
+
+    const inputs: Plan['inputs'] = {
+      ids: f32('ids', R),
+      mask: f32('mask', R),
+      pos: f32('pos', R),
+      ropeCos: gpt2 ? null : f32('rope.cos', (R * D) / 2),
+      ropeSin: gpt2 ? null : f32('rope.sin', (R * D) / 2),
+      sel: f32('sel', sel),
+      targets: f32('targets', sel),
+      gradLogp: f32('gradLogp', sel),
+      wtePlan: f32('wte.plan', 3 * R + 2),
+      wpePlan: gpt2 ? f32('wpe.plan', 3 * R + 2) : null,
+    };
+    const res = Array.from({ length: L + 1 }, (_, l) => f32(`res.${l}`, R * C));
+    const mid = Array.from({ length: L }, (_, l) => f32(`mid.${l}`, R * C));
+    const ln1 = Array.from({ length: L }, (_, l) => f32(`ln1.${l}`, R * C));
+    const ln2 = Array.from({ length: L }, (_, l) => f32(`ln2.${l}`, R * C));
+    const st1 = Array.from({ length: L }, (_, l) => f32(`ln1.stats.${l}`, R * 2));
+    const st2 = Array.from({ length: L }, (_, l) => f32(`ln2.stats.${l}`, R * 2));
+    const qkv = Array.from({ length: L }, (_, l) => f32(`qkv.${l}`, R * W));
+    const att = Array.from({ length: L }, (_, l) => f32(`att.${l}`, R * HD));
+    const lse = Array.from({ length: L }, (_, l) => f32(`lse.${l}`, n * H * s));
+    const pre = Array.from({ length: L }, (_, l) => f32(`mlp.pre.${l}`, R * (gpt2 ? M : 2 * M)));
+    const act = Array.from({ length: L }, (_, l) => f32(`mlp.act.${l}`, R * M));
+    const lnf = f32('lnf', R * C);
+    const stf = f32('lnf.stats', R * 2);
+    const hsel = f32('hsel', sel * C);
+    const logits = f32('logits', sel * V);
+    const out = f32('cls.out', sel * 3);
+    const dres = f32('d.res', R * C);
+    const dln = f32('d.ln', R * C);
+    const dqkv = f32('d.qkv', R * W);
+    const datt = f32('d.att', R * HD);
+    const delta = f32('d.delta', n * H * s);
+    const dact = f32('d.act', R * M);
+    const dpre = f32('d.pre', R * (gpt2 ? M : 2 * M));
+    const dhsel = f32('d.hsel', sel * C);
+
+    const rowMajor = (buffer: GPUBuffer, width: number): MatrixView => ({ slice: whole(buffer), rowStride: width, colStride: 1 });
+    /** Y[R, out] (+)= X·W, W a Conv1D [in, out] parameter (GPT-2). */
+    const conv = (label: string, x: GPUBuffer, inDim: number, w: Slice, outDim: number, y: GPUBuffer, opts: { bias?: Slice; accumulate?: boolean } = {}) =>
+      matmul(ctx, label, { m: R, n: outDim, k: inDim, a: rowMajor(x, inDim), b: { slice: w, rowStride: outDim, colStride: 1 }, c: { slice: whole(y) }, ...(opts.bias ? { bias: { slice: opts.bias } } : {}), ...(opts.accumulate ? { accumulate: true } : {}) });
+    /** Y[R, out] (+)= X·Wᵀ, W an nn.Linear [out, in] parameter. */
+    const linear = (label: string, x: GPUBuffer, inDim: number, w: Slice, outDim: number, y: GPUBuffer, opts: { bias?: Slice | undefined; accumulate?: boolean } = {}) =>
+      matmul(ctx, label, { m: R, n: outDim, k: inDim, a: rowMajor(x, inDim), b: { slice: w, rowStride: 1, colStride: inDim }, c: { slice: whole(y) }, ...(opts.bias ? { bias: { slice: opts.bias } } : {}), ...(opts.accumulate ? { accumulate: true } : {}) });
+    /** Backward of Y = X·W (Conv1D): dX = dY·Wᵀ (overwrite), dW += Xᵀ·dY, db += Σ dY. */
+    const convBack = (label: string, x: GPUBuffer, inDim: number, w: Slice, dw: Slice, db: Slice | undefined, outDim: number, dy: GPUBuffer, dx: GPUBuffer): Command[] => [
+      matmul(ctx, `${label}.dx`, { m: R, n: inDim, k: outDim, a: rowMajor(dy, outDim), b: { slice: w, rowStride: 1, colStride: outDim }, c: { slice: whole(dx) } }),
+      matmul(ctx, `${label}.dw`, { m: inDim, n: outDim, k: R, a: { slice: whole(x), rowStride: 1, colStride: inDim }, b: rowMajor(dy, outDim), c: { slice: dw }, accumulate: true }),
+      ...(db ? [biasGrad(ctx, `${label}.db`, { m: R, n: outDim, dy: { slice: whole(dy) }, db: { slice: db } })] : []),
+    ];
+    /** Backward of Y = X·Wᵀ (Linear): dX = dY·W, dW += dYᵀ·X, db += Σ dY. */
+    const linearBack = (label: string, x: GPUBuffer, inDim: number, w: Slice, dw: Slice, db: Slice | undefined, outDim: number, dy: GPUBuffer, dx: GPUBuffer): Command[] => [
+      matmul(ctx, `${label}.dx`, { m: R, n: inDim, k: outDim, a: rowMajor(dy, outDim), b: { slice: w, rowStride: inDim, colStride: 1 }, c: { slice: whole(dx) } }),
+      matmul(ctx, `${label}.dw`, { m: outDim, n: inDim, k: R, a: { slice: whole(dy), rowStride: 1, colStride: outDim }, b: rowMajor(x, inDim), c: { slice: dw }, accumulate: true }),
+      ...(db ? [biasGrad(ctx, `${label}.db`, { m: R, n: outDim, dy: { slice: whole(dy) }, db: { slice: db } })] : []),
+    ];
+    const copy = (label: string, src: GPUBuffer, dst: GPUBuffer): Command => ({ kind: 'copy', label, src, srcOffset: 0, dst, dstOffset: 0, size: R * C * 4 });
+    const clear = (label: string, buffer: GPUBuffer): Command => ({ kind: 'clear', label, buffer, offset: 0, size: buffer.size });
+    const attnShape = { batch: n, seq: s, heads: H, kvHeads: Hkv, headDim: D };
+    const rope = { tokens: R, heads: H + Hkv, headDim: D, width: W, cos: whole(inputs.ropeCos ?? inputs.ids), sin: whole(inputs.ropeSin ?? inputs.ids) };
+    const norm = (label: string, x: GPUBuffer, y: GPUBuffer, stats: GPUBuffer, w: string, b: string | null): Command =>
+      gpt2
+        ? layerNormForward(ctx, label, { rows: R, c: C, eps: cfg.normEps, x: whole(x), weight: P(w), bias: P(b!), y: whole(y), stats: whole(stats) })
+        : rmsNormForward(ctx, label, { rows: R, c: C, eps: cfg.normEps, x: whole(x), weight: P(w), y: whole(y), rstd: whole(stats) });
+    const normBack = (label: string, x: GPUBuffer, dy: GPUBuffer, stats: GPUBuffer, w: string, b: string | null): Command[] =>
+      gpt2
+        ? layerNormBackward(ctx, label, { rows: R, c: C, x: whole(x), weight: P(w), dy: whole(dy), stats: whole(stats), dx: whole(dres), dweight: G(w), dbias: G(b!) })
+        : rmsNormBackward(ctx, label, { rows: R, c: C, x: whole(x), weight: P(w), dy: whole(dy), rstd: whole(stats), dx: whole(dres), dweight: G(w) });
+    const embed = gpt2 ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
+    const head = cfg.tieWordEmbeddings ? embed : 'lm_head.weight';
+
+    // ------------------------------------------------------------ forward
+    const forward: Command[] = [
+      encoderForward(ctx, 'encoder', { tokens: R, c: C, ids: whole(inputs.ids), wte: P(embed), ...(gpt2 ? { positions: { ids: whole(inputs.pos), wpe: P('transformer.wpe.weight') } } : {}), out: whole(res[0]!) }),
+    ];
+    for (let l = 0; l < L; l += 1) {
+      if (gpt2) {
+        const p = `transformer.h.${l}`;
+        forward.push(
+          norm(`ln_1.${l}`, res[l]!, ln1[l]!, st1[l]!, `${p}.ln_1.weight`, `${p}.ln_1.bias`),
+          conv(`c_attn.${l}`, ln1[l]!, C, P(`${p}.attn.c_attn.weight`), 3 * C, qkv[l]!, { bias: P(`${p}.attn.c_attn.bias`) }),
+          attentionForward(ctx, `attention.${l}`, { ...attnShape, ...(cfg.scaleAttnByInverseLayerIdx ? { scale: 1 / Math.sqrt(D) / (l + 1) } : {}), qkv: whole(qkv[l]!), mask: whole(inputs.mask), out: whole(att[l]!), lse: whole(lse[l]!) }),
+          copy(`residual.${l}`, res[l]!, mid[l]!),
+          conv(`attn.c_proj.${l}`, att[l]!, C, P(`${p}.attn.c_proj.weight`), C, mid[l]!, { bias: P(`${p}.attn.c_proj.bias`), accumulate: true }),
+          norm(`ln_2.${l}`, mid[l]!, ln2[l]!, st2[l]!, `${p}.ln_2.weight`, `${p}.ln_2.bias`),
+          conv(`c_fc.${l}`, ln2[l]!, C, P(`${p}.mlp.c_fc.weight`), M, pre[l]!),
+          geluForward(ctx, `gelu.${l}`, { rows: R, n: M, x: whole(pre[l]!), bias: P(`${p}.mlp.c_fc.bias`), y: whole(act[l]!) }),
+          copy(`residual2.${l}`, mid[l]!, res[l + 1]!),
+          conv(`mlp.c_proj.${l}`, act[l]!, M, P(`${p}.mlp.c_proj.weight`), C, res[l + 1]!, { bias: P(`${p}.mlp.c_proj.bias`), accumulate: true }),
+        );
+      } else {
+        const p = `model.layers.${l}`;
+        const a = `${p}.self_attn`;
+        const qkvW = P(`${a}.q_proj.weight`, `${a}.k_proj.weight`, `${a}.v_proj.weight`);
+        const qkvB = has(`${a}.q_proj.bias`) ? P(`${a}.q_proj.bias`, `${a}.k_proj.bias`, `${a}.v_proj.bias`) : undefined;
+        const guW = P(`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`);
+        const guB = has(`${p}.mlp.gate_proj.bias`) ? P(`${p}.mlp.gate_proj.bias`, `${p}.mlp.up_proj.bias`) : undefined;
+        forward.push(
+          norm(`input_layernorm.${l}`, res[l]!, ln1[l]!, st1[l]!, `${p}.input_layernorm.weight`, null),
+          linear(`qkv_proj.${l}`, ln1[l]!, C, qkvW, W, qkv[l]!, { bias: qkvB }),
+          ropeForward(ctx, `rope.${l}`, { ...rope, x: whole(qkv[l]!) }),
+          attentionForward(ctx, `attention.${l}`, { ...attnShape, qkv: whole(qkv[l]!), mask: whole(inputs.mask), out: whole(att[l]!), lse: whole(lse[l]!) }),
+          copy(`residual.${l}`, res[l]!, mid[l]!),
+          linear(`o_proj.${l}`, att[l]!, HD, P(`${a}.o_proj.weight`), C, mid[l]!, { bias: has(`${a}.o_proj.bias`) ? P(`${a}.o_proj.bias`) : undefined, accumulate: true }),
+          norm(`post_attention_layernorm.${l}`, mid[l]!, ln2[l]!, st2[l]!, `${p}.post_attention_layernorm.weight`, null),
+          linear(`gate_up_proj.${l}`, ln2[l]!, C, guW, 2 * M, pre[l]!, { bias: guB }),
+          swigluForward(ctx, `swiglu.${l}`, { rows: R, m: M, gu: whole(pre[l]!), y: whole(act[l]!) }),
+          copy(`residual2.${l}`, mid[l]!, res[l + 1]!),
+          linear(`down_proj.${l}`, act[l]!, M, P(`${p}.mlp.down_proj.weight`), C, res[l + 1]!, { bias: has(`${p}.mlp.down_proj.bias`) ? P(`${p}.mlp.down_proj.bias`) : undefined, accumulate: true }),
+        );
+      }
+    }
+    const fw = gpt2 ? 'transformer.ln_f.weight' : 'model.norm.weight';
+    const fb = gpt2 ? 'transformer.ln_f.bias' : null;
+    forward.push(
+      norm('final_norm', res[L]!, lnf, stf, fw, fb),
+      gatherRows(ctx, 'select_rows', { rows: sel, c: C, index: whole(inputs.sel), src: whole(lnf), dst: whole(hsel) }),
+      matmul(ctx, 'lm_head', { m: sel, n: V, k: C, a: { slice: whole(hsel), rowStride: C, colStride: 1 }, b: { slice: P(head), rowStride: 1, colStride: C }, c: { slice: whole(logits) } }),
+      classifierForward(ctx, 'classifier', { rows: sel, vocab: V, logits: whole(logits), targets: whole(inputs.targets), invTemperature: whole(this.invTemperature), out: whole(out) }),
+    );
+
+    // ------------------------------------------------------------ backward
+    const backward: Command[] = [
+      classifierBackward(ctx, 'classifier.bwd', { rows: sel, vocab: V, logits: whole(logits), targets: whole(inputs.targets), invTemperature: whole(this.invTemperature), stats: whole(out), gradLogProbs: whole(inputs.gradLogp) }),
+      // hsel = h·Headᵀ: dhsel = dlogits·Head, dHead += dlogitsᵀ·hsel
+      matmul(ctx, 'lm_head.dx', { m: sel, n: C, k: V, a: { slice: whole(logits), rowStride: V, colStride: 1 }, b: { slice: P(head), rowStride: C, colStride: 1 }, c: { slice: whole(dhsel) } }),
+      matmul(ctx, 'lm_head.dw', { m: V, n: C, k: sel, a: { slice: whole(logits), rowStride: 1, colStride: V }, b: { slice: whole(hsel), rowStride: C, colStride: 1 }, c: { slice: G(head) }, accumulate: true }),
+      clear('clear.d.ln', dln),
+      scatterRows(ctx, 'select_rows.bwd', { rows: sel, c: C, index: whole(inputs.sel), src: whole(dhsel), dst: whole(dln) }),
+      clear('clear.d.res', dres),
+      ...normBack('final_norm.bwd', res[L]!, dln, stf, fw, fb),
+    ];
+    for (let l = L - 1; l >= 0; l -= 1) {
+      if (gpt2) {
+        const p = `transformer.h.${l}`;
+        backward.push(
+          ...convBack(`mlp.c_proj.${l}`, act[l]!, M, P(`${p}.mlp.c_proj.weight`), G(`${p}.mlp.c_proj.weight`), G(`${p}.mlp.c_proj.bias`), C, dres, dact),
+          geluBackward(ctx, `gelu.${l}.bwd`, { rows: R, n: M, x: whole(pre[l]!), bias: P(`${p}.mlp.c_fc.bias`), dy: whole(dact), dx: whole(dpre) }),
+          ...convBack(`c_fc.${l}`, ln2[l]!, C, P(`${p}.mlp.c_fc.weight`), G(`${p}.mlp.c_fc.weight`), G(`${p}.mlp.c_fc.bias`), M, dpre, dln),
+          ...normBack(`ln_2.${l}.bwd`, mid[l]!, dln, st2[l]!, `${p}.ln_2.weight`, `${p}.ln_2.bias`),
+          ...convBack(`attn.c_proj.${l}`, att[l]!, C, P(`${p}.attn.c_proj.weight`), G(`${p}.attn.c_proj.weight`), G(`${p}.attn.c_proj.bias`), C, dres, datt),
+          ...attentionBackward(ctx, `attention.${l}.bwd`, { ...attnShape, ...(cfg.scaleAttnByInverseLayerIdx ? { scale: 1 / Math.sqrt(D) / (l + 1) } : {}), qkv: whole(qkv[l]!), mask: whole(inputs.mask), out: whole(att[l]!), dout: whole(datt), lse: whole(lse[l]!), delta: whole(delta), dqkv: whole(dqkv) }),
+          ...convBack(`c_attn.${l}`, ln1[l]!, C, P(`${p}.attn.c_attn.weight`), G(`${p}.attn.c_attn.weight`), G(`${p}.attn.c_attn.bias`), 3 * C, dqkv, dln),
+          ...normBack(`ln_1.${l}.bwd`, res[l]!, dln, st1[l]!, `${p}.ln_1.weight`, `${p}.ln_1.bias`),
+        );
+      } else {
+        const p = `model.layers.${l}`;
+        const a = `${p}.self_attn`;
+        const qkvNames = [`${a}.q_proj.weight`, `${a}.k_proj.weight`, `${a}.v_proj.weight`];
+        const qkvBias = has(`${a}.q_proj.bias`) ? [`${a}.q_proj.bias`, `${a}.k_proj.bias`, `${a}.v_proj.bias`] : null;
+        const guNames = [`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`];
+        const guBias = has(`${p}.mlp.gate_proj.bias`) ? [`${p}.mlp.gate_proj.bias`, `${p}.mlp.up_proj.bias`] : null;
+        const optG = (name: string) => (has(name) ? G(name) : undefined);
+        backward.push(
+          ...linearBack(`down_proj.${l}`, act[l]!, M, P(`${p}.mlp.down_proj.weight`), G(`${p}.mlp.down_proj.weight`), optG(`${p}.mlp.down_proj.bias`), C, dres, dact),
+          swigluBackward(ctx, `swiglu.${l}.bwd`, { rows: R, m: M, gu: whole(pre[l]!), dy: whole(dact), dgu: whole(dpre) }),
+          ...linearBack(`gate_up_proj.${l}`, ln2[l]!, C, P(...guNames), G(...guNames), guBias ? G(...guBias) : undefined, 2 * M, dpre, dln),
+          ...normBack(`post_attention_layernorm.${l}.bwd`, mid[l]!, dln, st2[l]!, `${p}.post_attention_layernorm.weight`, null),
+          ...linearBack(`o_proj.${l}`, att[l]!, HD, P(`${a}.o_proj.weight`), G(`${a}.o_proj.weight`), optG(`${a}.o_proj.bias`), C, dres, datt),
+          ...attentionBackward(ctx, `attention.${l}.bwd`, { ...attnShape, qkv: whole(qkv[l]!), mask: whole(inputs.mask), out: whole(att[l]!), dout: whole(datt), lse: whole(lse[l]!), delta: whole(delta), dqkv: whole(dqkv) }),
+          ropeBackward(ctx, `rope.${l}.bwd`, { ...rope, x: whole(dqkv) }),
+          ...linearBack(`qkv_proj.${l}`, ln1[l]!, C, P(...qkvNames), G(...qkvNames), qkvBias ? G(...qkvBias) : undefined, W, dqkv, dln),
+          ...normBack(`input_layernorm.${l}.bwd`, res[l]!, dln, st1[l]!, `${p}.input_layernorm.weight`, null),
+        );
+      }
+    }
+    backward.push(encoderBackward(ctx, 'encoder.bwd', { tokens: R, c: C, plan: whole(inputs.wtePlan), dout: whole(dres), dtable: G(embed) }));
+    if (gpt2) backward.push(encoderBackward(ctx, 'encoder.wpe.bwd', { tokens: R, c: C, plan: whole(inputs.wpePlan!), dout: whole(dres), dtable: G('transformer.wpe.weight') }));
+    return { key, n, lp, tc, s, rows: R, sel, inputs, out, forward, backward, logitsBuffer: logits };
+  }
+}
