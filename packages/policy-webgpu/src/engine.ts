@@ -412,8 +412,14 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     for (const e of this.layout.entries) {
       const p = state.parameters[e.name]!;
       w.set(p.weights, e.offset);
-      if (p.m) (m.set(p.m, e.offset), (anyMoment = true));
-      if (p.v) (v.set(p.v, e.offset), (anyMoment = true));
+      if (p.m) {
+        m.set(p.m, e.offset);
+        anyMoment = true;
+      }
+      if (p.v) {
+        v.set(p.v, e.offset);
+        anyMoment = true;
+      }
     }
     this.context.write(this.params, w);
     if (anyMoment || state.step > 0 || this.moments) {
