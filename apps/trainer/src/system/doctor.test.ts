@@ -33,6 +33,6 @@ describe('doctor', () => {
     const code = await runCli(['doctor'], { stdout: { write: (text: string) => (out += text) }, stderr: { write: () => true } });
     expect(code).toBe(0);
     expect(out).toMatch(/ok {3}onnxruntime cpu/u);
-    expect(out).toMatch(/device auto → ONNX Runtime: (cuda|webgpu|cpu); policy_backend auto → (tensorflow|webgpu|wasm|cpu)/u);
+    expect(out).toMatch(/device auto → ONNX Runtime: (cuda|webgpu|cpu); policy_tfjs_backend auto → (tensorflow|webgpu|wasm|cpu)/u);
   }, 60_000);
 });

@@ -51,7 +51,7 @@ export interface DoctorReport {
   webgpu: ProbeResult;
   /** TensorFlow.js backends, in `auto` order. */
   tfjs: ProbeResult[];
-  /** What `device: auto` picks for ONNX Runtime and `policy_backend: auto` for the policy. */
+  /** What `device: auto` picks for ONNX Runtime and `policy_tfjs_backend: auto` for the tfjs policy engine. */
   auto: { onnxruntime: string; policy: string };
 }
 
@@ -157,6 +157,6 @@ export function formatDoctorReport(report: DoctorReport): string {
   section('ONNX Runtime (diffusion, CLIP), in auto order:', report.onnxruntime);
   section('WebGPU:', [report.webgpu]);
   section('TensorFlow.js (policy), in auto order:', report.tfjs);
-  lines.push('', `device auto → ONNX Runtime: ${report.auto.onnxruntime}; policy_backend auto → ${report.auto.policy}`, '');
+  lines.push('', `device auto → ONNX Runtime: ${report.auto.onnxruntime}; policy_tfjs_backend auto → ${report.auto.policy}`, '');
   return lines.join('\n');
 }
