@@ -60,7 +60,8 @@ def main():
     parser.add_argument("--spec", required=True)
     parser.add_argument("--json")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--diffusers-src", default=os.path.join(os.path.dirname(__file__), "..", "..", ".replicas", "diffusers-src", "src"))
+    parser.add_argument("--diffusers-src", default=os.environ.get("VLM_GRPO_DIFFUSERS_SRC", os.path.join(os.path.dirname(__file__), "..", "..", ".replicas", "diffusers-src", "src")),
+                        help="diffusers' source, used when diffusers is not installed (env VLM_GRPO_DIFFUSERS_SRC)")
     args = parser.parse_args()
     spec = read_json(args.spec)
     try:

@@ -4,7 +4,10 @@
 # for the tree and the bundle together).
 #
 # Usage, from the repository root after `npm ci` and `npx nx run-many -t build`:
-#   bash tools/device/bundle.sh [OUT=.device]
+#   bash tools/device/bundle.sh [OUT=.device] [--split-extra]
+# --split-extra moves sharp's libvips (6.4 MB compressed) into OUT-extra/ when the tree and the
+# bundle together exceed the limit: carry OUT-extra in one call and OUT in the next while the
+# machine is held (ignored folders stay there between calls); activate.sh unpacks both.
 # On the GPU machine:  source .device/activate.sh   (unpacks into /tmp/devnode once, links
 # node_modules into the checkout, exports PATH and VK_DRIVER_FILES).
 #
@@ -21,7 +24,9 @@
 #   source maps and other platforms' binaries are dropped; @wandb/sdk and its GraphQL client are
 #   dropped (tracking is off on the device; the trainer loads it lazily only when enabled).
 set -euo pipefail
-OUT=${1:-.device}
+OUT=.device; SPLIT=0
+for arg in "$@"; do case $arg in --split-extra) SPLIT=1 ;; *) OUT=$arg ;; esac; done
+rm -rf "$OUT-extra"
 ROOT=$(pwd)
 rm -rf "$OUT" && mkdir -p "$OUT"
 STAGE=$(mktemp -d)
@@ -76,6 +81,11 @@ for pkg in "$STAGE"/node_modules/@tensorflow/*; do
 done
 T="$STAGE/node_modules/@huggingface/transformers"
 if [ -d "$T" ]; then rm -rf "$T/src" "$T/types"; find "$T/dist" -type f ! -name 'transformers.node.mjs' -delete; fi
+if [ "$SPLIT" = 1 ] && [ -d "$STAGE/node_modules/@img/sharp-libvips-linux-x64" ]; then
+  mkdir -p "$OUT-extra"
+  tar -C "$STAGE" -cf - node_modules/@img/sharp-libvips-linux-x64 | "${XZ[@]}" > "$OUT-extra/sharp-libvips.tar.xz"
+  rm -rf "$STAGE/node_modules/@img/sharp-libvips-linux-x64"
+fi
 tar -C "$STAGE" -cf - node_modules | "${XZ[@]}" > "$OUT/node_modules.tar.xz"
 
 # Vulkan loader and GL dispatch (the GPU image has the NVIDIA ICD, whose libGLX_nvidia.so.0 needs
@@ -93,6 +103,8 @@ if [ ! -x /tmp/devnode/bin/node ]; then
   xz -dc "$_B/node.xz" > /tmp/devnode/bin/node && chmod +x /tmp/devnode/bin/node
   tar -C /tmp/devnode -xJf "$_B/node_modules.tar.xz"
 fi
+# the split-off part (bundle.sh --split-extra), carried by an earlier call on this machine
+[ -f "$_B-extra/sharp-libvips.tar.xz" ] && [ ! -d /tmp/devnode/node_modules/@img/sharp-libvips-linux-x64 ] && tar -C /tmp/devnode -xJf "$_B-extra/sharp-libvips.tar.xz"
 for _f in "$_B"/*.deb; do [ -f "$_f" ] && dpkg -x "$_f" /; done; ldconfig
 export PATH=/tmp/devnode/bin:$PATH NODE_PATH=/tmp/devnode/node_modules VLM_GRPO_DEVICE_BUNDLE=1
 [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] && export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json

@@ -10,10 +10,11 @@
 # Logs, run folders' small files and JSON go to $OUT/real-<part>.tgz; a summary prints last.
 set -u
 PART=$(IFS=-; echo "$*")
-source .device/activate.sh >/dev/null
+[ -f .device/activate.sh ] && source .device/activate.sh >/dev/null
 R=/tmp/rep; L=/tmp/logs-$PART; mkdir -p $R $L
-for a in .replicas/carry/*.txz; do tar -xJf "$a" -C $R; done
+for a in .replicas/carry/*.txz; do [ -f "$a" ] && tar -xJf "$a" -C $R; done
 REAL=$R/real
+export VLM_GRPO_DIFFUSERS_SRC=$R/src
 t() {  # t NAME TIMEOUT CMD…: run, log, print rc/seconds and the tail; peak host RSS and GPU memory
   local name=$1 limit=$2; shift 2
   local s=$(date +%s)
