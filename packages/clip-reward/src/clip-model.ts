@@ -98,8 +98,22 @@ function loadTransformers(): Promise<Transformers> {
 
 /** Tokenised texts. */
 interface Tokenized {
-  inputIds: HfTensor;
-  attentionMask: HfTensor;
+  inputIds: TokenTensor;
+  attentionMask: TokenTensor;
+}
+
+/**
+ * A token tensor [B, T] (int64) as callers of `ClipModel#tokenize` read it. Structural on purpose:
+ * transformers.js' own declarations do not compile under `moduleResolution: nodenext` without
+ * `skipLibCheck`, so its types stay out of this package's public declarations.
+ */
+export interface TokenTensor {
+  /** Shape [B, T]. */
+  readonly dims: readonly number[];
+  /** Nested arrays of bigint ids. */
+  tolist(): unknown[];
+  /** Release the tensor. */
+  dispose(): void;
 }
 
 /** Embedding of one text with its token count. */
@@ -407,7 +421,7 @@ export class ClipModel {
     return out;
   }
 
-  private static disposeAll(...tensors: (HfTensor | undefined)[]): void {
+  private static disposeAll(...tensors: (HfTensor | TokenTensor | undefined)[]): void {
     for (const t of tensors) t?.dispose?.();
   }
 
@@ -415,7 +429,7 @@ export class ClipModel {
   async embedTextBatch(texts: readonly string[]): Promise<Float32Array[]> {
     this.assertOpen();
     const tok = this.tokenize(texts);
-    const inputs: Record<string, HfTensor> = { input_ids: tok.inputIds, attention_mask: tok.attentionMask };
+    const inputs: Record<string, HfTensor> = { input_ids: tok.inputIds as HfTensor, attention_mask: tok.attentionMask as HfTensor };
     let outputs: Record<string, HfTensor> | undefined;
     let pixels: HfTensor | undefined;
     try {
@@ -446,7 +460,7 @@ export class ClipModel {
         outputs = (await this.models.vision({ pixel_values: pixels })) as Record<string, HfTensor>;
       } else {
         tok = this.dummyText();
-        outputs = await this.runCombined({ input_ids: tok.inputIds, attention_mask: tok.attentionMask, pixel_values: pixels });
+        outputs = await this.runCombined({ input_ids: tok.inputIds as HfTensor, attention_mask: tok.attentionMask as HfTensor, pixel_values: pixels });
       }
       return ClipModel.rows(outputs.image_embeds!);
     } finally {
@@ -457,7 +471,7 @@ export class ClipModel {
   private async measureLogitScale(): Promise<number> {
     const tok = this.tokenize(['a photo']);
     const pixels = this.dummyPixels();
-    const out = await this.runCombined({ input_ids: tok.inputIds, attention_mask: tok.attentionMask, pixel_values: pixels });
+    const out = await this.runCombined({ input_ids: tok.inputIds as HfTensor, attention_mask: tok.attentionMask as HfTensor, pixel_values: pixels });
     try {
       const cos = dot(out.text_embeds!.data as Float32Array, out.image_embeds!.data as Float32Array);
       const logit = (out.logits_per_image!.data as Float32Array)[0]!;
