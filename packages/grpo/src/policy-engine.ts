@@ -114,8 +114,8 @@ export interface ParameterState {
 /**
  * Optimizer + weights state of an engine for exact resume: the AdamW step count and, keyed by
  * parameter name (Hugging Face tensor names where the model has them), every parameter's weights
- * and moments. `getOptimizerState` returns every field; `setOptimizerState` accepts moments left
- * out (zeros).
+ * and moments. Moments may be left out where they are all zero (an engine that never stepped, e.g.
+ * a reference model, need not allocate them); `setOptimizerState` reads absent moments as zeros.
  */
 export interface OptimizerStateData {
   /** AdamW updates applied so far (the bias-correction t). */

@@ -35,7 +35,7 @@ import type {
   TokenBatch,
 } from '@vlm-grpo/grpo';
 import { VlmError } from './errors.js';
-import { AdamW, clipByGlobalNorm, type AdamWState } from './optim.js';
+import { AdamW, clipByGlobalNorm } from './optim.js';
 import type { TfjsPolicy } from './policy.js';
 
 /** Options of {@link TfjsPolicyEngine} (AdamW defaults: `torch.optim.AdamW`, weight decay 0 as TRL). */
@@ -234,14 +234,18 @@ export class TfjsPolicyEngine implements PolicyEngine {
   /** Weights and AdamW moments by parameter name, read asynchronously (any backend). */
   async getOptimizerState(): Promise<OptimizerStateData> {
     this.assertLive('getOptimizerState');
-    const zeros = (): AdamWState => ({ step: 0, m: this.variables.map((v) => ({ shape: [...v.shape], data: new Float32Array(v.size) })), v: this.variables.map((v) => ({ shape: [...v.shape], data: new Float32Array(v.size) })) });
-    const [adam, weights] = await Promise.all([this.adam?.getState() ?? zeros(), Promise.all(this.variables.map((v) => v.data() as Promise<Float32Array>))]);
+    // no optimizer yet (never stepped, e.g. a reference): moments are zero and left out
+    const [adam, weights] = await Promise.all([this.adam?.getState(), Promise.all(this.variables.map((v) => v.data() as Promise<Float32Array>))]);
     return {
-      step: adam.step,
+      step: adam?.step ?? 0,
       parameters: Object.fromEntries(
         this.names.map((name, i) => [
           name,
-          { shape: [...this.variables[i]!.shape], weights: Float32Array.from(weights[i]!), m: adam.m[i]!.data, v: adam.v[i]!.data },
+          {
+            shape: [...this.variables[i]!.shape],
+            weights: Float32Array.from(weights[i]!),
+            ...(adam === undefined ? {} : { m: adam.m[i]!.data, v: adam.v[i]!.data }),
+          },
         ]),
       ),
     };
