@@ -33,7 +33,7 @@ import { mergeConfigLayers, readConfigFile, resolveTrainerConfig, type JsonObjec
 import { TrainerError } from './errors.js';
 import { finalResultsSchema, metricsLineSchema, trainerStateSchema, type FinalResults, type MetricsLine, type StageTimings, type TrainerState, type ValidationSummary } from './results/schemas.js';
 import { lengthInRangeReward, subjectKeptReward } from './rewards/text-rewards.js';
-import { TrainingRewards } from './rewards/training-rewards.js';
+import { MAX_COMBINED_REWARD, TrainingRewards } from './rewards/training-rewards.js';
 import { CheckpointManager, readCheckpointManifest, type CheckpointManifest } from './runtime/checkpoints.js';
 import { FailureTracker, type SampleFailure } from './runtime/failures.js';
 import { Logger } from './runtime/logger.js';
@@ -368,6 +368,8 @@ export class VLMGRPOSystem {
             parts['subject_kept'] = subjectKeptReward(options.originalPrompts[index]!, text);
             total += rewards.subject_kept.weight * parts['subject_kept'];
           }
+          // An overflowing weighted sum is a failed item, never an Infinity (or 0) in the results.
+          if (!Number.isFinite(total) || Math.abs(total) > MAX_COMBINED_REWARD) return new Error(`the combined reward is ${total}: not finite or beyond ±${MAX_COMBINED_REWARD} (check the reward_settings weights)`);
           return { total, components: parts };
         });
       },
@@ -752,6 +754,11 @@ export class VLMGRPOSystem {
 
       const validate = async (): Promise<Record<string, unknown>> => {
         const started = performance.now();
+        // A diverged policy is never validated into the results, nor saved as the best model.
+        const broken = await nonFiniteParameter(components.policy);
+        if (broken !== undefined) {
+          throw new TrainerError('TRAINER_RUN_FAILED', `validation ${state.iteration}: the policy's parameter ${broken} holds NaN or ±Infinity (training diverged); it is not saved as ${RUN_FILES.bestModel}`);
+        }
         const { summary, tracking } = await this.runValidation(state.iteration, writer, tracker);
         validationSeconds += (performance.now() - started) / 1000;
         lastValidated = state.iteration;
@@ -761,10 +768,6 @@ export class VLMGRPOSystem {
         if (value !== null && Number.isFinite(value) && (state.best === null || value > state.best.value)) {
           state = { ...state, best: { metric: metricName, value, iteration: state.iteration } };
           if (config.output_settings.save_best_model) {
-            const broken = await nonFiniteParameter(components.policy);
-            if (broken !== undefined) {
-              throw new TrainerError('TRAINER_RUN_FAILED', `validation ${state.iteration}: the policy's parameter ${broken} holds NaN or ±Infinity; it is not saved as ${RUN_FILES.bestModel} (the last good best model and checkpoints are kept)`);
-            }
             const target = writer.path(RUN_FILES.bestModel);
             const temporary = `${target}.tmp-${process.pid}`;
             const old = `${target}.old`;
@@ -841,7 +844,8 @@ export class VLMGRPOSystem {
             iteration,
             time: new Date().toISOString(),
             epoch: consumed / this.train!.size,
-            metrics: Object.fromEntries(Object.entries({ ...metrics, ...report.rollout }).filter(([, value]) => Number.isFinite(value))),
+            // With every sample failed there is no reward to report: GRPO's 0 would read as a real value.
+            metrics: Object.fromEntries(Object.entries({ ...metrics, ...report.rollout }).filter(([key, value]) => Number.isFinite(value) && !(summary.failed === samples && /^(reward|reward_std|rewards\/.+\/(mean|std))$/u.test(key)))),
             timings_s: timings,
             samples: { total: samples, failed: summary.failed },
             failures: stepFailures,
@@ -850,7 +854,7 @@ export class VLMGRPOSystem {
           state = { ...state, iteration, sampler: this.samplerState(consumed), metrics: [...state.metrics, line], training_seconds: state.training_seconds + total };
           stepOfLastIteration = trainer.step;
           const trackData: Record<string, unknown> = { ...line.metrics, ...Object.fromEntries(Object.entries(timings).map(([key, value]) => [`time/${key}`, value])), 'samples/failed': summary.failed };
-          progress.tick(iteration, { reward: metrics['reward'], kl: metrics['kl'] });
+          progress.tick(iteration, { reward: line.metrics['reward'], kl: line.metrics['kl'] });
           this.logger.debug(`iteration ${iteration}: ${JSON.stringify(line.metrics)}`);
           await this.options.onIteration?.(iteration, line);
           if (summary.stop) {

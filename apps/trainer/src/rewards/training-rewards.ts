@@ -101,6 +101,12 @@ export interface TrainingRewardsOptions {
 
 type Values = Map<string, (number | null)[]>;
 
+/**
+ * Largest usable combined reward magnitude: group statistics square the rewards (standard
+ * deviations), so beyond ~1e154 they overflow to Infinity; 1e150 leaves room for sums.
+ */
+export const MAX_COMBINED_REWARD = 1e150;
+
 const emptyReport = (): RewardBatchReport => ({ failures: [], timings: { rendering: 0, scoring: 0, wall: 0 }, images: 0, rollout: {}, rolloutSummary: null });
 
 /** The trainer's GRPO reward functions (see the file header). */
@@ -239,7 +245,8 @@ export class TrainingRewards {
   /**
    * A sample whose combined reward is not finite is a failed sample (stage `rewards`), never a
    * 0: GRPO forms Σ_k w_k·r_k (`sum_then_normalize`) or Σ_k w_k·z_k with group z-scores
-   * |z_k| ≤ √n (`normalize_then_sum`); either overflowing (e.g. a weight of 1e308) fails the sample.
+   * |z_k| ≤ √n (`normalize_then_sum`); either beyond {@link MAX_COMBINED_REWARD} (e.g. a weight
+   * of 1e308) fails the sample.
    */
   private checkCombinedRewards(values: Values, n: number, failed: Map<number, SampleFailure>): void {
     const normalizeFirst = this.config.reward_settings.aggregation === 'normalize_then_sum';
@@ -254,9 +261,10 @@ export class TrainingRewards {
         sum += this.weights[k]! * value;
         normalized += Math.abs(this.weights[k]!) * bound;
       });
-      if (!Number.isFinite(sum) || (normalizeFirst && !Number.isFinite(normalized))) {
-        const what = Number.isFinite(sum) ? `the weighted sum of its normalised rewards can reach ${normalized}` : `its combined reward Σ weight·reward is ${sum}`;
-        failed.set(sample, { stage: 'rewards', sample, message: `${what}: not finite (check the reward_settings weights)` });
+      const usable = (value: number) => Number.isFinite(value) && Math.abs(value) <= MAX_COMBINED_REWARD;
+      if (!usable(sum) || (normalizeFirst && !usable(normalized))) {
+        const what = usable(sum) ? `the weighted sum of its normalised rewards can reach ${normalized}` : `its combined reward Σ weight·reward is ${sum}`;
+        failed.set(sample, { stage: 'rewards', sample, message: `${what}: not finite or beyond ±${MAX_COMBINED_REWARD} (check the reward_settings weights)` });
       }
     }
   }
