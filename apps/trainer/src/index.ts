@@ -50,7 +50,7 @@ export { FailureTracker, type FailureTrackerState, type IterationFailureSummary,
 export { LOG_LEVELS, Logger, type ConsoleOverlay, type LogLevel, type LogSink, type LoggerOptions } from './runtime/logger.js';
 export { Progress, formatDuration, type ProgressOptions, type ProgressStream, type ProgressValues } from './runtime/progress.js';
 export { StopSignal, type StopSignalName } from './runtime/stop-signal.js';
-export { adaptImageRewards, adaptRenderer, loadComponents } from './system/load-components.js';
+export { adaptImageRewards, adaptRenderer, loadComponents, loadRewardModels, type RewardModels } from './system/load-components.js';
 export { adamWFromConfig, createPolicyEngine, engineBackedPolicy, type PolicyEngineChoice, type PolicyWebGpuModule, type PolicyWrapperLike } from './system/policy-engine.js';
 export {
   IMAGE_REWARD_NAMES,
@@ -68,3 +68,12 @@ export {
   type TrainablePolicy,
 } from './system/ports.js';
 export { WandbTracker, type WandbOptions, type WandbTableRow } from './tracking/wandb.js';
+export { imageComponentsOf, type RolloutBackend, type RolloutKey, type RolloutMetrics, type RolloutRequest } from './rollout/rollout-backend.js';
+export { LocalRolloutBackend } from './rollout/local-backend.js';
+export { RedisRolloutBackend, type RedisRolloutBackendOptions } from './rollout/redis-backend.js';
+export { RolloutWorker, type RolloutWorkerOptions, type WorkerExit } from './rollout/worker.js';
+export { renderAndScoreGroups, type GroupOutcome, type GroupRolloutOptions, type GroupTimings, type RolloutGroup } from './rollout/group-rollout.js';
+export { canonicalJson, identityDifferences, modelFingerprint, rolloutConfigHash, rolloutIdentity, type RolloutIdentity } from './rollout/config-hash.js';
+export { ROLLOUT_FORMAT, ROLLOUT_QUEUE, groupJobSchema, groupResultSchema, renderJobSchema, renderResultSchema, scoreJobSchema, scoreResultSchema, type GroupJob, type GroupResult, type RenderJob, type ScoreJob } from './rollout/job-schema.js';
+export { DEFAULT_REDIS_URL, REDIS_URL_ENV, redactRedisUrl, redisOptions, redisUrlOf } from './rollout/redis-connection.js';
+export { chunkedSampling, type ChunkedSamplingOptions } from './rollout/chunked-policy.js';

@@ -52,7 +52,7 @@ import {
   type RenderJob,
   type ScoreJob,
 } from './job-schema.js';
-import { redactRedisUrl, redisOptions, redisUrlOf, withDeadline } from './redis-connection.js';
+import { closeWithin, redactRedisUrl, redisOptions, redisUrlOf, withDeadline } from './redis-connection.js';
 import type { RolloutBackend, RolloutKey, RolloutMetrics, RolloutRequest } from './rollout-backend.js';
 import { readRunRecord, takeRefusals, writeRunRecord, type RunRecord } from './run-record.js';
 
@@ -148,12 +148,15 @@ export class RedisRolloutBackend implements RolloutBackend {
         removeOnFail: { age: 24 * 3600, count: 1000 },
       },
     });
-    queue.on('error', () => undefined);
+    let lastError: string | undefined;
+    const remember = (error: Error) => (lastError = error.message);
+    queue.on('error', remember);
     const events = new QueueEvents(ROLLOUT_QUEUE, { connection: redisOptions(config, `vlm-grpo-trainer-events-${runId}`), prefix: r.queue_prefix });
-    events.on('error', () => undefined);
+    events.on('error', remember);
+    const last = () => lastError;
     try {
-      await withDeadline(Promise.all([queue.waitUntilReady(), events.waitUntilReady()]), r.redis_timeout_s, 'connecting', url);
-      const current = await withDeadline(readRunRecord(queue), r.redis_timeout_s, 'reading the run record', url);
+      await withDeadline(Promise.all([queue.waitUntilReady(), events.waitUntilReady()]), r.redis_timeout_s, 'connecting', url, last);
+      const current = await withDeadline(readRunRecord(queue), r.redis_timeout_s, 'reading the run record', url, last);
       if (current && current.run_id !== runId) {
         throw new TrainerError(
           'TRAINER_ROLLOUT_REFUSED',
@@ -162,10 +165,10 @@ export class RedisRolloutBackend implements RolloutBackend {
         );
       }
       // A clean queue: nothing of a previous session (killed trainer, --resume) survives.
-      await withDeadline(queue.obliterate({ force: true }), r.redis_timeout_s, 'cleaning the queue', url);
-      await withDeadline(takeRefusals(queue), r.redis_timeout_s, 'cleaning the queue', url);
+      await withDeadline(queue.obliterate({ force: true }), r.redis_timeout_s, 'cleaning the queue', url, last);
+      await withDeadline(takeRefusals(queue), r.redis_timeout_s, 'cleaning the queue', url, last);
     } catch (error) {
-      await Promise.allSettled([queue.close(), events.close()]);
+      await closeWithin([queue, events]);
       throw error;
     }
     const backend = new RedisRolloutBackend(config, logger, runId, hash, identity, queue, events, options.pollSeconds ?? 1);
@@ -557,6 +560,6 @@ export class RedisRolloutBackend implements RolloutBackend {
         this.url,
       ).catch(() => undefined);
     }
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    await closeWithin([this.events, this.queue]);
   }
 }

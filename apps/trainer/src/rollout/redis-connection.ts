@@ -73,14 +73,17 @@ export function redisOptions(config: TrainerConfig, name: string): RedisOptions 
  * Resolve `promise`, or reject with `TRAINER_ROLLOUT_UNAVAILABLE` after `seconds` (what Redis was
  * asked for is named in the message).
  */
-export async function withDeadline<T>(promise: Promise<T>, seconds: number, what: string, url: string): Promise<T> {
+export async function withDeadline<T>(promise: Promise<T>, seconds: number, what: string, url: string, lastError?: () => string | undefined): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new TrainerError('TRAINER_ROLLOUT_UNAVAILABLE', `Redis at ${redactRedisUrl(url)} did not answer within ${seconds} s (${what}); rollout_settings.redis_timeout_s bounds the wait`)),
+          () => {
+            const last = lastError?.();
+            reject(new TrainerError('TRAINER_ROLLOUT_UNAVAILABLE', `Redis at ${redactRedisUrl(url)} did not answer within ${seconds} s (${what}${last ? `; last error: ${last}` : ''}); rollout_settings.redis_timeout_s bounds the wait`));
+          },
           seconds * 1000,
         );
         timer.unref();
@@ -89,4 +92,18 @@ export async function withDeadline<T>(promise: Promise<T>, seconds: number, what
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Close BullMQ queues, workers or listeners; those that do not close within `seconds` (Redis gone) are disconnected. */
+export async function closeWithin(items: ReadonlyArray<{ close(): Promise<void>; disconnect(): Promise<void> }>, seconds = 5): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    Promise.allSettled(items.map((item) => item.close())).then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), seconds * 1000);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!closed) await Promise.allSettled(items.map((item) => item.disconnect()));
 }

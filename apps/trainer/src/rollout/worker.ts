@@ -46,7 +46,7 @@ import {
   type RolloutResult,
   type ScoreResult,
 } from './job-schema.js';
-import { redactRedisUrl, redisOptions, redisUrlOf } from './redis-connection.js';
+import { closeWithin, redactRedisUrl, redisOptions, redisUrlOf } from './redis-connection.js';
 import { imageComponentsOf } from './rollout-backend.js';
 import { readRunRecord, recordRefusal, type Refusal } from './run-record.js';
 
@@ -83,6 +83,8 @@ export class RolloutWorker {
   private busySeconds = 0;
   private readonly startedAt = performance.now();
   private lastLog = performance.now();
+  /** The job being processed (graceful shutdown waits for it). */
+  private inHand: Promise<unknown> | undefined;
 
   private constructor(
     readonly id: string,
@@ -107,7 +109,12 @@ export class RolloutWorker {
     const identity = await rolloutIdentity(config);
     const hash = rolloutConfigHash(identity);
     const queue = new Queue(ROLLOUT_QUEUE, { connection: redisOptions(config, `vlm-grpo-worker-${id}`), prefix: r.queue_prefix });
-    queue.on('error', () => undefined);
+    let lastError: string | undefined;
+    queue.on('error', (error) => {
+      // ioredis retries forever; say each new reason once (wrong password, refused connection…).
+      if (error.message !== lastError) logger.warning(`worker ${id}: Redis ${redactRedisUrl(url)}: ${error.message} (retrying)`);
+      lastError = error.message;
+    });
     logger.info(`worker ${id}: Redis ${redactRedisUrl(url)}, queue ${r.queue_prefix}:${ROLLOUT_QUEUE}, config hash ${hash.slice(0, 12)}`);
     const record = await readRunRecord(queue);
     if (record && record.config_hash !== hash) {
@@ -124,7 +131,7 @@ export class RolloutWorker {
 
   private run(): void {
     const r = this.options.config.rollout_settings;
-    this.worker = new Worker(ROLLOUT_QUEUE, (job, token) => this.process(job, token), {
+    this.worker = new Worker(ROLLOUT_QUEUE, (job, token) => this.track(this.process(job, token)), {
       connection: redisOptions(this.options.config, `vlm-grpo-worker-${this.id}`),
       prefix: r.queue_prefix,
       name: this.id,
@@ -146,6 +153,13 @@ export class RolloutWorker {
   /** Jobs done and busy seconds since the start. */
   stats(): { jobs: number; busySeconds: number; uptimeSeconds: number } {
     return { jobs: this.jobs, busySeconds: this.busySeconds, uptimeSeconds: (performance.now() - this.startedAt) / 1000 };
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inHand = work;
+    return work.finally(() => {
+      if (this.inHand === work) this.inHand = undefined;
+    });
   }
 
   private async process(job: Job, token: string | undefined): Promise<RolloutResult> {
@@ -236,15 +250,23 @@ export class RolloutWorker {
 
   /** Stop at once: the job in hand is abandoned (its lock expires and another worker takes it). */
   async forceClose(): Promise<void> {
-    await this.worker?.close(true).catch(() => undefined);
+    const worker = this.worker;
+    if (worker) await closeWithin([{ close: () => worker.close(true), disconnect: () => worker.disconnect() }]);
     await this.shutdown({ reason: 'closed' });
   }
 
   private shutdown(exit: WorkerExit): Promise<void> {
     this.closing ??= (async () => {
-      // A refusal comes from inside a job: closing without waiting for it avoids waiting on ourselves.
-      await this.worker?.close(exit.reason === 'refused').catch(() => undefined);
-      await this.queue.close().catch(() => undefined);
+      const worker = this.worker;
+      if (worker) {
+        // Take no new job, let the one in hand finish (a refusal comes from inside a job: no
+        // waiting on ourselves), then close. BullMQ's own graceful close can stall on a
+        // connection that went through a Redis restart, so the wait is ours and the close forced.
+        await worker.pause(true).catch(() => undefined);
+        if (exit.reason !== 'refused') await this.inHand?.catch(() => undefined);
+        await closeWithin([{ close: () => worker.close(true), disconnect: () => worker.disconnect() }]);
+      }
+      await closeWithin([this.queue]);
       await this.models.dispose().catch(() => undefined);
       const { jobs, busySeconds } = this.stats();
       this.options.logger.info(`worker ${this.id}: stopped after ${jobs} jobs (${busySeconds.toFixed(1)} busy seconds)`);
