@@ -58,7 +58,7 @@ export async function runCli(argv: readonly string[], io: CliIo = process, syste
     return 2;
   }
   const logger = system.logger ?? new Logger();
-  const run = new VLMGRPOSystem(args.configFile, { ...system, overrides: args.overrides, ...(args.resume === false ? {} : { resume: args.resume }), logger });
+  const run = new VLMGRPOSystem(args.configFile, { ...system, overrides: args.overrides, ...(args.resume === false ? {} : { resume: args.resume }), ...(args.allowConfigChange ? { allowConfigChange: true } : {}), logger });
   try {
     const config = await run.loadConfig();
     logger.level = config.logging_settings.level;

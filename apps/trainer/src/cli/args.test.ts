@@ -75,4 +75,15 @@ describe('help', () => {
     expect(text).toContain('--resume');
     expect(text).toContain('reward_settings.subject_kept.weight  (number; 2)');
   });
+  it('refuses __proto__, constructor and prototype as keys, in flag names and in JSON values', () => {
+    for (const argv of [['--__proto__.polluted', '1'], ['--training_settings.constructor', '1'], ['--training_settings.prototype=1'], ['--training_settings', '{"__proto__": {"polluted": 1}}'], ['--tracking', '{"wandb": {"constructor": {}}}']]) {
+      expect(() => parseCliArguments(argv), argv.join(' ')).toThrow(/is a reserved name, not a configuration key/u);
+    }
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('takes --allow-config-change (for --resume)', () => {
+    expect(parseCliArguments(['train', '--resume', '--allow-config-change']).allowConfigChange).toBe(true);
+    expect(parseCliArguments(['train', '--resume']).allowConfigChange).toBe(false);
+  });
 });

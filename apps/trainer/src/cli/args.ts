@@ -7,7 +7,10 @@
  *   (`2e-6`, `true`, `null`, `[1,2]`), else kept as strings. A boolean key given last or followed
  *   by another flag means `true` (`--output_settings.overwrite`).
  * - `--resume` (continue the run in the output folder from its latest checkpoint), or
- *   `--resume=<checkpoint folder>` for a specific one.
+ *   `--resume=<checkpoint folder>` for a specific one. A resume uses the run's own stored
+ *   configuration with the given flags on top; flags that change what is trained (learning rate,
+ *   batch, G…) are refused unless `--allow-config-change` is given too.
+ * - Keys named `__proto__`, `constructor` or `prototype` are refused (in flag names and in JSON values).
  * - `--output-dir <dir>` (= `--output_settings.output_dir`), `--device <d>` (= `--model_settings.device`).
  * - `--help` / `-h`.
  * Positional arguments are prompts and only `enhance` takes them.
@@ -34,6 +37,8 @@ export interface CliArguments {
   overrides: JsonObject;
   /** `--resume`: `true` for the latest checkpoint of the run folder, or a checkpoint folder. */
   resume: boolean | string;
+  /** `--allow-config-change`: resume even when the flags change what the run trains (default: false). */
+  allowConfigChange: boolean;
   /** `--help` was given. */
   help: boolean;
   /** Positional prompts (`enhance` only). */
@@ -47,7 +52,21 @@ const SHORTCUTS: Record<string, string> = {
 };
 
 /** The flags of the command line besides configuration keys (for typo suggestions). */
-export const CLI_FLAGS = ['config', 'resume', 'help', ...Object.keys(SHORTCUTS)] as const;
+export const CLI_FLAGS = ['config', 'resume', 'allow-config-change', 'help', ...Object.keys(SHORTCUTS)] as const;
+
+/** Names that would reach an object's prototype when used as keys: never configuration keys. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** The first reserved key (see {@link RESERVED_KEYS}) inside a decoded JSON value, as a dotted path. */
+function reservedKeyIn(value: unknown, path: string): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const key of Object.keys(value)) {
+    if (RESERVED_KEYS.has(key)) return `${path}.${key}`;
+    const inner = reservedKeyIn((value as Record<string, unknown>)[key], `${path}.${key}`);
+    if (inner !== undefined) return inner;
+  }
+  return undefined;
+}
 
 /** Top-level configuration sections and keys, which a bare `--name` may also set. */
 const ROOT_KEYS: readonly string[] = Object.keys(trainerConfigSchema.shape);
@@ -61,7 +80,7 @@ function usage(message: string): TrainerError {
  * @throws TrainerError `TRAINER_CLI_USAGE` naming the offending argument.
  */
 export function parseCliArguments(argv: readonly string[]): CliArguments {
-  const result: CliArguments = { command: 'train', commandGiven: false, overrides: {}, resume: false, help: false, prompts: [] };
+  const result: CliArguments = { command: 'train', commandGiven: false, overrides: {}, resume: false, allowConfigChange: false, help: false, prompts: [] };
   let index = 0;
   let commandSeen = false;
   let positionalOnly = false;
@@ -103,6 +122,8 @@ export function parseCliArguments(argv: readonly string[]): CliArguments {
     const name = equals === -1 ? body : body.slice(0, equals);
     const inline = equals === -1 ? undefined : body.slice(equals + 1);
     if (name === '') throw usage(`empty option name in "${argument}"`);
+    const reserved = name.split('.').find((segment) => RESERVED_KEYS.has(segment));
+    if (reserved !== undefined) throw usage(`"--${name}": "${reserved}" is a reserved name, not a configuration key`);
     if (name === 'config') {
       const value = takeValue('--config', inline, false)!;
       if (value === '') throw usage('--config needs a file path');
@@ -110,6 +131,8 @@ export function parseCliArguments(argv: readonly string[]): CliArguments {
     } else if (name === 'resume') {
       // Only the inline form takes a folder, so `--resume` never swallows a prompt.
       result.resume = inline === undefined || inline === 'true' ? true : inline === 'false' ? false : inline;
+    } else if (name === 'allow-config-change') {
+      result.allowConfigChange = inline === undefined || inline === 'true';
     } else if (SHORTCUTS[name] !== undefined) {
       const value = takeValue(`--${name}`, inline, false)!;
       result.overrides[SHORTCUTS[name]] = value;
@@ -119,7 +142,10 @@ export function parseCliArguments(argv: readonly string[]): CliArguments {
       throw usage(`unknown option "--${name}"${suggestion ? ` (did you mean --${suggestion}?)` : ''}`);
     } else if (/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/u.test(name)) {
       const value = takeValue(`--${name}`, inline, true);
-      result.overrides[name] = value === undefined ? true : parseCliValue(value);
+      const decoded = value === undefined ? true : parseCliValue(value);
+      const inner = reservedKeyIn(decoded, `--${name}`);
+      if (inner !== undefined) throw usage(`"${inner}": "${inner.split('.').at(-1)}" is a reserved name, not a configuration key`);
+      Object.defineProperty(result.overrides, name, { value: decoded, enumerable: true, writable: true, configurable: true });
     } else {
       throw usage(`unknown option "${argument}"`);
     }

@@ -132,7 +132,11 @@ export function helpText(options: HelpOptions = {}): string {
     'Options:',
     '  --config <file>          user configuration (JSON), layered: defaults ← config/default_config.json ← file ← flags',
     ...(command === undefined || command === 'train'
-      ? ['  --resume                 continue the run in the output folder from its latest checkpoint', '  --resume=<folder>        continue from a specific checkpoint_iter_N folder']
+      ? [
+          "  --resume                 continue the run in the output folder from its latest good checkpoint, with the run's own settings (flags on top, logged)",
+          '  --resume=<folder>        continue from a specific checkpoint_iter_N folder',
+          '  --allow-config-change    with --resume: accept flags that change what is trained (learning rate, batch, G, …)',
+        ]
       : []),
     '  --output-dir <dir>       run folder (= --output_settings.output_dir)',
     `  --device <device>        ${deviceSchema.options.join(' | ')} (= --model_settings.device)`,
