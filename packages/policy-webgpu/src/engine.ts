@@ -43,7 +43,7 @@ import type {
 } from '@vlm-grpo/grpo';
 import type { ModelConfig, WeightSpec } from '@vlm-grpo/vlm';
 import { PolicyWebGpuError } from './errors.js';
-import { createGpuContext, roundUp, type Command, type GpuContext, type Slice } from './gpu.js';
+import { createGpuContext, roundUp, type Command, type GpuContext, type Slice, type TimestampProfiler } from './gpu.js';
 import { adamwHyper, adamwStep, lerp } from './kernels/adamw.js';
 import { attentionBackward, attentionForward } from './kernels/attention.js';
 import { classifierBackward, classifierForward, gatherRows, scatterRows } from './kernels/classifier.js';
@@ -134,6 +134,12 @@ export class WebGpuPolicyEngine implements PolicyEngine {
   private optimizer: { commands: Command[]; hyper: GPUBuffer; normUniform: GPUBuffer; normOut: GPUBuffer; partials: number; buffers: GPUBuffer[] } | null = null;
   /** Bumped whenever the weights change (samplers that copy weights use it). */
   weightsVersion = 0;
+  /**
+   * When set, every dispatch gets its own compute pass with timestamp writes into this profiler
+   * (the benchmark's per-kernel profile; needs a context created with `timestamps: true`).
+   * Default: null (one compute pass per copy-free run of dispatches).
+   */
+  profiler: TimestampProfiler | null = null;
   private disposed = false;
 
   private constructor(
@@ -185,6 +191,15 @@ export class WebGpuPolicyEngine implements PolicyEngine {
       );
     }
     const context = options.context ?? (await createGpuContext());
+    const limit = context.device.limits.maxStorageBufferBindingSize;
+    const largest = specs.reduce((a, s) => (s.shape.reduce((x, y) => x * y, 1) > a.shape.reduce((x, y) => x * y, 1) ? s : a), specs[0]!);
+    const largestBytes = largest.shape.reduce((x, y) => x * y, 1) * 4;
+    if (largestBytes > limit) {
+      throw new PolicyWebGpuError(
+        'WEBGPU_UNSUPPORTED',
+        `${source}: tensor ${largest.name} [${largest.shape.join(', ')}] needs a ${largestBytes}-byte storage binding; this adapter allows ${limit} (maxStorageBufferBindingSize)`,
+      );
+    }
     const engine = new WebGpuPolicyEngine(context, config, { ...rawConfig }, specs, options);
     const flat = new Float32Array(engine.layout.total);
     for (const entry of engine.layout.entries) flat.set(weights.get(entry.name)!.data, entry.offset);
@@ -278,7 +293,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     this.ensureGrads();
     this.context.write(plan.inputs.gradLogp, g);
     this.context.write(this.invTemperature, Float32Array.of(1 / trained.temperature, 0, 0, 0));
-    this.context.submit(plan.backward);
+    this.submit(plan.backward);
     // The logits now hold dlogits: a second backward needs a new forwardTrain.
     this.trained = null;
     await this.context.device.queue.onSubmittedWorkDone();
@@ -296,12 +311,12 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     this.context.writeUniform(opt.normUniform, globalNormUniform(opt.partials, maxNorm));
     // First pass: the norm only (its read-back decides whether to update).
     const normCommands = opt.commands.filter((c) => c.label.startsWith('norm'));
-    this.context.submit(normCommands);
+    this.submit(normCommands);
     const norm = (await this.context.readF32(opt.normOut, 1))[0]!;
     if (Number.isFinite(norm)) {
       this.stepCount += 1;
       this.context.writeUniform(opt.hyper, adamwHyper({ ...this.adamW, learningRate: options.learningRate, step: this.stepCount }));
-      this.context.submit(opt.commands.filter((c) => !c.label.startsWith('norm')));
+      this.submit(opt.commands.filter((c) => !c.label.startsWith('norm')));
       this.weightsVersion += 1;
       this.trained = null;
     }
@@ -312,7 +327,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
   /** Drop the accumulated gradients. */
   async zeroGrad(): Promise<void> {
     this.assertLive('zeroGrad');
-    if (this.grads) this.context.submit([{ kind: 'clear', label: 'zero_grad', buffer: this.grads, offset: 0, size: this.grads.size }]);
+    if (this.grads) this.submit([{ kind: 'clear', label: 'zero_grad', buffer: this.grads, offset: 0, size: this.grads.size }]);
   }
 
   /** An independent copy on the same device (same weights, fresh optimizer and gradients). */
@@ -323,7 +338,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
       padTokenId: this.padTokenId,
       ...(this.sampler ? { sampler: this.sampler } : {}),
     });
-    this.context.submit([{ kind: 'copy', label: 'clone', src: this.params, srcOffset: 0, dst: copy.params, dstOffset: 0, size: this.params.size }]);
+    this.submit([{ kind: 'copy', label: 'clone', src: this.params, srcOffset: 0, dst: copy.params, dstOffset: 0, size: this.params.size }]);
     await this.context.device.queue.onSubmittedWorkDone();
     return copy;
   }
@@ -351,7 +366,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     const commands = this.ranges(0, this.layout.total).map(([a, b]) =>
       lerp(this.context, 'sync', { n: b - a, alpha, src: { buffer: src, offset: a * 4, size: (b - a) * 4 }, dst: { buffer: this.params, offset: a * 4, size: (b - a) * 4 } }),
     );
-    this.context.submit(commands);
+    this.submit(commands);
     await this.context.device.queue.onSubmittedWorkDone();
     temporary?.destroy();
     this.weightsVersion += 1;
@@ -461,7 +476,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     const perRow = plan.sel / n;
     for (let b = 0; b < n; b += 1) for (let j = 0; j < perRow; j += 1) sel[b * perRow + j] = b * s + Math.min(j, s - 1);
     this.writeInputs(plan, ids, mask, pos, sel, new Uint32Array(plan.sel), 1);
-    this.context.submit(plan.forward);
+    this.submit(plan.forward);
     const v = this.config.vocabSize;
     const all = await this.context.readF32(plan.logitsBuffer!, plan.sel * v);
     const out = new Float32Array(n * t * v);
@@ -498,6 +513,10 @@ export class WebGpuPolicyEngine implements PolicyEngine {
   }
 
   // ---------------------------------------------------------------- internals
+
+  private submit(commands: readonly Command[]): void {
+    this.context.submit(commands, this.profiler ?? undefined);
+  }
 
   private ensureGrads(): GPUBuffer {
     this.grads ??= this.context.buffer('grads', this.layout.total * 4);
@@ -622,7 +641,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
   }
 
   private async runForward(plan: Plan, lengths: number[], withEntropy: boolean): Promise<PerTokenResult> {
-    this.context.submit(plan.forward);
+    this.submit(plan.forward);
     const out = await this.context.readF32(plan.out, plan.sel * 3);
     const logProbs = lengths.map((len, r) => Float32Array.from({ length: len }, (_, j) => out[3 * (r * plan.tc + j)]!));
     if (!withEntropy) return { logProbs };
@@ -667,7 +686,13 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     const M = cfg.intermediateSize;
     const V = cfg.vocabSize;
     const L = cfg.numLayers;
-    const f32 = (label: string, count: number) => ctx.buffer(label, count * 4);
+    const limit = ctx.device.limits.maxStorageBufferBindingSize;
+    const f32 = (label: string, count: number) => {
+      if (count * 4 > limit) {
+        throw new PolicyWebGpuError('WEBGPU_UNSUPPORTED', `batch ${n}×${s} tokens: activation ${label} needs ${count * 4} bytes in one binding; this adapter allows ${limit} (maxStorageBufferBindingSize): use smaller micro-batches`);
+      }
+      return ctx.buffer(label, count * 4);
+    };
     const whole = (buffer: GPUBuffer): Slice => ({ buffer });
     const P = (...names: string[]) => paramSlice(this.layout, this.params, ...names);
     const grads = this.ensureGrads();

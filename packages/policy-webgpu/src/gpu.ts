@@ -242,7 +242,7 @@ export class TimestampProfiler {
   private readonly capacity: number;
   private readonly device: GPUDevice;
 
-  constructor(context: GpuContext, capacity = 4096) {
+  constructor(context: GpuContext, capacity = 2048) {
     if (!context.hasTimestamps) throw new PolicyWebGpuError('WEBGPU_NO_TIMESTAMPS', 'the device was created without timestamp-query');
     this.device = context.device;
     this.capacity = capacity;
