@@ -1,0 +1,3 @@
+import { createProjectConfig } from '../../vitest.shared.js';
+
+export default createProjectConfig('@vlm-grpo/models');
