@@ -8,12 +8,13 @@
 #      weights, for `train-all.py --stages export,eval --resume` without retraining), log.txt.
 #
 # Usage (repository root, Node from the device bundle): bash tools/world/gpu-train.sh
-# Environment: OUT (default /tmp/world-out), WORLD_MINUTES training budget (default 6),
+# Environment: OUT (default /tmp/world-out), WORLD_MINUTES training budget (default 5.5; the whole
+# script then takes about 8 minutes),
 # WORLD_TRAIN / WORLD_VAL pictures (default 50000 / 1000), WORLD_WORK scratch (default /tmp/world).
 # Unpack here: cat world-models.tgz.* | tar -xzf - -C data/models   (gives world-clip/, world-sd/).
 set -uo pipefail
 OUT=${OUT:-/tmp/world-out}
-MINUTES=${WORLD_MINUTES:-6}
+MINUTES=${WORLD_MINUTES:-5.5}
 TRAIN=${WORLD_TRAIN:-50000}
 VAL=${WORLD_VAL:-1000}
 WORK=${WORLD_WORK:-/tmp/world}
@@ -31,7 +32,7 @@ start=$(date +%s)
   node tools/world/write-dataset.mjs --out "$WORK/data" --train "$TRAIN" --val "$VAL" || exit 10
   python3 tools/world/train-all.py --data "$WORK/data" --out "$WORK/models" --minutes "$MINUTES" || echo "train-all.py exited with $?"
   echo "== check-export ($(( $(date +%s) - start )) s so far)"
-  node tools/world/check-export.mjs --models "$WORK/models" --data "$WORK/data" --report "$WORK/models/report.json" \
+  node tools/world/check-export.mjs --models "$WORK/models" --data "$WORK/data" --report "$WORK/models/report.json" --captions 120 \
     --json "$WORK/models/check-export.json" --sheet "$WORK/models/check-samples.png" || echo "check-export.mjs exited with $?"
   echo "== done in $(( $(date +%s) - start )) s"
 } 2>&1 | tee "$LOG"

@@ -11,10 +11,10 @@ data/world/tokenizer) is copied into the exported folders; its ids are the ones 
 Stages (each one's share of --minutes; every stage saves its weights to OUT/checkpoints, and
 `--stages export,eval --resume` re-exports from them without training):
 
-1. vae (15 %): a KL autoencoder 64x64x3 <-> 4x16x16 (encoder/decoder of conv ResNet blocks,
+1. vae (12 %): a KL autoencoder 64x64x3 <-> 4x16x16 (encoder/decoder of conv ResNet blocks,
    channels 32/64/128, factor 4), loss L1 + MSE + 1e-4 KL (per element). Departure from SD's
    AutoencoderKL: no attention, no perceptual or GAN loss. scaling_factor = 1/std of the latents.
-2. clip (30 %): transformers CLIPTextModelWithProjection (4 layers x 128, 4 heads, quick-GELU,
+2. clip (25 %): transformers CLIPTextModelWithProjection (4 layers x 128, 4 heads, quick-GELU,
    77 positions) + CLIPVisionModelWithProjection (64 px, patch 8, 4 layers x 160, 4 heads),
    projection 128, symmetric InfoNCE with a learned temperature (CLIP), targets shared by equal
    captions in a batch (no false negatives), 25 % of the texts are the caption's subject (the
@@ -1223,7 +1223,7 @@ def main(argv=None):
         load_checkpoints(ctx, done)
         report["resumed"] = list(done)
     budget = max(0.0, clock.total - clock.elapsed())
-    shares = {"vae": 0.15, "clip": 0.30}
+    shares = {"vae": 0.12, "clip": 0.25}
 
     def run(name, fn):
         t = time.time()
