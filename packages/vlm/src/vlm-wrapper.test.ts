@@ -258,3 +258,43 @@ describe('enhancePrompt fallback', () => {
     expect(VlmError.isInstance(error) && error.code).toBe('VLM_INVALID_ARGUMENT');
   });
 });
+
+describe('prompts longer than the context, emoji and empty prompts', () => {
+  // Random letters tokenise to roughly one token per letter or two: far beyond tiny-gpt2's 64 positions.
+  const long = Array.from({ length: 600 }, (_, i) => String.fromCharCode(97 + ((i * 7919) % 26))).join('');
+
+  it('truncate to the context (counted and logged) and never break the other prompts of a batch', async () => {
+    const logged: string[] = [];
+    const wrapper = VLMWrapper.fromModel(plain.model.clone(), plain.tokenizer, { logger: (message) => logged.push(message) });
+    const limit = wrapper.contextLength;
+    expect(limit).toBe(64);
+    const results = await wrapper.enhancePromptsDetailed(['a cat', long, '🐱🐶🌃', '', 'city skyline at night'], { maxNewTokens: 16, fallback: 'original' });
+    expect(results).toHaveLength(5);
+    // Tiny random weights write noise, which may fall back for quality; never for a generation error.
+    for (const result of results) expect(result.failure?.reason).not.toBe('error');
+    expect(wrapper.truncatedPrompts).toBe(1);
+    expect(logged.filter((line) => line.includes('tokens are dropped'))).toHaveLength(1);
+    expect(logged[0]).toMatch(/^\[vlm\] prompt 2 of the batch has \d+ tokens, more than the policy's context of 64 allows with 16 tokens kept for the completion/u);
+
+    // GRPO sampling: the prompt ids fit the context with the completion.
+    const sampled = await wrapper.sample([long, 'a cat'], { maxNewTokens: 16, numReturnSequences: 2, seed: 1 });
+    expect(sampled.promptIds).toHaveLength(4);
+    for (const [row, ids] of sampled.promptIds.entries()) expect(ids.length + sampled.completionIds[row]!.length).toBeLessThanOrEqual(limit);
+    expect(sampled.promptIds[0]!.length).toBe(limit - 16);
+    expect(wrapper.truncatedPrompts).toBe(2);
+    wrapper.dispose();
+  });
+
+  it('a batch whose generation throws is retried prompt by prompt, so only the bad prompt falls back', async () => {
+    const wrapper = VLMWrapper.fromModel(plain.model.clone(), plain.tokenizer);
+    const generate = wrapper.model.generate.bind(wrapper.model);
+    wrapper.model.generate = async (ids, options) => {
+      if (ids.some((row) => row.length > 40)) throw new Error('memory access out of bounds');
+      return generate(ids, options);
+    };
+    const results = await wrapper.enhancePromptsDetailed(['a cat', 'x '.repeat(30), 'a dog'], { maxNewTokens: 8, fallback: 'original' });
+    expect(results.map((result) => result.failure?.reason === 'error')).toEqual([false, true, false]);
+    expect(results[1]!.failure?.detail).toContain('memory access out of bounds');
+    wrapper.dispose();
+  });
+});

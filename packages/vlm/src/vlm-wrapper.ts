@@ -148,6 +148,7 @@ export class VLMWrapper implements TfjsPolicy {
   /** The completion prefix template in use (`{prompt}` not yet filled), or null when off. */
   readonly completionPrefix: string | null;
   private readonly settings: Required<Omit<VLMWrapperSettings, 'logger' | 'promptFormat' | 'completionPrefix'>> & { logger?: (message: string) => void };
+  private truncatedCount = 0;
 
   private constructor(model: CausalLM, tokenizer: TextTokenizer, settings: VLMWrapperSettings) {
     this.model = model;
@@ -241,6 +242,39 @@ export class VLMWrapper implements TfjsPolicy {
     return this.completionPrefix.split('{prompt}').join(cleaned);
   }
 
+  /**
+   * Tokens the policy can attend to: GPT-2's `n_positions` (learned position embeddings: a longer
+   * input cannot run); unbounded for rotary models.
+   */
+  get contextLength(): number {
+    return this.model.config.architecture === 'gpt2' ? this.model.config.maxPositions : Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Left-truncate (in place) prompt ids longer than the context minus the room kept for the
+   * completion (`min(maxNewTokens, context/2)` tokens), as transformers' `truncation_side='left'`
+   * does for generation: the end of the template (the turn the model answers) is kept. Each cut is
+   * counted in {@link truncatedPrompts} and logged.
+   */
+  private fitToContext(rows: number[][], maxNewTokens: number): void {
+    const limit = this.contextLength;
+    if (!Number.isFinite(limit)) return;
+    const budget = limit - Math.min(Math.max(0, maxNewTokens), Math.floor(limit / 2));
+    rows.forEach((ids, i) => {
+      if (ids.length <= budget) return;
+      this.truncatedCount += 1;
+      this.settings.logger?.(
+        `[vlm] prompt ${i + 1} of the batch has ${ids.length} tokens, more than the policy's context of ${limit} allows with ${limit - budget} tokens kept for the completion: its first ${ids.length - budget} tokens are dropped (${this.truncatedCount} prompt${this.truncatedCount === 1 ? '' : 's'} truncated so far)`,
+      );
+      rows[i] = ids.slice(ids.length - budget);
+    });
+  }
+
+  /** Prompts truncated to the context so far (see {@link contextLength}). */
+  get truncatedPrompts(): number {
+    return this.truncatedCount;
+  }
+
   private decodeCompletion(ids: readonly number[]): string {
     return this.tokenizer.decode(ids, { skipSpecialTokens: true });
   }
@@ -267,6 +301,7 @@ export class VLMWrapper implements TfjsPolicy {
     const encoded = await Promise.all(
       prompts.map(async (prompt, i) => [...(await this.encodePrompt(prompt)), ...(prefixes[i] ? this.tokenizer.encode(prefixes[i]!, { addSpecialTokens: false }) : [])]),
     );
+    this.fitToContext(encoded, sampling.maxNewTokens);
     const out = await this.model.generate(encoded, {
       maxNewTokens: sampling.maxNewTokens,
       doSample: sampling.temperature > 0,
@@ -338,6 +373,12 @@ export class VLMWrapper implements TfjsPolicy {
         raws = out.raws;
       } catch (caught) {
         error = caught;
+        if (batch.length > 1) {
+          // One bad prompt must not take the others down: run each prompt of the batch alone.
+          const alone = await this.enhancePromptsDetailed(batch, { ...options, batchSize: 1, categories: batch.map((_, i) => options.categories?.[start + i]) });
+          results.push(...alone);
+          continue;
+        }
       }
       batch.forEach((prompt, i) => {
         const raw = raws?.[i] ?? '';
