@@ -248,6 +248,14 @@ describe('inputs are checked before training', () => {
     expect(error.message).toContain('/proc does not accept new folders');
   });
 
+  it('an output folder that is not writable says so (not ENOENT), before any model loads', async () => {
+    // sysfs refuses new files even to root (CI runs as root, so chmod cannot make this case).
+    const system = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, logger: captureLogger().logger, overrides: tiny('/sys/kernel'), loadComponents: testComponents() });
+    const error = (await system.runTraining().catch((caught: unknown) => caught)) as Error;
+    expect(error.message).toMatch(/^the run folder \/sys\/kernel is not writable \((EACCES|EPERM|EROFS)/u);
+    expect(error.message).not.toContain('ENOENT');
+  });
+
   it('an empty validation file fails before any model loads, naming the file', async () => {
     const empty = join(folder, 'val.jsonl');
     await writeFile(empty, '\n');

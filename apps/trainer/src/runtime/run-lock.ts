@@ -109,7 +109,11 @@ export class RunLock {
         }
         return new RunLock(path, owner);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+          throw new TrainerError('TRAINER_RUN_LOCKED', `the run folder ${directory} is not writable (${code}${code === 'EROFS' ? ': read-only file system' : ': permission denied'}); choose another --output-dir or fix its permissions`, { cause: error });
+        }
+        if (code !== 'EEXIST') {
           throw new TrainerError('TRAINER_RUN_LOCKED', `could not lock the run folder ${directory} (${path}): ${(error as Error).message}`, { cause: error });
         }
       }
