@@ -253,6 +253,31 @@ describe('FailureTracker', () => {
   });
 });
 
+describe('StopSignal behind a wrapper (npx nx run)', () => {
+  it("takes the terminal's SIGINT and the wrapper's SIGTERM as one stop, and survives a closed console", () => {
+    const exits: number[] = [];
+    const lines: string[] = [];
+    const logger = new Logger({ level: 'DEBUG', console: { write: (line) => lines.push(line) } });
+    logger.attachFile(join(folder, 'run.log'));
+    const stop = new StopSignal({ logger, exit: (code) => exits.push(code) }).install(['SIGINT', 'SIGTERM']);
+    try {
+      process.emit('SIGINT', 'SIGINT');
+      process.emit('SIGTERM', 'SIGTERM');
+      expect(exits).toEqual([]);
+      expect(stop.reason).toBe('SIGINT');
+      expect(lines[0]).toContain(`every message is also in ${join(folder, 'run.log')}`);
+      // Nx closes the pipes: a write error on the console must not end the run.
+      expect(() => process.stdout.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }))).not.toThrow();
+      expect(() => process.stderr.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }))).not.toThrow();
+      process.emit('SIGINT', 'SIGINT');
+      expect(exits).toEqual([130]);
+    } finally {
+      stop.uninstall();
+    }
+    expect(process.stdout.listenerCount('error')).toBe(0);
+  });
+});
+
 describe('StopSignal', () => {
   it('turns the first SIGTERM into a stop request and a second one into an immediate exit', () => {
     const exits: number[] = [];
