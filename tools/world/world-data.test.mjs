@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { trainClipBpe } from '../tokenizer/train-bpe.mjs';
 import { readDataset, TOKEN_LENGTH } from './dataset-format.mjs';
 import { tokenizerCorpus } from './train-tokenizer.mjs';
+import { effectsTable } from './effects-table.mjs';
 import { SPLIT_OFFSETS, writeDataset } from './write-dataset.mjs';
 import { DIFFICULTIES, WORLD_CATEGORIES, worldPrompts } from './write-prompts.mjs';
 
@@ -126,5 +127,13 @@ describe('world tokenizer (data/world/tokenizer)', () => {
     expect(longest).toBeLessThanOrEqual(75);
     // Whole words for the world's vocabulary.
     expect(tokenizer.tokenize('two small red circles, golden hour light').length).toBeLessThanOrEqual(8);
+  });
+});
+
+describe('effects table', () => {
+  it('matches the counts packages/world/README.md states (365 of the 835 bank phrases have an effect)', () => {
+    const { withEffect, total } = effectsTable();
+    expect({ withEffect, total }).toEqual({ withEffect: 365, total: 835 });
+    expect(readFileSync(join(ROOT, 'packages', 'world', 'README.md'), 'utf8')).toContain(`${withEffect} have an effect and ${total - withEffect} have none`);
   });
 });
