@@ -129,7 +129,10 @@ export interface OptimizerStateData {
  * reads results back without blocking.
  */
 export interface PolicyEngine {
-  /** Sampling, as today's GrpoPolicy.sample (prompt-major rows, log-probs of sampled tokens). */
+  /**
+   * Sampling: prompt-major rows (row = promptIndex·G + g), log-probs of the sampled tokens before
+   * top-k/top-p filtering, deterministic for a given `seed`.
+   */
   sample(prompts: string[], options?: PolicySampleOptions): Promise<PolicySampleResult>;
   /** Forward only (no gradient state kept): per-token log-softmax(logits/T)[token] (+ entropy). */
   logProbs(batch: TokenBatch, options?: LogProbOptions): Promise<PerTokenResult>;
