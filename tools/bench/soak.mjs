@@ -11,7 +11,8 @@
  * - `--iterations N`: iterations to train (default 1000).
  * - `--warmup W`: iterations left out of the slope (default 100, or a tenth of the run if less).
  * - `--tracking flaky`: W&B tracking on, against a local stand-in server (a child process) that
- *   answers every second request with HTTP 500; the report adds its request counts.
+ *   creates the run normally, then answers every second request with HTTP 500; the report adds
+ *   its request counts and whether tracking was still on at the end.
  * - `--max-minutes M`: stop cleanly after M minutes (the trainer's stop request: it finishes the
  *   iteration and writes a checkpoint) and report on what ran; 0 = no limit (default 0).
  * - `--samples file`: one JSON line per sample (iteration, seconds, RSS and heap in MiB), written as
@@ -90,9 +91,12 @@ const server = http.createServer((request, response) => {
     const key = request.url.split('?')[0].replace(/\/upload\/.*/, '/upload/*');
     byPath[key] = (byPath[key] || 0) + 1;
     response.setHeader('Content-Type', 'application/json');
-    if (count % 2 === 0) { failed += 1; response.statusCode = 500; response.end('{"error":"flaky"}'); return; }
+    const body = Buffer.concat(chunks).toString('utf8');
+    // The run is created normally (viewer, upsertBucket); every second request after that fails.
+    const handshake = request.url === '/graphql' && (body.includes('viewer') || body.includes('upsertBucket'));
+    if (!handshake && count % 2 === 0) { failed += 1; response.statusCode = 500; response.end('{"error":"flaky"}'); return; }
     if (request.url === '/graphql') {
-      const { query, variables } = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+      const { query, variables } = JSON.parse(body || '{}');
       if (query.includes('viewer')) return response.end(JSON.stringify({ data: { viewer: { id: '1', entity: 'soak', flags: '{}', teams: { edges: [] } } } }));
       if (query.includes('upsertBucket')) return response.end(JSON.stringify({ data: { upsertBucket: { bucket: { id: 'b', name: variables.name, displayName: 'soak', project: { id: 'p', name: variables.project, entity: { id: 'e', name: 'soak' } } }, inserted: true } } }));
       if (query.includes('RunUploadUrls')) return response.end(JSON.stringify({ data: { model: { bucket: { id: 'b', files: { uploadHeaders: [], edges: variables.files.map((name) => ({ node: { name, url: base + '/upload/' + name } })) } } } } }));

@@ -2,7 +2,7 @@
  * A stand-in for the W&B API (GraphQL `viewer`, `upsertBucket`, `RunUploadUrls`, the file stream
  * and upload URLs) that records every request, for the tracking tests.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** A request the fake server received. */
@@ -30,7 +30,7 @@ export async function fakeWandb(options: { answer?: (request: Recorded) => FakeA
       request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     });
   let base = '';
-  const stalled = new Set<import('node:http').ServerResponse>();
+  const stalled = new Set<ServerResponse>();
   const server = createServer((request, response) => {
     void read(request).then((body) => {
       const recorded = { method: request.method ?? '', url: request.url ?? '', authorization: request.headers.authorization, body };
