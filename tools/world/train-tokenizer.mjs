@@ -18,14 +18,15 @@ import { captionScene, deriveSeed, sampleScene } from '@vlm-grpo/world';
 
 import { trainClipBpe, writeClipTokenizer } from '../tokenizer/train-bpe.mjs';
 import { bankPhrases } from './effects-table.mjs';
-import { SPLIT_OFFSETS } from './write-dataset.mjs';
+import { datasetSceneOptions, SPLIT_OFFSETS } from './write-dataset.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The tokenizer's training texts. */
 export function tokenizerCorpus({ captions = 20000, seed = 20261207 } = {}) {
   const texts = [];
-  for (let i = 0; i < captions; i++) texts.push(captionScene(sampleScene(deriveSeed(seed + SPLIT_OFFSETS.train, i))));
+  const options = datasetSceneOptions();
+  for (let i = 0; i < captions; i++) texts.push(captionScene(sampleScene(deriveSeed(seed + SPLIT_OFFSETS.train, i), options)));
   texts.push(...bankPhrases());
   for (const split of ['train', 'val']) {
     const file = join(ROOT, 'data', 'world', `${split}_prompts.jsonl`);

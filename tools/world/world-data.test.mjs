@@ -13,7 +13,7 @@ import { trainClipBpe } from '../tokenizer/train-bpe.mjs';
 import { readDataset, TOKEN_LENGTH } from './dataset-format.mjs';
 import { tokenizerCorpus } from './train-tokenizer.mjs';
 import { effectsTable } from './effects-table.mjs';
-import { SPLIT_OFFSETS, writeDataset } from './write-dataset.mjs';
+import { datasetSceneOptions, SPLIT_OFFSETS, writeDataset } from './write-dataset.mjs';
 import { DIFFICULTIES, WORLD_CATEGORIES, worldPrompts } from './write-prompts.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -37,7 +37,7 @@ describe('write-dataset', () => {
     for (const [split, data] of [['train', train], ['val', val]]) {
       data.records.forEach((record, i) => {
         if (split === 'train') {
-          const scene = sampleScene(deriveSeed(seed + SPLIT_OFFSETS.train, i));
+          const scene = sampleScene(deriveSeed(seed + SPLIT_OFFSETS.train, i), datasetSceneOptions());
           expect(record.caption).toBe(captionScene(scene));
           expect(Buffer.from(data.images.subarray(i * 64 * 64 * 3, (i + 1) * 64 * 64 * 3)).equals(Buffer.from(renderScene(scene).data))).toBe(true);
         }
@@ -123,7 +123,7 @@ describe('world tokenizer (data/world/tokenizer)', () => {
     expect(committed.model.vocab).toEqual(Object.fromEntries(trained.vocab));
     const tokenizer = await ClipTokenizer.fromFolder(TOKENIZER);
     let longest = 0;
-    for (let i = 0; i < 2000; i++) longest = Math.max(longest, tokenizer.tokenize(captionScene(sampleScene(i))).length);
+    for (let i = 0; i < 2000; i++) longest = Math.max(longest, tokenizer.tokenize(captionScene(sampleScene(i, datasetSceneOptions()))).length);
     expect(longest).toBeLessThanOrEqual(75);
     // Whole words for the world's vocabulary.
     expect(tokenizer.tokenize('two small red circles, golden hour light').length).toBeLessThanOrEqual(8);

@@ -4,7 +4,7 @@
  * held-out validation split whose captions never occur in train, in the binary format of
  * ./dataset-format.mjs, plus manifest.json (counts, seeds, tokenizer, timing).
  *
- * Sample i of a split is sampleScene(deriveSeed(seed + split offset, i)) of @vlm-grpo/world,
+ * Sample i of a split is sampleScene(deriveSeed(seed + split offset, i), datasetSceneOptions()) of @vlm-grpo/world,
  * captioned with captionScene and rendered at --size; its aesthetic label is aestheticScore.
  * Captions are tokenised with @vlm-grpo/sd's ClipTokenizer on the world tokenizer
  * (data/world/tokenizer, trained by tools/world/train-tokenizer.mjs), the same ids the
@@ -22,18 +22,29 @@ import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
 import { encodeDataset, TEXTS_PER_RECORD, TOKEN_LENGTH } from './dataset-format.mjs';
+import { bankPhrases } from './effects-table.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Seed offsets of the splits (added to --seed before deriving per-sample seeds). */
 export const SPLIT_OFFSETS = { train: 0, val: 1_000_003 };
 
+/**
+ * Scene options of the dataset: half of the modifier phrases come from the prompt enhancer's
+ * phrase banks (tools/data/phrase-banks.mjs), each with the effect its rule gives it, so the
+ * models learn the phrases the policy actually writes; the rest from @vlm-grpo/world's lists.
+ */
+export function datasetSceneOptions() {
+  return { phrasePool: bankPhrases().filter((phrase) => !phrase.includes(',')) };
+}
+
 /** Render samples [from, to) of a split: captions, subjects, aesthetic labels, RGB bytes. */
 async function renderRange({ seed, offset, from, to, size }) {
   const world = await import('@vlm-grpo/world');
+  const options = datasetSceneOptions();
   const records = [];
   const images = new Uint8Array((to - from) * size * size * 3);
   for (let i = from; i < to; i++) {
-    const scene = world.sampleScene(world.deriveSeed(seed + offset, i));
+    const scene = world.sampleScene(world.deriveSeed(seed + offset, i), options);
     const image = world.renderScene(scene, { size });
     images.set(image.data, (i - from) * size * size * 3);
     records.push({

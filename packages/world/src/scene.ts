@@ -49,6 +49,12 @@ export interface SampleSceneOptions {
   modifierCounts?: readonly number[];
   /** Share of modifier phrases taken from the no-effect list (default: 0.3). */
   noEffectShare?: number;
+  /**
+   * Extra modifier phrases (for example a prompt enhancer's phrase banks): half of the phrases
+   * are drawn from this pool, each with the effect its rule gives it (or none), the rest from the
+   * built-in lists (default: none). Phrases containing commas are not allowed.
+   */
+  phrasePool?: readonly string[];
 }
 
 /** Check a scene's fields; throws WORLD_INVALID_ARGUMENT naming the field. */
@@ -85,20 +91,34 @@ const EXCLUSIVE: readonly (readonly EffectId[])[] = [
   ['line-art', 'pixel-art', 'render-3d', 'pastel'],
 ];
 
-/** Draw `k` modifier phrases: effect phrases without contradictions, mixed with no-effect ones. */
-export function sampleModifiers(rng: Random, k: number, noEffectShare = 0.3, allowComposition = true): string[] {
+/**
+ * Draw `k` modifier phrases: effect phrases without contradictions, mixed with no-effect ones;
+ * with a `pool`, half of the draws come from it (its phrases keep whatever effect their rule gives).
+ */
+export function sampleModifiers(rng: Random, k: number, noEffectShare = 0.3, allowComposition = true, pool?: readonly string[]): string[] {
   const out: string[] = [];
   const effects: EffectId[] = [];
+  const conflicts = (id: EffectId): boolean =>
+    effects.includes(id) ||
+    (!allowComposition && (id === 'centered' || id === 'thirds')) ||
+    EXCLUSIVE.some((set) => set.includes(id) && set.some((other) => other !== id && effects.includes(other)));
   for (let tries = 0; out.length < k && tries < 50; tries++) {
+    if (pool && pool.length > 0 && rng.chance(0.5)) {
+      const phrase = rng.pick(pool);
+      if (phrase.includes(',') || out.includes(phrase)) continue;
+      const id = effectsOf([phrase])[0];
+      if (id !== undefined && conflicts(id)) continue;
+      if (id !== undefined) effects.push(id);
+      out.push(phrase);
+      continue;
+    }
     if (rng.chance(noEffectShare)) {
       const p = rng.pick(NO_EFFECT_PHRASES);
       if (!out.includes(p)) out.push(p);
       continue;
     }
     const id = rng.pick(EFFECT_IDS);
-    if (effects.includes(id)) continue;
-    if (!allowComposition && (id === 'centered' || id === 'thirds')) continue;
-    if (EXCLUSIVE.some((set) => set.includes(id) && set.some((other) => other !== id && effects.includes(other)))) continue;
+    if (conflicts(id)) continue;
     const phrase = rng.pick(EFFECT_PHRASES[id]);
     // A phrase whose first matching rule is another effect would break the bookkeeping; the tests
     // guarantee EFFECT_PHRASES maps to its own effect, so this is only a safeguard.
@@ -131,6 +151,6 @@ export function sampleScene(seed: number, options: SampleSceneOptions = {}): Sce
   if (two) groups.push(sampleGroup(rng, background, 1 + rng.weighted([0.7, 0.3]), first));
   const position: PositionName = rng.chance(options.position ?? 0.35) ? rng.pick(POSITIONS.filter((p) => p !== 'anywhere')) : 'anywhere';
   const k = rng.weighted(options.modifierCounts ?? [0.25, 0.2, 0.2, 0.15, 0.1, 0.1]);
-  const modifiers = sampleModifiers(rng, k, options.noEffectShare ?? 0.3, position === 'anywhere');
+  const modifiers = sampleModifiers(rng, k, options.noEffectShare ?? 0.3, position === 'anywhere', options.phrasePool);
   return { groups, position, background, modifiers, seed: rng.int(2 ** 31) };
 }

@@ -121,6 +121,22 @@ describe('captions', () => {
     }
   });
 
+  it('take phrases from an extra pool with the effect their rule gives, never two contradicting effects', () => {
+    const pool = ['dramatic clouds overhead', 'soft haze behind', 'travel photograph', 'fine mechanical details', 'warm evening glow', 'cold color palette'];
+    const used = new Set<string>();
+    for (let seed = 0; seed < 400; seed++) {
+      const scene = sampleScene(seed, { phrasePool: pool });
+      scene.modifiers.forEach((m) => used.add(m));
+      expect(parseCaption(captionScene(scene)).modifiers).toEqual(scene.modifiers);
+      const effects = effectsOf(scene.modifiers);
+      expect(effects.includes('warm-light') && effects.includes('cool-light'), captionScene(scene)).toBe(false);
+      expect(new Set(scene.modifiers.map((m) => ruleOf(m)?.id).filter(Boolean)).size).toBe(scene.modifiers.filter((m) => ruleOf(m)).length);
+    }
+    for (const phrase of pool) expect(used.has(phrase), phrase).toBe(true);
+    // Without a pool the draws are the built-in ones (the default dataset is unchanged by the option).
+    expect(sampleScene(5)).toEqual(sampleScene(5, {}));
+  });
+
   it('read like typed prompts: lower case, comma-separated modifiers, articles and plurals right', () => {
     const scene: Scene = {
       groups: [{ shape: 'circle', color: 'orange', size: 'medium', count: 1 }, { shape: 'cross', color: 'blue', size: 'small', count: 2 }],
