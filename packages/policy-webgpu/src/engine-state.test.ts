@@ -2,6 +2,7 @@
  * The port's state contract on the tiny GPT-2: exact resume through get/setOptimizerState, clone
  * and syncFrom, the non-finite-norm skip, and clear errors for misuse and bad input.
  */
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -97,6 +98,16 @@ describeGpu('WebGpuPolicyEngine state contract (tiny GPT-2)', () => {
     await expect(engine.logProbs(BATCH, { temperature: 0 })).rejects.toThrow(/temperature must be > 0/u);
     await expect(engine.logProbs({ promptIds: [[5]], completionIds: [new Array(64).fill(3)] })).rejects.toThrow(/65 tokens exceed GPT-2's 64 positions/u);
     await expect(engine.sample(['a cat'])).rejects.toThrow(/no sampler was given/u);
+  });
+
+  it('fromWeights names missing and mis-shaped tensors', async () => {
+    const weights = await engine.getWeights();
+    weights.delete('transformer.h.1.ln_2.bias');
+    weights.set('transformer.wpe.weight', { shape: [63, 32], data: new Float32Array(63 * 32) });
+    const raw = JSON.parse(readFileSync(join(DIR, 'config.json'), 'utf8'));
+    await expect(WebGpuPolicyEngine.fromWeights(raw, weights, { context: device() }, 'my-model')).rejects.toThrow(
+      /^my-model: missing or mis-shaped tensors: transformer\.wpe\.weight \(expected \[64, 32\]\), transformer\.h\.1\.ln_2\.bias \(expected \[32\]\)$/u,
+    );
   });
 
   it('batches of one bucket reuse one plan and give identical values', async () => {
