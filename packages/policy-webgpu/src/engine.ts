@@ -41,7 +41,7 @@ import type {
   PolicySampleResult,
   TokenBatch,
 } from '@vlm-grpo/grpo';
-import type { ModelConfig, WeightSpec } from '@vlm-grpo/vlm';
+import type { EngineModelConfig as ModelConfig, EngineWeightSpec as WeightSpec } from './model-types.js';
 import { PolicyWebGpuError } from './errors.js';
 import { createGpuContext, roundUp, type Command, type GpuContext, type Slice, type TimestampProfiler } from './gpu.js';
 import { adamwHyper, adamwStep, lerp } from './kernels/adamw.js';

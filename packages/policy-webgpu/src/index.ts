@@ -16,3 +16,4 @@ export { createWebGpuPolicyEngine, type CreateWebGpuPolicyEngineOptions, type Wr
 export { PolicyWebGpuError, type PolicyWebGpuErrorCode } from './errors.js';
 export { GpuContext, TimestampProfiler, createGpuContext, type Command, type GpuContextOptions, type Slice } from './gpu.js';
 export { buildParamLayout, type ParamEntry, type ParamLayout } from './param-layout.js';
+export type { EngineModelConfig, EngineRopeScaling, EngineWeightSpec } from './model-types.js';

@@ -10,7 +10,7 @@
  * - Every unit (a tensor or a packed group) starts at a multiple of 64 elements (256 bytes: the
  *   storage-binding offset alignment WebGPU requires); the gaps stay zero in every buffer.
  */
-import type { ModelConfig, WeightSpec } from '@vlm-grpo/vlm';
+import type { EngineModelConfig as ModelConfig, EngineWeightSpec as WeightSpec } from './model-types.js';
 import { PolicyWebGpuError } from './errors.js';
 import type { Slice } from './gpu.js';
 
