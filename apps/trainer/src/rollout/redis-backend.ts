@@ -546,7 +546,8 @@ export class RedisRolloutBackend implements RolloutBackend {
     if (this.closed) return;
     this.closed = true;
     this.wake();
-    await this.loop?.catch(() => undefined);
+    // A poll in progress ends by itself (its commands fail once the connections close).
+    await Promise.race([this.loop?.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     // Leave nothing behind for workers: the run is over (or will resume into a clean queue).
     if (!this.failure) {
       await withDeadline(
@@ -560,6 +561,6 @@ export class RedisRolloutBackend implements RolloutBackend {
         this.url,
       ).catch(() => undefined);
     }
-    await closeWithin([this.events, this.queue]);
+    await closeWithin([this.events, this.queue], this.failure ? 1 : 5);
   }
 }

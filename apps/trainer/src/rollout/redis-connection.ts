@@ -94,16 +94,37 @@ export async function withDeadline<T>(promise: Promise<T>, seconds: number, what
   }
 }
 
-/** Close BullMQ queues, workers or listeners; those that do not close within `seconds` (Redis gone) are disconnected. */
-export async function closeWithin(items: ReadonlyArray<{ close(): Promise<void>; disconnect(): Promise<void> }>, seconds = 5): Promise<void> {
+/** `promise`'s value, or undefined after `seconds`. */
+async function within<T>(promise: Promise<T>, seconds: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const closed = await Promise.race([
-    Promise.allSettled(items.map((item) => item.close())).then(() => true),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), seconds * 1000);
-      timer.unref();
+  try {
+    return await Promise.race([promise.catch(() => undefined), new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), seconds * 1000)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A BullMQ queue, worker or listener, as far as closing goes. */
+export interface Closable {
+  close(): Promise<void>;
+  disconnect(): Promise<void>;
+  /** The ioredis client (BullMQ's `QueueBase#client`). */
+  readonly client?: Promise<unknown>;
+}
+
+/**
+ * Close BullMQ queues, workers or listeners. Those that do not close within `seconds` (Redis
+ * gone: a graceful QUIT waits behind commands queued for a reconnect) have their ioredis client
+ * disconnected at once, which also stops its reconnecting.
+ */
+export async function closeWithin(items: ReadonlyArray<Closable>, seconds = 5): Promise<void> {
+  const closed = await within(Promise.allSettled(items.map((item) => item.close())).then(() => true), seconds);
+  if (closed) return;
+  await Promise.allSettled(
+    items.map(async (item) => {
+      const client = item.client ? await within(item.client, 1) : undefined;
+      if (typeof client === 'object' && client !== null && typeof (client as { disconnect?: unknown }).disconnect === 'function') (client as { disconnect(): void }).disconnect();
+      await within(item.disconnect(), 1);
     }),
-  ]);
-  clearTimeout(timer);
-  if (!closed) await Promise.allSettled(items.map((item) => item.disconnect()));
+  );
 }

@@ -251,7 +251,7 @@ export class RolloutWorker {
   /** Stop at once: the job in hand is abandoned (its lock expires and another worker takes it). */
   async forceClose(): Promise<void> {
     const worker = this.worker;
-    if (worker) await closeWithin([{ close: () => worker.close(true), disconnect: () => worker.disconnect() }]);
+    if (worker) await closeWithin([{ close: () => worker.close(true), disconnect: () => worker.disconnect(), client: worker.client }]);
     await this.shutdown({ reason: 'closed' });
   }
 
@@ -264,7 +264,7 @@ export class RolloutWorker {
         // connection that went through a Redis restart, so the wait is ours and the close forced.
         await worker.pause(true).catch(() => undefined);
         if (exit.reason !== 'refused') await this.inHand?.catch(() => undefined);
-        await closeWithin([{ close: () => worker.close(true), disconnect: () => worker.disconnect() }]);
+        await closeWithin([{ close: () => worker.close(true), disconnect: () => worker.disconnect(), client: worker.client }]);
       }
       await closeWithin([this.queue]);
       await this.models.dispose().catch(() => undefined);
