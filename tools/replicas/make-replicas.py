@@ -18,8 +18,9 @@ Written to OUT_DIR (one folder per replicated hub repository):
   1024 positions, float32 `model.safetensors`, GPT-2 tokenizer (--tokenizers DIR/dialogpt).
 - `sd-turbo/`  onnxruntime/sd-turbo: SD 2.1 UNet (865 M, linear projections, head dims
   5/10/20/20, cross-attention 1024), OpenCLIP-H text encoder (23 layers × 1024, GELU), SD VAE;
-  ONNX in float16 (weights and activations; `unet/model.onnx` ≈ 1.7 GB, one file), input_ids
-  int32, timestep int64 [steps], Euler discrete scheduler with trailing spacing, the SD-Turbo
+  ONNX in float16 (weights, activations, inputs and outputs, converted from the float32 export by
+  ONNX Runtime's float16 converter; `unet/model.onnx` ≈ 1.7 GB, one file), input_ids int32,
+  timestep int64 [steps], Euler discrete scheduler with trailing spacing, the SD-Turbo
   CLIP tokenizer (--clip-tokenizers DIR/clip-sd-turbo: tokenizer.json).
 - `stable-diffusion-v1-5-onnx/`  runwayml/stable-diffusion-v1-5 in the Optimum/diffusers ONNX
   layout (what `optimum-cli export onnx --task text-to-image` writes): float32, UNet 860 M with
@@ -35,7 +36,7 @@ Written to OUT_DIR (one folder per replicated hub repository):
   `onnx/text_model.onnx`, `onnx/vision_model.onnx` (split), and `*_fp16.onnx` variants.
 
 Needs torch + transformers; diffusers for the two diffusion layouts (imported from
-`--diffusers-src` when it is not installed); `onnx` for the external-data file. Exports use the
+`--diffusers-src` when it is not installed); `onnx` and `onnxruntime` (its float16 converter). Exports use the
 TorchScript exporter (opset 17, dynamic batch/sequence/spatial axes as Optimum declares them).
 """
 import argparse
@@ -81,32 +82,51 @@ def clip_vocab_size(tokenizer_dir):
     return max(ids) + 1
 
 
-def export(module, args, path, input_names, output_names, dynamic_axes, external=False):
-    """TorchScript export; models over 2 GB (or with `external`) get one external-data file `<name>_data` (Optimum)."""
+def export(module, args, path, input_names, output_names, dynamic_axes, external=False, fp16=False):
+    """TorchScript export (float32), then, with `fp16`, ONNX Runtime's float16 converter on the
+    whole graph, inputs and outputs included (`keep_io_types=False`: how the ORT-optimised SD
+    exports ship; exporting a `.half()` module directly leaves LayerNormalization nodes with mixed
+    float/float16 inputs that ONNX Runtime rejects). Graphs over 2 GB (or with `external`) get one
+    external-data file `<name>_data`, as Optimum writes them."""
+    import onnx
+
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as tmp:
         tmp_path = os.path.join(tmp, "model.onnx")
         with torch.no_grad():
             torch.onnx.export(module, args, tmp_path, input_names=input_names, output_names=output_names,
                               dynamic_axes=dynamic_axes, opset_version=17, do_constant_folding=True, dynamo=False)
-        files = os.listdir(tmp)
-        if files == ["model.onnx"] and not external:
-            shutil.move(tmp_path, path)
-        else:  # the exporter wrote one file per tensor: gather them into one, as Optimum does
-            import onnx
+        if fp16:
+            from onnxruntime.transformers.float16 import convert_float_to_float16
 
+            inferred = os.path.join(tmp, "inferred.onnx")  # shape inference by path: works above 2 GB
+            onnx.shape_inference.infer_shapes_path(tmp_path, inferred)
+            model = convert_float_to_float16(onnx.load(inferred, load_external_data=True), keep_io_types=False, disable_shape_infer=True)
+        elif os.listdir(tmp) == ["model.onnx"] and not external:
+            shutil.move(tmp_path, path)
+            model = None
+        else:
             model = onnx.load(tmp_path, load_external_data=True)
-            onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=os.path.basename(path) + "_data", size_threshold=1024)
-    log(f"  {os.path.relpath(path)} ({sum(os.path.getsize(os.path.join(os.path.dirname(path), f)) for f in os.listdir(os.path.dirname(path)) if f.startswith(os.path.basename(path))) / 2**20:.1f} MiB)")
+        if model is not None:
+            big = sum(t.ByteSize() for t in model.graph.initializer) > 1.9 * 2**30
+            if external or big:  # the exporter's one-file-per-tensor output, gathered into one file as Optimum does
+                onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                                location=os.path.basename(path) + "_data", size_threshold=1024)
+            else:
+                onnx.save_model(model, path)
+    size = sum(os.path.getsize(os.path.join(os.path.dirname(path), f)) for f in os.listdir(os.path.dirname(path)) if f.startswith(os.path.basename(path)))
+    log(f"  {os.path.relpath(path)} ({size / 2**20:.1f} MiB)")
 
 
 # ---------------------------------------------------------------------------------------------
 # Policies (Hugging Face layout, safetensors)
 
 
-def policy_reference(model_dir, model_cls, tokenizer_dir, out_json):
-    """Golden float32 logits of the saved policy for a chat-templated prompt (tiny size only)."""
+def policy_reference(model_dir, model_cls, tokenizer_dir, out_json, last=16):
+    """Golden float32 logits of the saved policy for two templated prompts (tiny size only):
+    reference.json (texts, input_ids, greedy tokens, shapes) and ref_logits.f32 (little-endian
+    float32, the logits of the last `last` positions of each row, rows concatenated)."""
+    import numpy as np
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
@@ -120,16 +140,18 @@ def policy_reference(model_dir, model_cls, tokenizer_dir, out_json):
         model = model_cls.from_pretrained(model_dir, dtype=torch.float32).eval()
     except TypeError:  # transformers < 4.56 names it torch_dtype
         model = model_cls.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
-    logits = []
-    greedy = []
+    blocks, shapes, greedy = [], [], []
     with torch.no_grad():
         for row in ids:
-            out = model(torch.tensor([row])).logits[0]
-            logits.append(out.tolist())
+            out = model(torch.tensor([row])).logits[0, -last:]
+            blocks.append(out.numpy().astype("<f4"))
+            shapes.append(list(out.shape))
             gen = model.generate(torch.tensor([row]), max_new_tokens=6, do_sample=False,
                                  pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
             greedy.append(gen[0, len(row):].tolist())
-    write_json(out_json, {"texts": texts, "input_ids": ids, "logits": logits, "greedy_new_tokens": greedy,
+    np.concatenate(blocks).tofile(os.path.join(os.path.dirname(out_json), "ref_logits.f32"))
+    write_json(out_json, {"texts": texts, "input_ids": ids, "logits_last_positions": last, "logits_shapes": shapes,
+                          "greedy_new_tokens": greedy,
                           "note": "float32 forward of the saved weights by transformers " + __import__("transformers").__version__})
 
 
@@ -235,19 +257,17 @@ def make_diffusion(out, name, size, clip_tokenizers, seed):
                         up_block_types=["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"])
     vae_cfg = dict(block_out_channels=[128, 256, 512, 512], down_block_types=["DownEncoderBlock2D"] * 4,
                    up_block_types=["UpDecoderBlock2D"] * 4)
-    layers = 2
-    if not real:  # the same kinds of blocks, tiny widths (fixture size)
-        layers = 1
+    layers, groups = 2, 32
+    if not real:  # the same kinds of blocks, tiny widths (fixture size: 16 channels, 8 norm groups)
+        layers, groups = 1, 8
         text.update(hidden_size=8, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2)
-        unet_cfg.update(block_out_channels=[32, 32], cross_attention_dim=8,
+        unet_cfg.update(block_out_channels=[16, 16], cross_attention_dim=8,
                         attention_head_dim=[2, 4] if turbo else 4,
                         down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"], up_block_types=["UpBlock2D", "CrossAttnUpBlock2D"])
-        vae_cfg.update(block_out_channels=[32, 32], down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2)
-    fp16 = turbo
+        vae_cfg.update(block_out_channels=[16, 16], down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2)
+    fp16 = turbo  # float16 by conversion of the float32 export (see export())
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.float16 if fp16 else torch.float32
-    if fp16 and device == "cpu":
-        raise SystemExit("sd-turbo is exported in float16, which needs a CUDA device for the export")
+    dtype = torch.float32
 
     # Text encoder: CLIPTextModel with the openai/OpenCLIP token ids of the real configs.
     tok_src = os.path.join(clip_tokenizers, "clip-sd-turbo" if turbo else "clip-sd15")
@@ -260,12 +280,12 @@ def make_diffusion(out, name, size, clip_tokenizers, seed):
     export(TextEncoder(text_model), (ids,), os.path.join(dst, "text_encoder", "model.onnx"), ["input_ids"],
            ["last_hidden_state", "pooler_output"],
            {"input_ids": {0: "batch_size", 1: "sequence_length"}, "last_hidden_state": {0: "batch_size", 1: "sequence_length"},
-            "pooler_output": {0: "batch_size"}})
+            "pooler_output": {0: "batch_size"}}, fp16=fp16)
     text_config.save_pretrained(os.path.join(dst, "text_encoder"))
     del text_model
 
     torch.manual_seed(seed + 1)
-    unet = UNet2DConditionModel(sample_size=64, in_channels=4, out_channels=4, layers_per_block=layers, norm_num_groups=32,
+    unet = UNet2DConditionModel(sample_size=64, in_channels=4, out_channels=4, layers_per_block=layers, norm_num_groups=groups,
                                 flip_sin_to_cos=True, freq_shift=0, act_fn="silu", **unet_cfg).eval().to(device, dtype)
     latent = 64 if real else 8
     sample = torch.randn(2, 4, latent, latent, device=device, dtype=dtype)
@@ -275,22 +295,22 @@ def make_diffusion(out, name, size, clip_tokenizers, seed):
            ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
            {"sample": {0: "batch_size", 2: "height", 3: "width"}, "timestep": {0: "steps"},
             "encoder_hidden_states": {0: "batch_size", 1: "sequence_length"}, "out_sample": {0: "batch_size", 2: "height", 3: "width"}},
-           external=not turbo)  # Optimum's SD 1.5 UNet (3.4 GB) comes as model.onnx + model.onnx_data; tiny too, to test it
+           external=not turbo, fp16=fp16)  # Optimum's SD 1.5 UNet (3.4 GB) comes as model.onnx + model.onnx_data; tiny too, to test it
     unet.save_config(os.path.join(dst, "unet"))
     unet_params = sum(p.numel() for p in unet.parameters())
     del unet
 
     torch.manual_seed(seed + 2)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=layers, norm_num_groups=32, act_fn="silu",
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=layers, norm_num_groups=groups, act_fn="silu",
                         sample_size=512, scaling_factor=0.18215, **vae_cfg).eval().to(device, dtype)
     export(VaeDecoder(vae), (torch.randn(1, 4, latent, latent, device=device, dtype=dtype),), os.path.join(dst, "vae_decoder", "model.onnx"),
            ["latent_sample"], ["sample"],
-           {"latent_sample": {0: "batch_size", 2: "height", 3: "width"}, "sample": {0: "batch_size", 2: "height", 3: "width"}})
+           {"latent_sample": {0: "batch_size", 2: "height", 3: "width"}, "sample": {0: "batch_size", 2: "height", 3: "width"}}, fp16=fp16)
     vae.save_config(os.path.join(dst, "vae_decoder"))
     if real:  # the real layouts ship the encoder too (unused by text-to-image; left out of the fixtures)
         export(VaeEncoder(vae), (torch.randn(1, 3, latent * 8, latent * 8, device=device, dtype=dtype),), os.path.join(dst, "vae_encoder", "model.onnx"),
                ["sample"], ["latent_sample"],
-               {"sample": {0: "batch_size", 2: "height", 3: "width"}, "latent_sample": {0: "batch_size", 2: "height", 3: "width"}})
+               {"sample": {0: "batch_size", 2: "height", 3: "width"}, "latent_sample": {0: "batch_size", 2: "height", 3: "width"}}, fp16=fp16)
         vae.save_config(os.path.join(dst, "vae_encoder"))
     del vae
 
