@@ -256,6 +256,8 @@ export async function loadRewardModels(config: TrainerConfig, logger: Logger): P
       return;
     }
     if (level === 'warn') logger.warning(`diffusion: ${message}`);
+    // A hub id resolved to its ONNX export (runwayml/stable-diffusion-v1-5 → …-ONNX) is worth one INFO line.
+    else if (/ONNX export/u.test(message)) logger.info(`diffusion: ${message}`);
     else logger.debug(`diffusion: ${message}`);
   };
   logger.info(`loading the diffusion model ${m.sd_model} (device ${device})`);
@@ -308,7 +310,12 @@ export async function loadRewardModels(config: TrainerConfig, logger: Logger): P
   let safety: SafetyCheckerLike | undefined;
   if (r.safety.weight > 0) {
     try {
-      safety = await sd.SafetyChecker?.fromPretrained(m.sd_model, { ...hub, device: device === 'auto' ? 'cpu' : device, threshold: r.safety.threshold, logger: sdLogger });
+      safety = await sd.SafetyChecker?.fromPretrained(m.sd_model, {
+        ...hub,
+        device,
+        threshold: r.safety.threshold,
+        logger: (level: 'info' | 'warn', message: string) => (level === 'warn' ? logger.warning(`safety: ${message}`) : logger.debug(`safety: ${message}`)),
+      });
     } catch (error) {
       await pipeline.dispose?.();
       await calculator.dispose?.();
