@@ -130,6 +130,8 @@ export async function resolveModelDir(idOrPath: string, options: HubOptions = {}
       }
     }
     for (const file of OPTIONAL_MODEL_FILES) await repo.file(file);
+    // GPT-2's slow-tokenizer files stand in for a missing tokenizer.json (DialoGPT).
+    if ((await repo.file('tokenizer.json')) === undefined) for (const file of ['vocab.json', 'merges.txt', 'added_tokens.json']) await repo.file(file);
     return repo.snapshotDir!;
   } catch (error) {
     return fromDataError(error);

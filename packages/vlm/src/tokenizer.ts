@@ -11,6 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { VlmError } from './errors.js';
+import { gpt2TokenizerJson } from './gpt2-tokenizer-json.js';
 import { fileExists } from './hub.js';
 
 /** One chat message. */
@@ -95,10 +96,8 @@ export class HfTokenizer implements TextTokenizer {
   static async fromDir(folder: string): Promise<HfTokenizer> {
     // Absolute, so messages name the folder unambiguously (relative paths are from the working directory).
     const dir = resolve(folder);
-    for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
-      if (!(await fileExists(join(dir, file)))) {
-        throw new VlmError('VLM_TOKENIZER_FAILED', `${join(dir, file)}: not found (a tokenizer needs tokenizer.json and tokenizer_config.json)`);
-      }
+    if (!(await fileExists(join(dir, 'tokenizer_config.json')))) {
+      throw new VlmError('VLM_TOKENIZER_FAILED', `${join(dir, 'tokenizer_config.json')}: not found (a tokenizer needs tokenizer_config.json and tokenizer.json, or GPT-2's vocab.json + merges.txt)`);
     }
     let config: Record<string, unknown>;
     try {
@@ -118,10 +117,17 @@ export class HfTokenizer implements TextTokenizer {
     }
     try {
       const { Tokenizer } = await import('@huggingface/tokenizers');
-      const json = JSON.parse(await readFile(join(dir, 'tokenizer.json'), 'utf8')) as object;
+      // Without tokenizer.json, GPT-2's slow-tokenizer files (DialoGPT) convert as transformers does.
+      const json = (await fileExists(join(dir, 'tokenizer.json')))
+        ? (JSON.parse(await readFile(join(dir, 'tokenizer.json'), 'utf8')) as object)
+        : await gpt2TokenizerJson(dir, config);
+      if (json === undefined) {
+        throw new VlmError('VLM_TOKENIZER_FAILED', `${join(dir, 'tokenizer.json')}: not found (a tokenizer needs tokenizer.json, or GPT-2's vocab.json + merges.txt)`);
+      }
       const inner = new Tokenizer(json, config) as unknown as HfTokenizerLike;
       return new HfTokenizer(dir, inner, config, chatTemplate);
     } catch (error) {
+      if (VlmError.isInstance(error)) throw error;
       throw new VlmError('VLM_TOKENIZER_FAILED', `${dir}: tokenizer could not be loaded (${(error as Error).message})`, { cause: error });
     }
   }
