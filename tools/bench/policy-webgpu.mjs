@@ -15,7 +15,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { GPT2_SMALL_CONFIG, parseModelConfig, weightSpecs } from '@vlm-grpo/vlm';
-import { TimestampProfiler, WebGpuPolicyEngine, createGpuContext } from '@vlm-grpo/policy-webgpu';
+import { WebGpuPolicyEngine, createPolicyDevice, createProfiler } from '@vlm-grpo/policy-webgpu';
 import { median, syntheticIds } from './bench-utils.mjs';
 
 const { values: args } = parseArgs({
@@ -73,7 +73,7 @@ function randomWeights(rawConfig) {
 /** Kernel family of a dispatch label: "c_attn.3.dw" → "c_attn.dw". */
 const family = (label) => label.replace(/\.\d+(?=\.|$)/gu, '');
 
-const context = await createGpuContext({ timestamps: true });
+const context = await createPolicyDevice({ timestamps: true });
 console.log(`device: ${context.adapterInfo}${context.hasTimestamps ? '' : ' (no timestamp-query: no per-kernel profile)'}`);
 const batch = Number(args.batch);
 const tokens = Number(args.tokens);
@@ -113,7 +113,7 @@ for (const name of args.models.split(',')) {
   let profile = [];
   let gpuMs = null;
   if (context.hasTimestamps) {
-    const profiler = new TimestampProfiler(context);
+    const profiler = createProfiler(context);
     engine.profiler = profiler;
     await trainStep();
     engine.profiler = null;

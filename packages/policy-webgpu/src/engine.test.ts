@@ -44,10 +44,11 @@ const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>, include: (i: number)
   return worst;
 };
 
-// A ragged batch: prompts of 1–5 tokens, completions of 0–7 tokens.
+// A ragged batch: prompts of 1–9 tokens, completions of 0–7 tokens (5 × 24 = 120 rows: two
+// 64-row chunks in the column reductions of the bias and norm gradients).
 const BATCH = {
-  promptIds: [[5, 17, 99], [9], [1, 300, 301, 302, 7]],
-  completionIds: [[250, 3, 42, 7, 8], [120, 640, 11, 12, 13, 14, 15], []],
+  promptIds: [[5, 17, 99], [9], [1, 300, 301, 302, 7], [2, 3], [11, 12, 13, 14, 15, 16, 17, 18, 19]],
+  completionIds: [[250, 3, 42, 7, 8], [120, 640, 11, 12, 13, 14, 15], [], [4], [20, 21, 22]],
 };
 
 for (const name of ['tiny-gpt2', 'tiny-llama', 'tiny-qwen2'] as const) {

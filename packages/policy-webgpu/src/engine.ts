@@ -43,7 +43,7 @@ import type {
 } from '@vlm-grpo/grpo';
 import type { EngineModelConfig as ModelConfig, EngineWeightSpec as WeightSpec } from './model-types.js';
 import { PolicyWebGpuError } from './errors.js';
-import { createGpuContext, roundUp, type Command, type GpuContext, type Slice, type TimestampProfiler } from './gpu.js';
+import { createGpuContext, GpuContext, roundUp, TimestampProfiler, type Command, type Slice } from './gpu.js';
 import { adamwHyper, adamwStep, lerp } from './kernels/adamw.js';
 import { attentionBackward, attentionForward } from './kernels/attention.js';
 import { classifierBackward, classifierForward, gatherRows, scatterRows } from './kernels/classifier.js';
@@ -51,16 +51,17 @@ import { buildScatterPlan, encoderBackward, encoderForward } from './kernels/enc
 import { geluBackward, geluForward } from './kernels/gelu.js';
 import { globalNormFinal, globalNormPartial, globalNormUniform, normPartials } from './kernels/global-norm.js';
 import { layerNormBackward, layerNormForward } from './kernels/layernorm.js';
-import { biasGrad, matmul, type MatrixView } from './kernels/matmul.js';
+import { biasGrad, COLUMN_CHUNK, matmul, type MatrixView } from './kernels/matmul.js';
 import { rmsNormBackward, rmsNormForward } from './kernels/rmsnorm.js';
 import { ropeBackward, ropeForward, ropeInverseFrequencies, ropeTables } from './kernels/rope.js';
 import { swigluBackward, swigluForward } from './kernels/swiglu.js';
-import { buildParamLayout, paramSlice, type ParamLayout } from './param-layout.js';
+import type { ParamLayout, PolicyDevice, PolicyProfiler } from './model-types.js';
+import { buildParamLayout, paramSlice } from './param-layout.js';
 
 /** Options of the engine factories. */
 export interface WebGpuPolicyEngineOptions {
-  /** The device to use (default: a new one from the `webgpu` package). */
-  context?: GpuContext;
+  /** The device to use (from `createPolicyDevice`; default: a new one from the `webgpu` package). */
+  context?: PolicyDevice;
   /** AdamW hyper-parameters (defaults: `torch.optim.AdamW`, weight decay 0 as TRL's GRPOConfig). */
   adamW?: AdamWHyperParameters;
   /** Padding id for ragged batches (default: the config's pad, else its first EOS, else 0). */
@@ -101,6 +102,18 @@ interface Plan {
   buffers: GPUBuffer[];
 }
 
+/** The context behind a {@link PolicyDevice} (only this package makes them). */
+function asGpuContext(device: PolicyDevice): GpuContext {
+  if (!(device instanceof GpuContext)) throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', 'context: expected a device from createPolicyDevice() of this copy of @vlm-grpo/policy-webgpu');
+  return device;
+}
+
+/** The profiler behind a {@link PolicyProfiler}. */
+function asProfiler(profiler: PolicyProfiler): TimestampProfiler {
+  if (!(profiler instanceof TimestampProfiler)) throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', 'profiler: expected a profiler from createProfiler()');
+  return profiler;
+}
+
 /** The AdamW state of a parameter range for a dispatch: contiguous chunks within binding limits. */
 function chunks(start: number, end: number, maxElements: number): Array<[number, number]> {
   const out: Array<[number, number]> = [];
@@ -114,8 +127,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
   readonly config: ModelConfig;
   /** The `config.json` object. */
   readonly rawConfig: Record<string, unknown>;
-  /** The device. */
-  readonly context: GpuContext;
+  private readonly gpu: GpuContext;
   /** Parameter layout (names, shapes, offsets). */
   readonly layout: ParamLayout;
   /** AdamW hyper-parameters, fixed at creation. */
@@ -139,7 +151,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
    * (the benchmark's per-kernel profile; needs a context created with `timestamps: true`).
    * Default: null (one compute pass per copy-free run of dispatches).
    */
-  profiler: TimestampProfiler | null = null;
+  profiler: PolicyProfiler | null = null;
   private disposed = false;
 
   private constructor(
@@ -149,7 +161,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     specs: readonly WeightSpec[],
     options: WebGpuPolicyEngineOptions,
   ) {
-    this.context = context;
+    this.gpu = context;
     this.config = config;
     this.rawConfig = rawConfig;
     this.specs = specs;
@@ -190,7 +202,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
         `${source}: missing or mis-shaped tensors: ${bad.slice(0, 6).map((s) => `${s.name} (expected [${s.shape.join(', ')}])`).join(', ')}${bad.length > 6 ? `, … (${bad.length} in all)` : ''}`,
       );
     }
-    const context = options.context ?? (await createGpuContext());
+    const context = options.context ? asGpuContext(options.context) : await createGpuContext();
     const limit = context.device.limits.maxStorageBufferBindingSize;
     const largest = specs.reduce((a, s) => (s.shape.reduce((x, y) => x * y, 1) > a.shape.reduce((x, y) => x * y, 1) ? s : a), specs[0]!);
     const largestBytes = largest.shape.reduce((x, y) => x * y, 1) * 4;
@@ -291,12 +303,12 @@ export class WebGpuPolicyEngine implements PolicyEngine {
       g.set(row, i * plan.tc);
     });
     this.ensureGrads();
-    this.context.write(plan.inputs.gradLogp, g);
-    this.context.write(this.invTemperature, Float32Array.of(1 / trained.temperature, 0, 0, 0));
+    this.gpu.write(plan.inputs.gradLogp, g);
+    this.gpu.write(this.invTemperature, Float32Array.of(1 / trained.temperature, 0, 0, 0));
     this.submit(plan.backward);
     // The logits now hold dlogits: a second backward needs a new forwardTrain.
     this.trained = null;
-    await this.context.device.queue.onSubmittedWorkDone();
+    await this.gpu.device.queue.onSubmittedWorkDone();
   }
 
   /** Clip, AdamW, zero the gradients; returns the pre-clip norm (non-finite: no update). */
@@ -308,14 +320,14 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     this.ensureGrads();
     const opt = this.ensureOptimizer();
     const maxNorm = options.maxGradNorm !== undefined && Number.isFinite(options.maxGradNorm) && options.maxGradNorm > 0 ? options.maxGradNorm : 0;
-    this.context.writeUniform(opt.normUniform, globalNormUniform(opt.partials, maxNorm));
+    this.gpu.writeUniform(opt.normUniform, globalNormUniform(opt.partials, maxNorm));
     // First pass: the norm only (its read-back decides whether to update).
     const normCommands = opt.commands.filter((c) => c.label.startsWith('norm'));
     this.submit(normCommands);
-    const norm = (await this.context.readF32(opt.normOut, 1))[0]!;
+    const norm = (await this.gpu.readF32(opt.normOut, 1))[0]!;
     if (Number.isFinite(norm)) {
       this.stepCount += 1;
-      this.context.writeUniform(opt.hyper, adamwHyper({ ...this.adamW, learningRate: options.learningRate, step: this.stepCount }));
+      this.gpu.writeUniform(opt.hyper, adamwHyper({ ...this.adamW, learningRate: options.learningRate, step: this.stepCount }));
       this.submit(opt.commands.filter((c) => !c.label.startsWith('norm')));
       this.weightsVersion += 1;
       this.trained = null;
@@ -333,13 +345,13 @@ export class WebGpuPolicyEngine implements PolicyEngine {
   /** An independent copy on the same device (same weights, fresh optimizer and gradients). */
   async clone(): Promise<WebGpuPolicyEngine> {
     this.assertLive('clone');
-    const copy = new WebGpuPolicyEngine(this.context, this.config, this.rawConfig, this.specs, {
+    const copy = new WebGpuPolicyEngine(this.gpu, this.config, this.rawConfig, this.specs, {
       adamW: this.adamW,
       padTokenId: this.padTokenId,
       ...(this.sampler ? { sampler: this.sampler } : {}),
     });
     this.submit([{ kind: 'copy', label: 'clone', src: this.params, srcOffset: 0, dst: copy.params, dstOffset: 0, size: this.params.size }]);
-    await this.context.device.queue.onSubmittedWorkDone();
+    await this.gpu.device.queue.onSubmittedWorkDone();
     return copy;
   }
 
@@ -349,7 +361,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     if (!(alpha >= 0 && alpha <= 1)) throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine.syncFrom: alpha must be in [0, 1], received ${alpha}`);
     let src: GPUBuffer;
     let temporary: GPUBuffer | null = null;
-    if (source instanceof WebGpuPolicyEngine && source.context === this.context && source.layout.total === this.layout.total && source.parameterNames.join() === this.parameterNames.join()) {
+    if (source instanceof WebGpuPolicyEngine && source.context === this.gpu && source.layout.total === this.layout.total && source.parameterNames.join() === this.parameterNames.join()) {
       src = source.params;
     } else {
       const state = await source.getOptimizerState();
@@ -361,13 +373,13 @@ export class WebGpuPolicyEngine implements PolicyEngine {
         }
         flat.set(p.weights, entry.offset);
       }
-      temporary = src = this.context.upload('sync.src', flat);
+      temporary = src = this.gpu.upload('sync.src', flat);
     }
     const commands = this.ranges(0, this.layout.total).map(([a, b]) =>
-      lerp(this.context, 'sync', { n: b - a, alpha, src: { buffer: src, offset: a * 4, size: (b - a) * 4 }, dst: { buffer: this.params, offset: a * 4, size: (b - a) * 4 } }),
+      lerp(this.gpu, 'sync', { n: b - a, alpha, src: { buffer: src, offset: a * 4, size: (b - a) * 4 }, dst: { buffer: this.params, offset: a * 4, size: (b - a) * 4 } }),
     );
     this.submit(commands);
-    await this.context.device.queue.onSubmittedWorkDone();
+    await this.gpu.device.queue.onSubmittedWorkDone();
     temporary?.destroy();
     this.weightsVersion += 1;
     this.trained = null;
@@ -378,9 +390,9 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     this.assertLive('getOptimizerState');
     const n = this.layout.total;
     const [weights, m, v] = await Promise.all([
-      this.context.readF32(this.params, n),
-      this.moments ? this.context.readF32(this.moments.m, n) : Promise.resolve(new Float32Array(n)),
-      this.moments ? this.context.readF32(this.moments.v, n) : Promise.resolve(new Float32Array(n)),
+      this.gpu.readF32(this.params, n),
+      this.moments ? this.gpu.readF32(this.moments.m, n) : Promise.resolve(new Float32Array(n)),
+      this.moments ? this.gpu.readF32(this.moments.v, n) : Promise.resolve(new Float32Array(n)),
     ]);
     const parameters: OptimizerStateData['parameters'] = {};
     for (const e of this.layout.entries) {
@@ -436,17 +448,17 @@ export class WebGpuPolicyEngine implements PolicyEngine {
         anyMoment = true;
       }
     }
-    this.context.write(this.params, w);
+    this.gpu.write(this.params, w);
     if (anyMoment || state.step > 0 || this.moments) {
       const moments = this.ensureMoments();
-      this.context.write(moments.m, m);
-      this.context.write(moments.v, v);
+      this.gpu.write(moments.m, m);
+      this.gpu.write(moments.v, v);
     }
     this.stepCount = state.step;
     this.weightsVersion += 1;
     this.trained = null;
     await this.zeroGrad();
-    await this.context.device.queue.onSubmittedWorkDone();
+    await this.gpu.device.queue.onSubmittedWorkDone();
   }
 
   /**
@@ -478,7 +490,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     this.writeInputs(plan, ids, mask, pos, sel, new Uint32Array(plan.sel), 1);
     this.submit(plan.forward);
     const v = this.config.vocabSize;
-    const all = await this.context.readF32(plan.logitsBuffer!, plan.sel * v);
+    const all = await this.gpu.readF32(plan.logitsBuffer!, plan.sel * v);
     const out = new Float32Array(n * t * v);
     for (let b = 0; b < n; b += 1) for (let j = 0; j < t; j += 1) out.set(all.subarray((b * perRow + j) * v, (b * perRow + j + 1) * v), (b * t + j) * v);
     return out;
@@ -487,14 +499,14 @@ export class WebGpuPolicyEngine implements PolicyEngine {
   /** Weights by Hugging Face tensor name (for checkpoints: safetensors via @vlm-grpo/vlm). */
   async getWeights(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
     this.assertLive('getWeights');
-    const flat = await this.context.readF32(this.params, this.layout.total);
+    const flat = await this.gpu.readF32(this.params, this.layout.total);
     return new Map(this.layout.entries.map((e) => [e.name, { shape: [...e.shape], data: flat.slice(e.offset, e.offset + e.size) }]));
   }
 
   /** The accumulated gradients by Hugging Face tensor name (zeros before any backward). */
   async getGradients(): Promise<Map<string, Float32Array>> {
     this.assertLive('getGradients');
-    const flat = this.grads ? await this.context.readF32(this.grads, this.layout.total) : new Float32Array(this.layout.total);
+    const flat = this.grads ? await this.gpu.readF32(this.grads, this.layout.total) : new Float32Array(this.layout.total);
     return new Map(this.layout.entries.map((e) => [e.name, flat.slice(e.offset, e.offset + e.size)]));
   }
 
@@ -515,28 +527,33 @@ export class WebGpuPolicyEngine implements PolicyEngine {
   // ---------------------------------------------------------------- internals
 
   private submit(commands: readonly Command[]): void {
-    this.context.submit(commands, this.profiler ?? undefined);
+    this.gpu.submit(commands, this.profiler ? asProfiler(this.profiler) : undefined);
+  }
+
+  /** The device this engine runs on (share it with other engines through their `context` option). */
+  get context(): PolicyDevice {
+    return this.gpu;
   }
 
   private ensureGrads(): GPUBuffer {
-    this.grads ??= this.context.buffer('grads', this.layout.total * 4);
+    this.grads ??= this.gpu.buffer('grads', this.layout.total * 4);
     return this.grads;
   }
 
   private ensureMoments(): { m: GPUBuffer; v: GPUBuffer } {
-    this.moments ??= { m: this.context.buffer('adam.m', this.layout.total * 4), v: this.context.buffer('adam.v', this.layout.total * 4) };
+    this.moments ??= { m: this.gpu.buffer('adam.m', this.layout.total * 4), v: this.gpu.buffer('adam.v', this.layout.total * 4) };
     return this.moments;
   }
 
   /** [start, end) element ranges within the device's storage-binding limit, 64-aligned. */
   private ranges(start: number, end: number): Array<[number, number]> {
-    const max = Math.floor(this.context.device.limits.maxStorageBufferBindingSize / 4 / 64) * 64;
+    const max = Math.floor(this.gpu.device.limits.maxStorageBufferBindingSize / 4 / 64) * 64;
     return chunks(start, end, max);
   }
 
   private ensureOptimizer() {
     if (this.optimizer) return this.optimizer;
-    const ctx = this.context;
+    const ctx = this.gpu;
     const grads = this.ensureGrads();
     const { m, v } = this.ensureMoments();
     const { value, buffers } = ctx.track(() => {
@@ -623,7 +640,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
   }
 
   private writeInputs(plan: Plan, ids: Uint32Array, mask: Uint32Array, pos: Uint32Array, sel: Uint32Array, targets: Uint32Array, invTemperature: number): void {
-    const ctx = this.context;
+    const ctx = this.gpu;
     const i = plan.inputs;
     ctx.write(i.ids, ids);
     ctx.write(i.mask, mask);
@@ -642,7 +659,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
 
   private async runForward(plan: Plan, lengths: number[], withEntropy: boolean): Promise<PerTokenResult> {
     this.submit(plan.forward);
-    const out = await this.context.readF32(plan.out, plan.sel * 3);
+    const out = await this.gpu.readF32(plan.out, plan.sel * 3);
     const logProbs = lengths.map((len, r) => Float32Array.from({ length: len }, (_, j) => out[3 * (r * plan.tc + j)]!));
     if (!withEntropy) return { logProbs };
     const entropy = lengths.map((len, r) => Float32Array.from({ length: len }, (_, j) => out[3 * (r * plan.tc + j) + 1]!));
@@ -664,14 +681,14 @@ export class WebGpuPolicyEngine implements PolicyEngine {
       victim.buffers.forEach((b) => b.destroy());
       this.plans.delete(victim.key);
     }
-    const { value, buffers } = this.context.track(() => this.buildPlan(key, n, lp, tc, allRows));
+    const { value, buffers } = this.gpu.track(() => this.buildPlan(key, n, lp, tc, allRows));
     const plan = { ...value, buffers };
     this.plans.set(key, plan);
     return plan;
   }
 
   private buildPlan(key: string, n: number, lp: number, tc: number, allRows: boolean): Omit<Plan, 'buffers'> & { logitsBuffer: GPUBuffer } {
-    const ctx = this.context;
+    const ctx = this.gpu;
     const cfg = this.config;
     const gpt2 = cfg.architecture === 'gpt2';
     const s = lp + tc;
@@ -735,6 +752,8 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     const dact = f32('d.act', R * M);
     const dpre = f32('d.pre', R * (gpt2 ? M : 2 * M));
     const dhsel = f32('d.hsel', sel * C);
+    // partial sums of the two-pass column reductions (bias and norm-parameter gradients)
+    const colScratch = f32('d.columns', Math.ceil(R / COLUMN_CHUNK) * Math.max(2 * C, W, gpt2 ? M : 2 * M));
 
     const rowMajor = (buffer: GPUBuffer, width: number): MatrixView => ({ slice: whole(buffer), rowStride: width, colStride: 1 });
     /** Y[R, out] (+)= X·W, W a Conv1D [in, out] parameter (GPT-2). */
@@ -747,13 +766,13 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     const convBack = (label: string, x: GPUBuffer, inDim: number, w: Slice, dw: Slice, db: Slice | undefined, outDim: number, dy: GPUBuffer, dx: GPUBuffer): Command[] => [
       matmul(ctx, `${label}.dx`, { m: R, n: inDim, k: outDim, a: rowMajor(dy, outDim), b: { slice: w, rowStride: 1, colStride: outDim }, c: { slice: whole(dx) } }),
       matmul(ctx, `${label}.dw`, { m: inDim, n: outDim, k: R, a: { slice: whole(x), rowStride: 1, colStride: inDim }, b: rowMajor(dy, outDim), c: { slice: dw }, accumulate: true }),
-      ...(db ? [biasGrad(ctx, `${label}.db`, { m: R, n: outDim, dy: { slice: whole(dy) }, db: { slice: db } })] : []),
+      ...(db ? biasGrad(ctx, `${label}.db`, { m: R, n: outDim, dy: { slice: whole(dy) }, db: { slice: db }, scratch: whole(colScratch) }) : []),
     ];
     /** Backward of Y = X·Wᵀ (Linear): dX = dY·W, dW += dYᵀ·X, db += Σ dY. */
     const linearBack = (label: string, x: GPUBuffer, inDim: number, w: Slice, dw: Slice, db: Slice | undefined, outDim: number, dy: GPUBuffer, dx: GPUBuffer): Command[] => [
       matmul(ctx, `${label}.dx`, { m: R, n: inDim, k: outDim, a: rowMajor(dy, outDim), b: { slice: w, rowStride: inDim, colStride: 1 }, c: { slice: whole(dx) } }),
       matmul(ctx, `${label}.dw`, { m: outDim, n: inDim, k: R, a: { slice: whole(dy), rowStride: 1, colStride: outDim }, b: rowMajor(x, inDim), c: { slice: dw }, accumulate: true }),
-      ...(db ? [biasGrad(ctx, `${label}.db`, { m: R, n: outDim, dy: { slice: whole(dy) }, db: { slice: db } })] : []),
+      ...(db ? biasGrad(ctx, `${label}.db`, { m: R, n: outDim, dy: { slice: whole(dy) }, db: { slice: db }, scratch: whole(colScratch) }) : []),
     ];
     const copy = (label: string, src: GPUBuffer, dst: GPUBuffer): Command => ({ kind: 'copy', label, src, srcOffset: 0, dst, dstOffset: 0, size: R * C * 4 });
     const clear = (label: string, buffer: GPUBuffer): Command => ({ kind: 'clear', label, buffer, offset: 0, size: buffer.size });
@@ -765,8 +784,8 @@ export class WebGpuPolicyEngine implements PolicyEngine {
         : rmsNormForward(ctx, label, { rows: R, c: C, eps: cfg.normEps, x: whole(x), weight: P(w), y: whole(y), rstd: whole(stats) });
     const normBack = (label: string, x: GPUBuffer, dy: GPUBuffer, stats: GPUBuffer, w: string, b: string | null): Command[] =>
       gpt2
-        ? layerNormBackward(ctx, label, { rows: R, c: C, x: whole(x), weight: P(w), dy: whole(dy), stats: whole(stats), dx: whole(dres), dweight: G(w), dbias: G(b!) })
-        : rmsNormBackward(ctx, label, { rows: R, c: C, x: whole(x), weight: P(w), dy: whole(dy), rstd: whole(stats), dx: whole(dres), dweight: G(w) });
+        ? layerNormBackward(ctx, label, { rows: R, c: C, x: whole(x), weight: P(w), dy: whole(dy), stats: whole(stats), dx: whole(dres), dweight: G(w), dbias: G(b!), scratch: whole(colScratch) })
+        : rmsNormBackward(ctx, label, { rows: R, c: C, x: whole(x), weight: P(w), dy: whole(dy), rstd: whole(stats), dx: whole(dres), dweight: G(w), scratch: whole(colScratch) });
     const embed = gpt2 ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
     const head = cfg.tieWordEmbeddings ? embed : 'lm_head.weight';
 

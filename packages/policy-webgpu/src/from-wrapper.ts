@@ -7,7 +7,7 @@
  */
 import type { AdamWHyperParameters, PolicySampleOptions, PolicySampleResult } from '@vlm-grpo/grpo';
 import { PolicyWebGpuError } from './errors.js';
-import type { GpuContext } from './gpu.js';
+import type { PolicyDevice } from './model-types.js';
 import { WebGpuPolicyEngine } from './engine.js';
 
 /** A tfjs variable, as far as this module uses it. */
@@ -36,7 +36,7 @@ export interface CreateWebGpuPolicyEngineOptions {
   /** Progress lines (default: none). */
   logger?: (message: string) => void;
   /** Device to use (default: a new one). */
-  context?: GpuContext;
+  context?: PolicyDevice;
 }
 
 /** Build the fused engine from a loaded wrapper (see the file header). Throws, saying why, for what it cannot run. */

@@ -1,4 +1,3 @@
-/// <reference types="@webgpu/types" preserve="true" />
 /**
  * The WebGPU context every kernel launcher works in: device acquisition (the `webgpu` npm package,
  * Dawn, imported lazily; or a caller's `GPUDevice`), a pipeline cache keyed by WGSL source,

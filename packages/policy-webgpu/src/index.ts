@@ -14,6 +14,5 @@ export const PACKAGE_NAME = '@vlm-grpo/policy-webgpu' as const;
 export { WebGpuPolicyEngine, type WebGpuPolicyEngineOptions } from './engine.js';
 export { createWebGpuPolicyEngine, type CreateWebGpuPolicyEngineOptions, type WrapperLike } from './from-wrapper.js';
 export { PolicyWebGpuError, type PolicyWebGpuErrorCode } from './errors.js';
-export { GpuContext, TimestampProfiler, createGpuContext, type Command, type GpuContextOptions, type Slice } from './gpu.js';
-export { buildParamLayout, type ParamEntry, type ParamLayout } from './param-layout.js';
-export type { EngineModelConfig, EngineRopeScaling, EngineWeightSpec } from './model-types.js';
+export { createPolicyDevice, createProfiler, type PolicyDeviceOptions } from './device.js';
+export type { EngineModelConfig, EngineRopeScaling, EngineWeightSpec, ParamEntry, ParamLayout, PolicyDevice, PolicyProfiler } from './model-types.js';

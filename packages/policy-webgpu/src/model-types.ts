@@ -1,7 +1,9 @@
 /**
- * The parts of @vlm-grpo/vlm's `ModelConfig` and `WeightSpec` the engine reads, declared here so
- * that this package's public types do not pull in @vlm-grpo/vlm's declarations (and through them
- * TensorFlow.js's). vlm's `parseModelConfig` and `weightSpecs` results are assignable to them.
+ * The public types of this package that other files' declarations need, kept free of DOM and
+ * WebGPU types (a Node consumer compiles them with only `@types/node`) and of @vlm-grpo/vlm's
+ * declarations (which pull in TensorFlow.js's): the parts of vlm's `ModelConfig` and `WeightSpec`
+ * the engine reads (vlm's `parseModelConfig` and `weightSpecs` results are assignable to them),
+ * the parameter layout, and opaque handles of the device and the profiler.
  */
 
 /** RoPE frequency scaling (as vlm's `RopeScaling`). */
@@ -62,4 +64,48 @@ export interface EngineWeightSpec {
   shape: number[];
   /** Kind: decides weight decay (matrices and embeddings decay). */
   kind: 'embedding' | 'matrix' | 'bias' | 'norm';
+}
+
+/** One parameter tensor in the flat buffers. */
+export interface ParamEntry {
+  /** Hugging Face tensor name. */
+  name: string;
+  /** Hugging Face shape. */
+  shape: number[];
+  /** Elements. */
+  size: number;
+  /** Element offset in the flat buffers. */
+  offset: number;
+  /** AdamW weight decay applies. */
+  decay: boolean;
+}
+
+/** The flat layout of all parameters. */
+export interface ParamLayout {
+  /** Entries in the architecture's tensor order (`weightSpecs`). */
+  entries: ParamEntry[];
+  /** Entries by name. */
+  byName: Map<string, ParamEntry>;
+  /** Elements of the flat buffers (including alignment gaps). */
+  total: number;
+  /** Decayed tensors occupy [0, decayEnd). */
+  decayEnd: number;
+}
+
+/** A WebGPU device prepared for the engine (from `createPolicyDevice`); share it between engines. */
+export interface PolicyDevice {
+  /** Adapter description (vendor, architecture, device, description). */
+  readonly adapterInfo: string;
+  /** The device has `shader-f16`. */
+  readonly hasF16: boolean;
+  /** The device was created with `timestamp-query` (needed by a profiler). */
+  readonly hasTimestamps: boolean;
+}
+
+/** Per-dispatch GPU times from timestamp queries (from `createProfiler`). */
+export interface PolicyProfiler {
+  /** Per-label total GPU milliseconds and dispatch counts recorded so far; resets the profiler. */
+  collect(): Promise<Map<string, { ms: number; count: number }>>;
+  /** Free the query set and buffers. */
+  dispose(): void;
 }

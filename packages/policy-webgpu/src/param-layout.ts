@@ -10,35 +10,11 @@
  * - Every unit (a tensor or a packed group) starts at a multiple of 64 elements (256 bytes: the
  *   storage-binding offset alignment WebGPU requires); the gaps stay zero in every buffer.
  */
-import type { EngineModelConfig as ModelConfig, EngineWeightSpec as WeightSpec } from './model-types.js';
+import type { EngineModelConfig as ModelConfig, EngineWeightSpec as WeightSpec, ParamEntry, ParamLayout } from './model-types.js';
 import { PolicyWebGpuError } from './errors.js';
 import type { Slice } from './gpu.js';
 
-/** One parameter tensor in the flat buffers. */
-export interface ParamEntry {
-  /** Hugging Face tensor name. */
-  name: string;
-  /** Hugging Face shape. */
-  shape: number[];
-  /** Elements. */
-  size: number;
-  /** Element offset in the flat buffers. */
-  offset: number;
-  /** AdamW weight decay applies. */
-  decay: boolean;
-}
-
-/** The flat layout of all parameters. */
-export interface ParamLayout {
-  /** Entries in the architecture's tensor order (`weightSpecs`). */
-  entries: ParamEntry[];
-  /** Entries by name. */
-  byName: Map<string, ParamEntry>;
-  /** Elements of the flat buffers (including alignment gaps). */
-  total: number;
-  /** Decayed tensors occupy [0, decayEnd). */
-  decayEnd: number;
-}
+export type { ParamEntry, ParamLayout } from './model-types.js';
 
 /** Alignment of units, in elements (256 bytes). */
 export const PARAM_ALIGN = 64;

@@ -7,13 +7,14 @@
  *   dx = r · (g − mean(g) − x̂ · mean(g·x̂))
  *   dw = Σ_rows dy·x̂,   db = Σ_rows dy
  * `layerNormBackward` ADDS dx into its output (the residual stream's gradient), and the parameter
- * gradients accumulate; the row pass (dx) and the column pass (dw, db: one thread per column,
- * rows summed in order) are separate dispatches, so nothing needs atomics.
+ * gradients accumulate; the row pass (dx) and the column passes (dw, db: partial sums of 64-row
+ * chunks, then the chunks in order) are separate dispatches, so nothing needs atomics.
  * Kernels: one 64-thread workgroup per row, tree reductions in workgroup memory, two-pass mean and
  * variance (as PyTorch, not E[x²] − μ²).
  */
 import { assertShape } from '../errors.js';
-import { grid, rowGroups, type Command, type GpuContext, type Slice } from '../gpu.js';
+import { grid, rowGroups, WG, type Command, type GpuContext, type Slice } from '../gpu.js';
+import { COLUMN_CHUNK, columnSumFinish } from './matmul.js';
 import { ROW_REDUCE } from './reduce.js';
 
 const FORWARD_WGSL = /* wgsl */ `
@@ -74,27 +75,29 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
 }
 `;
 
-const PARAM_GRAD_WGSL = /* wgsl */ `
-struct P { rows: u32, C: u32, pad0: u32, pad1: u32 }
+const PARAM_PARTIAL_WGSL = /* wgsl */ `
+struct P { rows: u32, C: u32, n: u32, nx: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(5) var<storage, read_write> db: array<f32>;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c = gid.x;
-  if (c >= p.C) { return; }
+@group(0) @binding(4) var<storage, read_write> partial: array<f32>; // [chunks, 2C]: Σ dy·x̂ | Σ dy
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+  let i = (wg.y * p.nx + wg.x) * ${WG}u + l.x;
+  if (i >= p.n) { return; }
+  let c = i % p.C;
+  let chunk = i / p.C;
+  let end = min(p.rows, (chunk + 1u) * ${COLUMN_CHUNK}u);
   var sw = 0.0;
   var sb = 0.0;
-  for (var r = 0u; r < p.rows; r++) {
+  for (var r = chunk * ${COLUMN_CHUNK}u; r < end; r++) {
     let g = dy[r * p.C + c];
     sw += g * (x[r * p.C + c] - stats[2u * r]) * stats[2u * r + 1u];
     sb += g;
   }
-  dw[c] += sw;
-  db[c] += sb;
+  partial[chunk * 2u * p.C + c] = sw;
+  partial[chunk * 2u * p.C + p.C + c] = sb;
 }
 `;
 
@@ -146,13 +149,20 @@ export interface LayerNormBackwardArgs {
   dweight: Slice;
   /** db [C] (accumulated). */
   dbias: Slice;
+  /** Scratch of ⌈rows / 64⌉·2C floats for the parameter gradients' partial sums. */
+  scratch: Slice;
 }
 
-/** dx += ∂/∂x, dw += Σ dy·x̂, db += Σ dy: two dispatches. */
+/** dx += ∂/∂x, dw += Σ dy·x̂, db += Σ dy (two-pass column sums): four dispatches. */
 export function layerNormBackward(ctx: GpuContext, label: string, a: LayerNormBackwardArgs): Command[] {
   const uniform = ctx.uniform(`${label}.p`, [['u32', a.rows], ['u32', a.c], ['u32', 0], ['u32', 0]]);
+  const chunks = Math.ceil(a.rows / COLUMN_CHUNK);
+  const groups = grid(chunks * a.c);
+  const partialUniform = ctx.uniform(`${label}.params.p`, [['u32', a.rows], ['u32', a.c], ['u32', chunks * a.c], ['u32', groups[0]]]);
   return [
     ctx.dispatch(label, ctx.pipeline('layernorm_backward', BACKWARD_WGSL), [uniform, a.x, a.weight, a.dy, a.stats, a.dx], rowGroups(a.rows)),
-    ctx.dispatch(`${label}.params`, ctx.pipeline('layernorm_param_grad', PARAM_GRAD_WGSL), [uniform, a.x, a.dy, a.stats, a.dweight, a.dbias], grid(a.c)),
+    ctx.dispatch(`${label}.params`, ctx.pipeline('layernorm_param_partial', PARAM_PARTIAL_WGSL), [partialUniform, a.x, a.dy, a.stats, a.scratch], groups),
+    columnSumFinish(ctx, `${label}.dweight`, { chunks, n: a.c, partial: a.scratch, stride: 2 * a.c, out: { slice: a.dweight } }),
+    columnSumFinish(ctx, `${label}.dbias`, { chunks, n: a.c, partial: a.scratch, offset: a.c, stride: 2 * a.c, out: { slice: a.dbias } }),
   ];
 }

@@ -47,7 +47,7 @@ describeGpu('matmul kernels vs plain JS', () => {
     await run(ctx, [
       matmul(ctx, 'dx', { m, n: k, k: n, a: { slice: { buffer: bdy! }, rowStride: n, colStride: 1 }, b: { slice: { buffer: bw! }, rowStride: 1, colStride: n }, c: { slice: { buffer: dx }, offset: 3, ldc: k + 5 } }),
       matmul(ctx, 'dw', { m: k, n, k: m, a: { slice: { buffer: bx! }, rowStride: 1, colStride: k }, b: { slice: { buffer: bdy! }, rowStride: n, colStride: 1 }, c: { slice: { buffer: dw } }, accumulate: true }),
-      biasGrad(ctx, 'db', { m, n, dy: { slice: { buffer: bdy! } }, db: { slice: { buffer: db } } }),
+      ...biasGrad(ctx, 'db', { m, n, dy: { slice: { buffer: bdy! } }, db: { slice: { buffer: db } }, scratch: { buffer: ctx.buffer('scratch', Math.ceil(m / 64) * n * 4) } }), // 2 chunks of rows
     ]);
     const eDx = reference(m, k, n, (i, j) => dy[i * n + j]!, (j, kk) => w[kk * n + j]!);
     const gotDx = await read(ctx, dx, m * (k + 5));

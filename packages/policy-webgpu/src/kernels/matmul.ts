@@ -14,11 +14,11 @@
  *
  * Kernel: 64×64 output tiles per 16×16-thread workgroup (4×4 outputs per thread), K in steps of
  * 16 through workgroup memory, fp32 accumulation in k order. Bounds are checked, so no shape needs
- * to be a multiple of the tile. The bias gradient sums each column in row order (one thread per
- * column): deterministic, no atomics.
+ * to be a multiple of the tile. The bias gradient sums columns in two passes (64-row chunks, then
+ * the chunks in order): deterministic, no atomics.
  */
 import { assertShape } from '../errors.js';
-import { grid, type Command, type GpuContext, type Slice } from '../gpu.js';
+import { grid, WG, type Command, type GpuContext, type Slice } from '../gpu.js';
 
 const MATMUL_WGSL = /* wgsl */ `
 struct P {
@@ -90,22 +90,59 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 }
 `;
 
-const BIAS_GRAD_WGSL = /* wgsl */ `
-struct P { M: u32, N: u32, offY: u32, ldy: u32, offDb: u32, accumulate: u32, pad0: u32, pad1: u32 }
+/** Rows summed by one thread in the first pass of a column reduction. */
+export const COLUMN_CHUNK = 64;
+
+const BIAS_PARTIAL_WGSL = /* wgsl */ `
+struct P { M: u32, N: u32, offY: u32, ldy: u32, n: u32, nx: u32, pad0: u32, pad1: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> dY: array<f32>;
-@group(0) @binding(2) var<storage, read_write> db: array<f32>;
-
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let n = gid.x;
-  if (n >= p.N) { return; }
+@group(0) @binding(2) var<storage, read_write> partial: array<f32>; // [chunks, N]
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+  let i = (wg.y * p.nx + wg.x) * ${WG}u + l.x;
+  if (i >= p.n) { return; }
+  let col = i % p.N;
+  let chunk = i / p.N;
+  let end = min(p.M, (chunk + 1u) * ${COLUMN_CHUNK}u);
   var s = 0.0;
-  for (var m = 0u; m < p.M; m++) { s += dY[p.offY + m * p.ldy + n]; }
-  if (p.accumulate == 1u) { s += db[p.offDb + n]; }
-  db[p.offDb + n] = s;
+  for (var m = chunk * ${COLUMN_CHUNK}u; m < end; m++) { s += dY[p.offY + m * p.ldy + col]; }
+  partial[i] = s;
 }
 `;
+
+const COLUMN_FINISH_WGSL = /* wgsl */ `
+struct P { chunks: u32, N: u32, offset: u32, stride: u32, offOut: u32, accumulate: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> partial: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let col = gid.x;
+  if (col >= p.N) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < p.chunks; k++) { s += partial[p.offset + k * p.stride + col]; }
+  if (p.accumulate == 1u) { s += out[p.offOut + col]; }
+  out[p.offOut + col] = s;
+}
+`;
+
+/**
+ * Second pass of a column reduction: out[c] (+)= Σ_k partial[offset + k·stride + c] over `chunks`
+ * first-pass rows, in k order (deterministic).
+ */
+export function columnSumFinish(
+  ctx: GpuContext,
+  label: string,
+  a: { chunks: number; n: number; partial: Slice; offset?: number; stride: number; out: { slice: Slice; offset?: number }; accumulate?: boolean },
+): Command {
+  const uniform = ctx.uniform(`${label}.p`, [
+    ['u32', a.chunks], ['u32', a.n], ['u32', a.offset ?? 0], ['u32', a.stride],
+    ['u32', a.out.offset ?? 0], ['u32', a.accumulate === false ? 0 : 1], ['u32', 0], ['u32', 0],
+  ]);
+  assertShape(a.n <= 65535 * 256, `columnSumFinish ${label}`, `${a.n} columns`);
+  return ctx.dispatch(label, ctx.pipeline('column_sum_finish', COLUMN_FINISH_WGSL), [uniform, a.partial, a.out.slice], grid(a.n));
+}
 
 /** A strided matrix operand: element (i, j) at `offset + i·rowStride + j·colStride` of `slice`. */
 export interface MatrixView {
@@ -168,16 +205,26 @@ export interface BiasGradArgs {
   dy: { slice: Slice; offset?: number; ld?: number };
   /** db [N] from element `offset`. */
   db: { slice: Slice; offset?: number };
+  /** Scratch of ⌈M / 64⌉·N floats for the partial sums. */
+  scratch: Slice;
   /** Add into db (default: true: gradients accumulate). */
   accumulate?: boolean;
 }
 
-/** db (+)= Σ_rows dY: one dispatch, one thread per column. */
-export function biasGrad(ctx: GpuContext, label: string, args: BiasGradArgs): Command {
-  const pipeline = ctx.pipeline('bias_grad', BIAS_GRAD_WGSL);
+/**
+ * db (+)= Σ_rows dY in two passes: partial sums of 64-row chunks (one thread per chunk and
+ * column), then one thread per column adds the chunks in order. Deterministic, no atomics.
+ */
+export function biasGrad(ctx: GpuContext, label: string, args: BiasGradArgs): Command[] {
+  const chunks = Math.ceil(args.m / COLUMN_CHUNK);
+  const n = chunks * args.n;
+  const groups = grid(n);
   const uniform = ctx.uniform(`${label}.p`, [
     ['u32', args.m], ['u32', args.n], ['u32', args.dy.offset ?? 0], ['u32', args.dy.ld ?? args.n],
-    ['u32', args.db.offset ?? 0], ['u32', args.accumulate === false ? 0 : 1], ['u32', 0], ['u32', 0],
+    ['u32', n], ['u32', groups[0]], ['u32', 0], ['u32', 0],
   ]);
-  return ctx.dispatch(label, pipeline, [uniform, args.dy.slice, args.db.slice], grid(args.n));
+  return [
+    ctx.dispatch(`${label}.partial`, ctx.pipeline('bias_grad_partial', BIAS_PARTIAL_WGSL), [uniform, args.dy.slice, args.scratch], groups),
+    columnSumFinish(ctx, label, { chunks, n: args.n, partial: args.scratch, stride: args.n, out: args.db, ...(args.accumulate === false ? { accumulate: false } : {}) }),
+  ];
 }

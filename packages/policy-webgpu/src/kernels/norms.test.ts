@@ -3,11 +3,10 @@ import { add, describeGpu, device, dot, numericGradient, random, read, relativeE
 import { layerNormBackward, layerNormForward } from './layernorm.js';
 import { rmsNormBackward, rmsNormForward } from './rmsnorm.js';
 
-const [rows, c] = [5, 70];
 const eps = 1e-5;
 
 /** Plain-JS LayerNorm forward (float64). */
-function layerNormRef([x, w, b]: Float64Array[]): Float64Array {
+function layerNormRef(rows: number, c: number, [x, w, b]: Float64Array[]): Float64Array {
   const y = new Float64Array(rows * c);
   for (let r = 0; r < rows; r += 1) {
     const row = x!.subarray(r * c, (r + 1) * c);
@@ -20,7 +19,7 @@ function layerNormRef([x, w, b]: Float64Array[]): Float64Array {
 }
 
 /** Plain-JS RMSNorm forward (float64). */
-function rmsNormRef([x, w]: Float64Array[]): Float64Array {
+function rmsNormRef(rows: number, c: number, [x, w]: Float64Array[]): Float64Array {
   const y = new Float64Array(rows * c);
   for (let r = 0; r < rows; r += 1) {
     const row = x!.subarray(r * c, (r + 1) * c);
@@ -30,7 +29,9 @@ function rmsNormRef([x, w]: Float64Array[]): Float64Array {
   return y;
 }
 
-describeGpu('layer norm and RMS norm kernels vs plain JS', () => {
+// [5, 70]: rows wider than a workgroup; [130, 9]: three 64-row chunks in the parameter gradients.
+for (const [rows, c] of [[5, 70], [130, 9]] as const) {
+describeGpu(`layer norm and RMS norm kernels vs plain JS (${rows} rows × ${c})`, () => {
   const x = random(11, rows * c, -2, 3);
   const w = random(12, c, 0.5, 1.5);
   const b = random(13, c);
@@ -45,12 +46,13 @@ describeGpu('layer norm and RMS norm kernels vs plain JS', () => {
     const [bx, bw, bb, bdy, bdx, bdw, bdb] = [x, w, b, dy, dxInit, dwInit, dbInit].map((d, i) => buf(d, `t${i}`));
     const y = { buffer: ctx.buffer('y', rows * c * 4) };
     const stats = { buffer: ctx.buffer('stats', rows * 8) };
+    const scratch = { buffer: ctx.buffer('scratch', Math.ceil(rows / 64) * 2 * c * 4) };
     await run(ctx, [
       layerNormForward(ctx, 'ln', { rows, c, eps, x: bx!, weight: bw!, bias: bb!, y, stats }),
-      ...layerNormBackward(ctx, 'ln.bwd', { rows, c, x: bx!, weight: bw!, dy: bdy!, stats, dx: bdx!, dweight: bdw!, dbias: bdb! }),
+      ...layerNormBackward(ctx, 'ln.bwd', { rows, c, x: bx!, weight: bw!, dy: bdy!, stats, dx: bdx!, dweight: bdw!, dbias: bdb!, scratch }),
     ]);
-    expect(relativeError(await read(ctx, y.buffer, rows * c), layerNormRef([x, w, b].map((a) => Float64Array.from(a))))).toBeLessThan(1e-5);
-    const loss = (inputs: Float64Array[]) => dot(layerNormRef(inputs), dy);
+    expect(relativeError(await read(ctx, y.buffer, rows * c), layerNormRef(rows, c, [x, w, b].map((a) => Float64Array.from(a))))).toBeLessThan(1e-5);
+    const loss = (inputs: Float64Array[]) => dot(layerNormRef(rows, c, inputs), dy);
     expect(relativeError(await read(ctx, bdx!.buffer, rows * c), add(dxInit, numericGradient(loss, [x, w, b], 0)))).toBeLessThan(1e-5);
     expect(relativeError(await read(ctx, bdw!.buffer, c), add(dwInit, numericGradient(loss, [x, w, b], 1)))).toBeLessThan(1e-5);
     expect(relativeError(await read(ctx, bdb!.buffer, c), add(dbInit, numericGradient(loss, [x, w, b], 2)))).toBeLessThan(1e-5);
@@ -62,13 +64,15 @@ describeGpu('layer norm and RMS norm kernels vs plain JS', () => {
     const [bx, bw, bdy, bdx, bdw] = [x, w, dy, dxInit, dwInit].map((d, i) => buf(d, `t${i}`));
     const y = { buffer: ctx.buffer('y', rows * c * 4) };
     const rstd = { buffer: ctx.buffer('rstd', rows * 4) };
+    const scratch = { buffer: ctx.buffer('scratch', Math.ceil(rows / 64) * c * 4) };
     await run(ctx, [
       rmsNormForward(ctx, 'rms', { rows, c, eps, x: bx!, weight: bw!, y, rstd }),
-      ...rmsNormBackward(ctx, 'rms.bwd', { rows, c, x: bx!, weight: bw!, dy: bdy!, rstd, dx: bdx!, dweight: bdw! }),
+      ...rmsNormBackward(ctx, 'rms.bwd', { rows, c, x: bx!, weight: bw!, dy: bdy!, rstd, dx: bdx!, dweight: bdw!, scratch }),
     ]);
-    expect(relativeError(await read(ctx, y.buffer, rows * c), rmsNormRef([x, w].map((a) => Float64Array.from(a))))).toBeLessThan(1e-5);
-    const loss = (inputs: Float64Array[]) => dot(rmsNormRef(inputs), dy);
+    expect(relativeError(await read(ctx, y.buffer, rows * c), rmsNormRef(rows, c, [x, w].map((a) => Float64Array.from(a))))).toBeLessThan(1e-5);
+    const loss = (inputs: Float64Array[]) => dot(rmsNormRef(rows, c, inputs), dy);
     expect(relativeError(await read(ctx, bdx!.buffer, rows * c), add(dxInit, numericGradient(loss, [x, w], 0)))).toBeLessThan(1e-5);
     expect(relativeError(await read(ctx, bdw!.buffer, c), add(dwInit, numericGradient(loss, [x, w], 1)))).toBeLessThan(1e-5);
   });
 });
+}

@@ -5,11 +5,12 @@
  * The forward saves r per row.
  * Local derivative (with g = dy·w): ∂r/∂x_j = −r³·x_j/C, so
  *   dx = r · (g − x · r² · mean(g·x)),   dw = Σ_rows dy·x·r.
- * The backward ADDS dx into its output (the residual stream's gradient); dw accumulates, one
- * thread per column summing rows in order (deterministic, no atomics).
+ * The backward ADDS dx into its output (the residual stream's gradient); dw accumulates through
+ * partial sums of 64-row chunks added in order (deterministic, no atomics).
  */
 import { assertShape } from '../errors.js';
-import { grid, rowGroups, type Command, type GpuContext, type Slice } from '../gpu.js';
+import { grid, rowGroups, WG, type Command, type GpuContext, type Slice } from '../gpu.js';
+import { COLUMN_CHUNK, columnSumFinish } from './matmul.js';
 import { ROW_REDUCE } from './reduce.js';
 
 const FORWARD_WGSL = /* wgsl */ `
@@ -57,20 +58,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
 }
 `;
 
-const PARAM_GRAD_WGSL = /* wgsl */ `
-struct P { rows: u32, C: u32, pad0: u32, pad1: u32 }
+const PARAM_PARTIAL_WGSL = /* wgsl */ `
+struct P { rows: u32, C: u32, n: u32, nx: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read> rstds: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dw: array<f32>;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c = gid.x;
-  if (c >= p.C) { return; }
+@group(0) @binding(4) var<storage, read_write> partial: array<f32>; // [chunks, C]
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+  let i = (wg.y * p.nx + wg.x) * ${WG}u + l.x;
+  if (i >= p.n) { return; }
+  let c = i % p.C;
+  let chunk = i / p.C;
+  let end = min(p.rows, (chunk + 1u) * ${COLUMN_CHUNK}u);
   var s = 0.0;
-  for (var r = 0u; r < p.rows; r++) { s += dy[r * p.C + c] * x[r * p.C + c] * rstds[r]; }
-  dw[c] += s;
+  for (var r = chunk * ${COLUMN_CHUNK}u; r < end; r++) { s += dy[r * p.C + c] * x[r * p.C + c] * rstds[r]; }
+  partial[i] = s;
 }
 `;
 
@@ -117,13 +121,19 @@ export interface RmsNormBackwardArgs {
   dx: Slice;
   /** dw [C] (accumulated). */
   dweight: Slice;
+  /** Scratch of ⌈rows / 64⌉·C floats for the weight gradient's partial sums. */
+  scratch: Slice;
 }
 
-/** dx += ∂/∂x, dw += Σ dy·x·r: two dispatches. */
+/** dx += ∂/∂x, dw += Σ dy·x·r (two-pass column sum): three dispatches. */
 export function rmsNormBackward(ctx: GpuContext, label: string, a: RmsNormBackwardArgs): Command[] {
   const uniform = ctx.uniform(`${label}.p`, [['u32', a.rows], ['u32', a.c], ['u32', 0], ['u32', 0]]);
+  const chunks = Math.ceil(a.rows / COLUMN_CHUNK);
+  const groups = grid(chunks * a.c);
+  const partialUniform = ctx.uniform(`${label}.params.p`, [['u32', a.rows], ['u32', a.c], ['u32', chunks * a.c], ['u32', groups[0]]]);
   return [
     ctx.dispatch(label, ctx.pipeline('rmsnorm_backward', BACKWARD_WGSL), [uniform, a.x, a.weight, a.dy, a.rstd, a.dx], rowGroups(a.rows)),
-    ctx.dispatch(`${label}.params`, ctx.pipeline('rmsnorm_param_grad', PARAM_GRAD_WGSL), [uniform, a.x, a.dy, a.rstd, a.dweight], grid(a.c)),
+    ctx.dispatch(`${label}.params`, ctx.pipeline('rmsnorm_param_partial', PARAM_PARTIAL_WGSL), [partialUniform, a.x, a.dy, a.rstd, a.scratch], groups),
+    columnSumFinish(ctx, `${label}.dweight`, { chunks, n: a.c, partial: a.scratch, stride: a.c, out: { slice: a.dweight } }),
   ];
 }
