@@ -177,7 +177,9 @@ export class OnnxModel {
           const options: InferenceSession.SessionOptions = {
             executionProviders: providersFor(device),
             graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
-            logSeverityLevel: 3,
+            // A CUDA attempt under auto is a probe: its failure is reported in the decision line, so
+            // ONNX Runtime's own red error line for it is silenced (fatal only).
+            logSeverityLevel: device === 'cuda' && requested === 'auto' ? 4 : 3,
             ...(settings.intraOpNumThreads ? { intraOpNumThreads: settings.intraOpNumThreads } : {}),
             ...(settings.sessionOptions as InferenceSession.SessionOptions | undefined),
           };
