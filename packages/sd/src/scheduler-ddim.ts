@@ -11,6 +11,8 @@
  * Not implemented (SD_UNSUPPORTED_CONFIG): `thresholding` (dynamic thresholding, unsuitable for
  * latent diffusion per diffusers' own docs).
  */
+import type { AffineStep } from './affine-step.js';
+import { combineTerms, MODEL, SAMPLE } from './affine-step.js';
 import { roundHalfEven } from './numeric.js';
 import type { NoiseSource, Scheduler, SchedulerStepResult } from './scheduler.js';
 import { requireNoise } from './scheduler.js';
@@ -57,6 +59,24 @@ export function predictOriginal(
   return unsupported(who, 'prediction_type', predictionType, 'epsilon, sample, v_prediction');
 }
 
+/**
+ * The coefficients of {@link predictOriginal}: x0 = x0.sample·x + x0.model·m and likewise ε̂
+ * (each parameterisation is linear in x and m).
+ */
+export function predictOriginalCoefficients(
+  predictionType: string,
+  sqrtAlpha: number,
+  sqrtOneMinusAlpha: number,
+  who: string,
+): { x0: { sample: number; model: number }; eps: { sample: number; model: number } } {
+  if (predictionType === 'epsilon') return { x0: { sample: 1 / sqrtAlpha, model: -sqrtOneMinusAlpha / sqrtAlpha }, eps: { sample: 0, model: 1 } };
+  if (predictionType === 'sample') return { x0: { sample: 0, model: 1 }, eps: { sample: 1 / sqrtOneMinusAlpha, model: -sqrtAlpha / sqrtOneMinusAlpha } };
+  if (predictionType === 'v_prediction') {
+    return { x0: { sample: sqrtAlpha, model: -sqrtOneMinusAlpha }, eps: { sample: sqrtOneMinusAlpha, model: sqrtAlpha } };
+  }
+  return unsupported(who, 'prediction_type', predictionType, 'epsilon, sample, v_prediction');
+}
+
 /** DDIM sampler (diffusers `DDIMScheduler`). */
 export class DDIMScheduler implements Scheduler {
   readonly className = 'DDIMScheduler' as const;
@@ -96,17 +116,36 @@ export class DDIMScheduler implements Scheduler {
     return sample;
   }
 
-  step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, noise?: NoiseSource): SchedulerStepResult {
+  /** Scalars of the step at `stepIndex`. */
+  private coefficients(stepIndex: number): { sqrtA: number; sqrtB: number; std: number; dirCoef: number; sqrtAPrev: number } {
     const t = this.timesteps[stepIndex]!;
     const prevT = t - Math.floor(this.config.num_train_timesteps / this.numSteps);
     const aT = this.alphas[t]!;
     const aPrev = prevT >= 0 ? this.alphas[prevT]! : this.finalAlpha;
-    const sqrtA = Math.sqrt(aT);
-    const sqrtB = Math.sqrt(1 - aT);
     const variance = ((1 - aPrev) / (1 - aT)) * (1 - aT / aPrev);
     const std = this.eta * Math.sqrt(variance);
-    const dirCoef = Math.sqrt(1 - aPrev - std * std);
-    const sqrtAPrev = Math.sqrt(aPrev);
+    return { sqrtA: Math.sqrt(aT), sqrtB: Math.sqrt(1 - aT), std, dirCoef: Math.sqrt(1 - aPrev - std * std), sqrtAPrev: Math.sqrt(aPrev) };
+  }
+
+  /** Every DDIM input is unscaled. */
+  inputScale(): number {
+    return 1;
+  }
+
+  /**
+   * The step at `stepIndex` as an affine plan: x' = √ᾱ'·x0 + dir·ε̂ (+ σ_t·z when η > 0); undefined
+   * with `clip_sample` (clipping x0 is not affine: that configuration stays on the host).
+   */
+  affineStep(stepIndex: number): AffineStep | undefined {
+    if (this.config.clip_sample) return undefined;
+    const { sqrtA, sqrtB, std, dirCoef, sqrtAPrev } = this.coefficients(stepIndex);
+    const { x0, eps } = predictOriginalCoefficients(this.config.prediction_type, sqrtA, sqrtB, this.className);
+    const next = combineTerms([SAMPLE, sqrtAPrev * x0.sample + dirCoef * eps.sample], [MODEL, sqrtAPrev * x0.model + dirCoef * eps.model]);
+    return { next: std > 0 ? { ...next, noise: std } : next, store: {}, keep: [] };
+  }
+
+  step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, noise?: NoiseSource): SchedulerStepResult {
+    const { sqrtA, sqrtB, std, dirCoef, sqrtAPrev } = this.coefficients(stepIndex);
     const clip = this.config.clip_sample;
     const range = this.config.clip_sample_range;
     const z = std > 0 ? requireNoise(noise, this.className, sample.length) : undefined;

@@ -16,6 +16,8 @@
  * Not implemented (SD_UNSUPPORTED_CONFIG): thresholding, learned variance, Lu lambdas,
  * exponential/beta/flow sigmas.
  */
+import type { AffineStep, AffineTerms } from './affine-step.js';
+import { combineTerms, SAMPLE, slotTerms } from './affine-step.js';
 import { arange, f32, interpIndex, linspace, roundHalfEven } from './numeric.js';
 import type { NoiseSource, Scheduler, SchedulerStepResult } from './scheduler.js';
 import { requireNoise } from './scheduler.js';
@@ -166,6 +168,103 @@ export class DPMSolverMultistepScheduler implements Scheduler {
       }
     }
     return out;
+  }
+
+  /** Every DPM-Solver input is unscaled. */
+  inputScale(): number {
+    return 1;
+  }
+
+  /** The converted model output (x0 for dpmsolver++, ε otherwise) at `stepIndex` as p·x + q·m. */
+  private convertedTerms(stepIndex: number): { sample: number; model: number } {
+    const c = this.config;
+    const { alpha, sigmaT } = this.alphaSigma(this.sigmas[stepIndex]!);
+    if (c.algorithm_type.endsWith('dpmsolver++')) {
+      if (c.prediction_type === 'epsilon') return { sample: 1 / alpha, model: -sigmaT / alpha };
+      return c.prediction_type === 'sample' ? { sample: 0, model: 1 } : { sample: alpha, model: -sigmaT };
+    }
+    if (c.prediction_type === 'epsilon') return { sample: 0, model: 1 };
+    return c.prediction_type === 'sample' ? { sample: 1 / sigmaT, model: -alpha / sigmaT } : { sample: sigmaT, model: alpha };
+  }
+
+  /**
+   * The step at `stepIndex` as an affine plan. The JS step's state is a function of the index
+   * (lower-order warm-up count = min(i, solver_order)); converted outputs are stored as `d<i>`
+   * while a later higher-order step reads them. SDE variants draw noise at every step, as `step`.
+   */
+  affineStep(stepIndex: number): AffineStep {
+    const c = this.config;
+    const i = stepIndex;
+    const len = this.timesteps.length;
+    const lowerOrderNums = Math.min(i, c.solver_order);
+    const lowerOrderFinal = i === len - 1 && (c.euler_at_final || (c.lower_order_final && len < 15) || c.final_sigmas_type === 'zero');
+    const lowerOrderSecond = i === len - 2 && c.lower_order_final && len < 15;
+    const conv = this.convertedTerms(i);
+    const m0: AffineTerms = conv;
+    const type = c.algorithm_type;
+    const midpoint = c.solver_type === 'midpoint';
+    const t = this.alphaSigma(this.sigmas[i + 1]!);
+    const s0 = this.alphaSigma(this.sigmas[i]!);
+    const h = t.lambda - s0.lambda;
+    const eh = Math.exp(-h);
+    const ehp = Math.exp(h);
+    let next: AffineTerms;
+    if (c.solver_order === 1 || lowerOrderNums < 1 || lowerOrderFinal) {
+      if (type === 'dpmsolver++') next = combineTerms([SAMPLE, t.sigmaT / s0.sigmaT], [m0, -t.alpha * (eh - 1)]);
+      else if (type === 'dpmsolver') next = combineTerms([SAMPLE, t.alpha / s0.alpha], [m0, -t.sigmaT * (ehp - 1)]);
+      else if (type === 'sde-dpmsolver++') {
+        next = combineTerms([SAMPLE, (t.sigmaT / s0.sigmaT) * eh], [m0, t.alpha * (1 - Math.exp(-2 * h))], [{ noise: 1 }, t.sigmaT * Math.sqrt(1 - Math.exp(-2 * h))]);
+      } else {
+        next = combineTerms([SAMPLE, t.alpha / s0.alpha], [m0, -2 * (t.sigmaT * (ehp - 1))], [{ noise: 1 }, t.sigmaT * Math.sqrt(Math.exp(2 * h) - 1)]);
+      }
+    } else if (c.solver_order === 2 || lowerOrderNums < 2 || lowerOrderSecond) {
+      const s1 = this.alphaSigma(this.sigmas[i - 1]!);
+      const r0 = (s0.lambda - s1.lambda) / h;
+      const d1 = combineTerms([m0, 1 / r0], [slotTerms(`d${i - 1}`), -1 / r0]);
+      if (type === 'dpmsolver++') {
+        next = midpoint
+          ? combineTerms([SAMPLE, t.sigmaT / s0.sigmaT], [m0, -t.alpha * (eh - 1)], [d1, -0.5 * (t.alpha * (eh - 1))])
+          : combineTerms([SAMPLE, t.sigmaT / s0.sigmaT], [m0, -t.alpha * (eh - 1)], [d1, t.alpha * ((eh - 1) / h + 1)]);
+      } else if (type === 'dpmsolver') {
+        next = midpoint
+          ? combineTerms([SAMPLE, t.alpha / s0.alpha], [m0, -t.sigmaT * (ehp - 1)], [d1, -0.5 * (t.sigmaT * (ehp - 1))])
+          : combineTerms([SAMPLE, t.alpha / s0.alpha], [m0, -t.sigmaT * (ehp - 1)], [d1, -t.sigmaT * ((ehp - 1) / h - 1)]);
+      } else if (type === 'sde-dpmsolver++') {
+        const e2 = Math.exp(-2 * h);
+        next = combineTerms(
+          [SAMPLE, (t.sigmaT / s0.sigmaT) * eh],
+          [m0, t.alpha * (1 - e2)],
+          [d1, midpoint ? 0.5 * (t.alpha * (1 - e2)) : t.alpha * ((1 - e2) / (-2 * h) + 1)],
+          [{ noise: 1 }, t.sigmaT * Math.sqrt(1 - e2)],
+        );
+      } else {
+        next = combineTerms(
+          [SAMPLE, t.alpha / s0.alpha],
+          [m0, -2 * (t.sigmaT * (ehp - 1))],
+          [d1, -(midpoint ? t.sigmaT * (ehp - 1) : 2 * (t.sigmaT * ((ehp - 1) / h - 1)))],
+          [{ noise: 1 }, t.sigmaT * Math.sqrt(Math.exp(2 * h) - 1)],
+        );
+      }
+    } else {
+      const s1 = this.alphaSigma(this.sigmas[i - 1]!);
+      const s2 = this.alphaSigma(this.sigmas[i - 2]!);
+      const r0 = (s0.lambda - s1.lambda) / h;
+      const r1 = (s1.lambda - s2.lambda) / h;
+      const m1 = slotTerms(`d${i - 1}`);
+      const m2 = slotTerms(`d${i - 2}`);
+      const d10 = combineTerms([m0, 1 / r0], [m1, -1 / r0]);
+      const d11 = combineTerms([m1, 1 / r1], [m2, -1 / r1]);
+      const d1 = combineTerms([d10, 1 + r0 / (r0 + r1)], [d11, -r0 / (r0 + r1)]);
+      const d2 = combineTerms([d10, 1 / (r0 + r1)], [d11, -1 / (r0 + r1)]);
+      next =
+        type === 'dpmsolver++'
+          ? combineTerms([SAMPLE, t.sigmaT / s0.sigmaT], [m0, -t.alpha * (eh - 1)], [d1, t.alpha * ((eh - 1) / h + 1)], [d2, -t.alpha * ((eh - 1 + h) / (h * h) - 0.5)])
+          : combineTerms([SAMPLE, t.alpha / s0.alpha], [m0, -t.sigmaT * (ehp - 1)], [d1, -t.sigmaT * ((ehp - 1) / h - 1)], [d2, -t.sigmaT * ((ehp - 1 - h) / (h * h) - 0.5)]);
+    }
+    const keepCount = Math.min(c.solver_order - 1, i + 1);
+    if (i === len - 1 || keepCount === 0) return { next, store: {}, keep: [] };
+    const keep = Array.from({ length: keepCount }, (_, k) => `d${i - keepCount + 1 + k}`);
+    return { next, store: { [`d${i}`]: conv }, keep };
   }
 
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, noise?: NoiseSource): SchedulerStepResult {

@@ -7,6 +7,7 @@
  * On the last step σ' = 0, so σ_up = 0 and no noise is drawn (diffusers draws it and multiplies
  * by 0; the RNG stream differs from PyTorch's anyway). Karras sigmas are not implemented here.
  */
+import type { AffineStep } from './affine-step.js';
 import type { NoiseSource, Scheduler, SchedulerStepResult } from './scheduler.js';
 import { requireNoise } from './scheduler.js';
 import type { SchedulerConfig } from './scheduler-config.js';
@@ -21,11 +22,22 @@ export class EulerAncestralDiscreteScheduler extends EulerFamilyScheduler implem
     super(config, 'EulerAncestralDiscreteScheduler', false);
   }
 
-  step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, noise?: NoiseSource): SchedulerStepResult {
+  /** σ_up and σ_down of the step at `stepIndex`. */
+  private ancestral(stepIndex: number): { sigma: number; sigmaUp: number; sigmaDown: number } {
     const sigma = this.sigmas[stepIndex]!;
     const sigmaTo = this.sigmas[stepIndex + 1]!;
     const sigmaUp = Math.sqrt((sigmaTo * sigmaTo * (sigma * sigma - sigmaTo * sigmaTo)) / (sigma * sigma));
-    const sigmaDown = Math.sqrt(sigmaTo * sigmaTo - sigmaUp * sigmaUp);
+    return { sigma, sigmaUp, sigmaDown: Math.sqrt(sigmaTo * sigmaTo - sigmaUp * sigmaUp) };
+  }
+
+  /** The step at `stepIndex` as an affine plan: the Euler step to σ_down plus σ_up·z (noise drawn when σ_up > 0). */
+  affineStep(stepIndex: number): AffineStep {
+    const { sigma, sigmaUp, sigmaDown } = this.ancestral(stepIndex);
+    return this.eulerPlan(sigma, sigmaDown - sigma, sigmaUp > 0 ? sigmaUp : undefined);
+  }
+
+  step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, noise?: NoiseSource): SchedulerStepResult {
+    const { sigma, sigmaUp, sigmaDown } = this.ancestral(stepIndex);
     const dt = sigmaDown - sigma;
     const z = sigmaUp > 0 ? requireNoise(noise, this.className, sample.length) : undefined;
     const out = new Float32Array(sample.length);

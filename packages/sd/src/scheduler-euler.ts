@@ -12,6 +12,7 @@
  * Not implemented (SD_UNSUPPORTED_CONFIG): s_churn > 0 (a step argument in diffusers, not config),
  * `interpolation_type: log_linear`, exponential/beta sigmas, `timestep_type: continuous`.
  */
+import type { AffineStep } from './affine-step.js';
 import { f32, interpIndex } from './numeric.js';
 import type { Scheduler, SchedulerStepResult } from './scheduler.js';
 import { mapPair } from './scheduler.js';
@@ -99,6 +100,28 @@ export abstract class EulerFamilyScheduler {
     return out;
   }
 
+  /** The factor of `scaleModelInput` at `stepIndex`: 1/√(σ_i² + 1). */
+  inputScale(stepIndex: number): number {
+    const s = this.sigmas[stepIndex]!;
+    return 1 / Math.sqrt(s * s + 1);
+  }
+
+  /** x0 = a·x + b·m at σ (the coefficients of {@link predictX0}). */
+  protected x0Coefficients(sigma: number): { a: number; b: number } {
+    if (this.config.prediction_type === 'epsilon') return { a: 1, b: -sigma };
+    return { a: 1 / (sigma * sigma + 1), b: -sigma / Math.sqrt(sigma * sigma + 1) };
+  }
+
+  /** x' = x + (x − x0)/σ·dt (+ noise·z) as an affine plan. */
+  protected eulerPlan(sigma: number, dt: number, noise?: number): AffineStep {
+    const { a, b } = this.x0Coefficients(sigma);
+    return {
+      next: { sample: 1 + ((1 - a) * dt) / sigma, model: (-b * dt) / sigma, ...(noise !== undefined ? { noise } : {}) },
+      store: {},
+      keep: [],
+    };
+  }
+
   /** x0 from the model output at σ. */
   protected predictX0(x: number, m: number, sigma: number): number {
     if (this.config.prediction_type === 'epsilon') return x - sigma * m;
@@ -113,6 +136,12 @@ export class EulerDiscreteScheduler extends EulerFamilyScheduler implements Sche
 
   constructor(config: SchedulerConfig = {}) {
     super(config, 'EulerDiscreteScheduler', true);
+  }
+
+  /** The step at `stepIndex` as an affine plan: x' = (1 + (1 − a)·dt/σ)·x − b·dt/σ·m for x0 = a·x + b·m. */
+  affineStep(stepIndex: number): AffineStep {
+    const sigma = this.sigmas[stepIndex]!;
+    return this.eulerPlan(sigma, this.sigmas[stepIndex + 1]! - sigma);
   }
 
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): SchedulerStepResult {

@@ -12,6 +12,7 @@
  * x' = (1 − σ_{i+1})·x0 + σ_{i+1}·z. init_noise_sigma = 1; no input scaling.
  * Not implemented (SD_UNSUPPORTED_CONFIG): Karras/exponential/beta sigmas.
  */
+import type { AffineStep } from './affine-step.js';
 import { f32, linspace } from './numeric.js';
 import type { NoiseSource, Scheduler, SchedulerStepResult, SetTimestepsOptions } from './scheduler.js';
 import { mapPair, requireNoise } from './scheduler.js';
@@ -120,6 +121,22 @@ export class FlowMatchEulerDiscreteScheduler implements Scheduler {
 
   scaleModelInput(sample: Float32Array): Float32Array {
     return sample;
+  }
+
+  /** Every flow-matching input is unscaled. */
+  inputScale(): number {
+    return 1;
+  }
+
+  /**
+   * The step at `stepIndex` as an affine plan: x' = x + (σ' − σ)·v, or with `stochastic_sampling`
+   * x' = (1 − σ')·(x − σ·v) + σ'·z.
+   */
+  affineStep(stepIndex: number): AffineStep {
+    const sigma = this.sigmas[stepIndex]!;
+    const next = this.sigmas[stepIndex + 1]!;
+    if (this.config.stochastic_sampling) return { next: { sample: 1 - next, model: -(1 - next) * sigma, noise: next }, store: {}, keep: [] };
+    return { next: { sample: 1, model: next - sigma }, store: {}, keep: [] };
   }
 
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, noise?: NoiseSource): SchedulerStepResult {

@@ -12,11 +12,12 @@
  * Returns `denoised`, which the pipeline decodes (diffusers' LCM pipeline does the same).
  * Not implemented (SD_UNSUPPORTED_CONFIG): thresholding; `strength` < 1 (img2img only).
  */
+import type { AffineStep } from './affine-step.js';
 import type { NoiseSource, Scheduler, SchedulerStepResult } from './scheduler.js';
 import { requireNoise } from './scheduler.js';
 import type { SchedulerConfig } from './scheduler-config.js';
 import { alphasCumprod, unsupported } from './scheduler-config.js';
-import { predictOriginal } from './scheduler-ddim.js';
+import { predictOriginal, predictOriginalCoefficients } from './scheduler-ddim.js';
 
 /** diffusers' LCMScheduler defaults. */
 export const LCM_DEFAULTS = {
@@ -93,6 +94,31 @@ export class LCMScheduler implements Scheduler {
       cSkip: sigmaData ** 2 / (st * st + sigmaData ** 2),
       cOut: st / Math.sqrt(st * st + sigmaData ** 2),
     };
+  }
+
+  /** Every LCM input is unscaled. */
+  inputScale(): number {
+    return 1;
+  }
+
+  /**
+   * The step at `stepIndex` as an affine plan: denoised = c_out·x0 + c_skip·x, then
+   * x' = √ᾱ'·denoised + √(1−ᾱ')·z (x' = denoised on the last step); undefined with
+   * `clip_sample` (clipping x0 is not affine: that configuration stays on the host).
+   */
+  affineStep(stepIndex: number): AffineStep | undefined {
+    if (this.config.clip_sample) return undefined;
+    const t = this.timesteps[stepIndex]!;
+    const isLast = stepIndex === this.timesteps.length - 1;
+    const prevT = isLast ? t : this.timesteps[stepIndex + 1]!;
+    const a = this.alphas[t]!;
+    const ap = prevT >= 0 ? this.alphas[prevT]! : this.finalAlpha;
+    const { cSkip, cOut } = this.boundaryScalings(t);
+    const { x0 } = predictOriginalCoefficients(this.config.prediction_type, Math.sqrt(a), Math.sqrt(1 - a), this.className);
+    const denoised = { sample: cOut * x0.sample + cSkip, model: cOut * x0.model };
+    if (isLast) return { next: denoised, store: {}, keep: [] };
+    const sa = Math.sqrt(ap);
+    return { next: { sample: sa * denoised.sample, model: sa * denoised.model, noise: Math.sqrt(1 - ap) }, store: {}, keep: [] };
   }
 
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, noise?: NoiseSource): SchedulerStepResult {

@@ -10,6 +10,8 @@
  *   x_prev = √(ᾱ'/ᾱ)·x − (ᾱ' − ᾱ)·ε / (ᾱ·√(1−ᾱ') + √(ᾱ(1−ᾱ)ᾱ'))
  * Not implemented: the Runge–Kutta warm-up (`skip_prk_steps: false`, SD_UNSUPPORTED_CONFIG).
  */
+import type { AffineStep, AffineTerms } from './affine-step.js';
+import { combineTerms, MODEL, SAMPLE, slotTerms } from './affine-step.js';
 import { roundHalfEven } from './numeric.js';
 import type { Scheduler, SchedulerStepResult } from './scheduler.js';
 import type { SchedulerConfig } from './scheduler-config.js';
@@ -77,6 +79,54 @@ export class PNDMScheduler implements Scheduler {
 
   scaleModelInput(sample: Float32Array): Float32Array {
     return sample;
+  }
+
+  /** Every PLMS input is unscaled. */
+  inputScale(): number {
+    return 1;
+  }
+
+  /**
+   * The step at `stepIndex` as an affine plan. The JS step's state is a function of the index:
+   * the counter equals it, ε's are pushed at every step but the second (slots `eps<i>`), the
+   * window is the last four, and the first sample is kept for the second step (slot `cur`).
+   */
+  affineStep(stepIndex: number): AffineStep {
+    const i = stepIndex;
+    const last = i === this.timesteps.length - 1;
+    let t = this.timesteps[i]!;
+    const ratio = Math.floor(this.config.num_train_timesteps / this.numSteps);
+    let prevT = t - ratio;
+    if (i === 1) {
+      prevT = t;
+      t = t + ratio;
+    }
+    // indices of the stored ε's after this step's push: 0, 2, 3, …, i (last four)
+    const pushed = i === 1 ? [0] : [0, ...Array.from({ length: Math.max(0, i - 1) }, (_, k) => k + 2)].slice(-4);
+    const term = (j: number): AffineTerms => (j === i ? MODEL : slotTerms(`eps${j}`));
+    let eps: AffineTerms;
+    let x: AffineTerms = SAMPLE;
+    if (i === 0) eps = MODEL;
+    else if (i === 1) {
+      eps = combineTerms([MODEL, 0.5], [slotTerms('eps0'), 0.5]);
+      x = slotTerms('cur');
+    } else {
+      const weights = [[], [], [-1 / 2, 3 / 2], [5 / 12, -16 / 12, 23 / 12], [-9 / 24, 37 / 24, -59 / 24, 55 / 24]][pushed.length]!;
+      eps = combineTerms(...pushed.map((j, k) => [term(j), weights[k]!] as const));
+    }
+    const a = this.alphas[t]!;
+    const ap = prevT >= 0 ? this.alphas[prevT]! : this.finalAlpha;
+    const b = 1 - a;
+    const k = (ap - a) / (a * Math.sqrt(1 - ap) + Math.sqrt(a * b * ap));
+    const m = this.config.prediction_type === 'v_prediction' ? combineTerms([eps, Math.sqrt(a)], [x, Math.sqrt(b)]) : eps;
+    const next = combineTerms([x, Math.sqrt(ap / a)], [m, -k]);
+    if (last) return { next, store: {}, keep: [] };
+    const store: Record<string, { sample?: number; model?: number }> = {};
+    if (i !== 1) store[`eps${i}`] = { model: 1 };
+    if (i === 0) store['cur'] = { sample: 1 };
+    const keep = pushed.slice(-3).map((j) => `eps${j}`);
+    if (i === 0) keep.push('cur');
+    return { next, store, keep };
   }
 
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): SchedulerStepResult {

@@ -10,6 +10,7 @@
  * - Stochastic steps draw noise through a callback supplied by the pipeline (Philox streams,
  *   one per image), never from PyTorch's generator.
  */
+import type { AffineStep } from './affine-step.js';
 import type { SchedulerConfig, SchedulerName } from './scheduler-config.js';
 
 /** Supplies standard-normal noise with the length of the sample (whole batch). */
@@ -52,6 +53,15 @@ export interface Scheduler {
   scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array;
   /** Advance one step from the model output at `stepIndex`. Must be called in order. */
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, noise?: NoiseSource): SchedulerStepResult;
+  /**
+   * The step at `stepIndex` of the current schedule as an affine plan (see `affine-step.ts`), for
+   * the GPU-resident denoising loop; undefined where the step is not affine under this config
+   * (e.g. `clip_sample: true`). Pure: does not advance the scheduler's state. Optional: schedulers
+   * without it run on the host.
+   */
+  affineStep?(stepIndex: number): AffineStep | undefined;
+  /** The factor `scaleModelInput` multiplies the sample by at `stepIndex` (1 for most schedulers). */
+  inputScale?(stepIndex: number): number;
 }
 
 /** Apply `f(x, m)` elementwise into a new float32 array. */
