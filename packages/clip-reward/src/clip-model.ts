@@ -293,7 +293,11 @@ export class ClipModel {
         // images) stays in a GPU buffer that is freed unread: only the embeddings come back to the
         // host (ViT-B/32 image tower on an H100, 64 images: 79.5 → 67.7 ms per call; BENCHMARKS.md).
         const keepOnGpu = device === 'webgpu' && lay === 'split' && options.sessionOptions?.['preferredOutputLocation'] === undefined;
-        const sessionOptions = keepOnGpu ? { ...options.sessionOptions, preferredOutputLocation: { last_hidden_state: 'gpu-buffer' } } : options.sessionOptions;
+        const placed = keepOnGpu ? { ...options.sessionOptions, preferredOutputLocation: { last_hidden_state: 'gpu-buffer' } } : options.sessionOptions;
+        // A CUDA attempt under auto is a probe: its failure is the decision line's reason, so ONNX
+        // Runtime's own red error line is silenced (fatal only) unless the caller set a level.
+        const quietProbe = device === 'cuda' && options.device === 'auto' && options.sessionOptions?.['logSeverityLevel'] === undefined;
+        const sessionOptions = quietProbe ? { ...placed, logSeverityLevel: 4 } : placed;
         const modelOptions = {
           ...hubOptions,
           device,
