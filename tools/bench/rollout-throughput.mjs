@@ -8,7 +8,7 @@
  *
  * Usage (after `npx nx run trainer:build`, which builds the packages it needs):
  *   node tools/bench/rollout-throughput.mjs [--workers 1,2,4] [--groups 24] [--device cpu]
- *        [--group-size 4] [--config file.json] [--json out.json] [--trainer-iterations 0]
+ *        [--group-size 4] [--config file.json] [--json out.json] [--trainer-iterations 0] [--overhead-only]
  * --source runs everything from the TypeScript sources instead (no build: start it with
  * `node --conditions=@vlm-grpo/source --import ./apps/trainer/src/__fixtures__/ts-register.mjs`).
  * With --trainer-iterations K > 0 it also trains K iterations with the Redis backend beside the
@@ -145,8 +145,9 @@ const stopWorkers = async (list) => {
 
 const results = { machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadAverage: loadavg()[0] }, date: new Date().toISOString(), device, groups, groupSize, command: `node tools/bench/rollout-throughput.mjs ${args.join(' ')}`.trim(), local: null, redis: [], overhead: null, trainer: [] };
 
+const skipThroughput = args.includes('--overhead-only');
 // Local backend: the same groups in this process (one process, the trainer's path).
-{
+if (!skipThroughput) {
   const models = await trainer.loadRewardModels(absolute, quiet);
   const local = new trainer.LocalRolloutBackend(models, trainer.imageComponentsOf(absolute));
   await local.run(requests(99, 2), { render: 0, score: 0 });
@@ -159,7 +160,7 @@ const results = { machine: { cpus: cpus().length, model: cpus()[0]?.model, node:
 }
 
 // Redis backend with N workers.
-for (const count of workerCounts) {
+for (const count of skipThroughput ? [] : workerCounts) {
   const workers = await startWorkers(count, `w${count}`);
   const backend = await trainer.RedisRolloutBackend.open({ config: absolute, logger: quiet, runId: `bench-${count}` });
   const queue = new Queue(trainer.ROLLOUT_QUEUE, { connection: trainer.redisOptions(absolute, 'bench'), prefix: absolute.rollout_settings.queue_prefix });
@@ -194,34 +195,28 @@ for (const count of workerCounts) {
   const t1 = performance.now();
   for (let i = 0; i < 10_000; i++) trainer.groupResultSchema.parse(JSON.parse(JSON.stringify(result)));
   const serialiseResultUs = ((performance.now() - t1) / 10_000) * 1000;
-  const prefix = 'bench-noop';
-  const connection = trainer.redisOptions(absolute, 'bench-noop');
-  const noop = new Worker(trainer.ROLLOUT_QUEUE, async () => result, { connection, prefix, concurrency: 1 });
-  const queue = new Queue(trainer.ROLLOUT_QUEUE, { connection, prefix });
+  // The trainer's real path (RedisRolloutBackend: add, QueueEvents wake-up, result read, job
+  // removed) against a BullMQ worker that returns at once: one group at a time, then 16 at once.
+  const noop = new Worker(trainer.ROLLOUT_QUEUE, async () => result, { connection: trainer.redisOptions(absolute, 'bench-noop'), prefix: absolute.rollout_settings.queue_prefix, concurrency: 1 });
+  const backend = await trainer.RedisRolloutBackend.open({ config: absolute, logger: quiet, runId: 'bench-noop' });
+  const queue = new Queue(trainer.ROLLOUT_QUEUE, { connection: trainer.redisOptions(absolute, 'bench'), prefix: absolute.rollout_settings.queue_prefix });
   const client = await queue.client;
   const commands = async () => Number(/total_commands_processed:(\d+)/u.exec(await client.info('stats'))[1]);
-  const jobs = 300;
+  await backend.run(requests(97, 2), { render: 0, score: 0 });
+  const jobs = 100;
   const before = await commands();
   const started = performance.now();
-  for (let i = 0; i < jobs; i++) {
-    const added = await queue.add('group', job, { jobId: `noop.${i}` });
-    // The trainer's side: poll until the result is there, read it, remove the job.
-    for (;;) {
-      const seen = await queue.getJob(added.id);
-      if (seen?.finishedOn !== undefined && seen.returnvalue) {
-        await seen.remove();
-        break;
-      }
-      await new Promise((wake) => setImmediate(wake));
-    }
-  }
+  for (let i = 0; i < jobs; i++) await backend.run(requests(i, 1), { render: 0, score: 0 });
   const roundTripMs = (performance.now() - started) / jobs;
   const commandsPerJob = ((await commands()) - before) / jobs;
+  const batchStarted = performance.now();
+  for (let i = 0; i < 10; i++) await backend.run(requests(200 + i, 16), { render: 0, score: 0 });
+  const batchGroupsPerSecond = 160 / ((performance.now() - batchStarted) / 1000);
   await noop.close();
-  await queue.obliterate({ force: true });
   await queue.close();
+  await backend.close();
   const workMs = results.redis[0] ? (results.redis[0].workerBusySeconds / groups) * 1000 : null;
-  results.overhead = { jobBytes, resultBytes, imageBytes, serialiseJobUs, serialiseResultUs, roundTripMs, commandsPerJob, workMsPerGroup: workMs };
+  results.overhead = { jobBytes, resultBytes, imageBytes, serialiseJobUs, serialiseResultUs, roundTripMs, commandsPerJob, batchGroupsPerSecond, workMsPerGroup: workMs };
 }
 
 // Training beside the workers (the GPU-machine measurement).
@@ -246,12 +241,12 @@ const lines = [
   '',
   '| backend | workers | seconds | groups/s | speed-up vs 1 worker | Redis commands / group | queue depth max |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-  `| local (in-process) | – | ${f(results.local.seconds)} | ${f(results.local.groupsPerSecond)} | – | – | – |`,
+  ...(results.local ? [`| local (in-process) | – | ${f(results.local.seconds)} | ${f(results.local.groupsPerSecond)} | – | – | – |`] : []),
   ...results.redis.map((row) => `| redis | ${row.workers} | ${f(row.seconds)} | ${f(row.groupsPerSecond)} | ${f(row.groupsPerSecond / results.redis[0].groupsPerSecond)}× | ${f(row.redisCommandsPerGroup, 1)} | ${row.queueDepthMax} |`),
   '',
   `per job: ${results.overhead.jobBytes} B job, ${results.overhead.resultBytes} B result (+${results.overhead.imageBytes} B per image when validation asks); ` +
     `JSON + schema ${f(results.overhead.serialiseJobUs, 1)} µs (job) / ${f(results.overhead.serialiseResultUs, 1)} µs (result); ` +
-    `round trip without work ${f(results.overhead.roundTripMs)} ms, ${f(results.overhead.commandsPerJob, 1)} Redis commands; work ${f(results.overhead.workMsPerGroup, 0)} ms per group`,
+    `round trip without work ${f(results.overhead.roundTripMs)} ms and ${f(results.overhead.commandsPerJob, 1)} Redis commands per group, ${f(results.overhead.batchGroupsPerSecond, 0)} groups/s in batches of 16 (one no-op worker); work ${f(results.overhead.workMsPerGroup, 0)} ms per group`,
   ...results.trainer.map((row) => `training beside ${row.workers} worker(s): ${f(row.seconds)} s for ${trainerIterations} iterations (${f(row.perIteration?.total)} s per iteration)`),
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
