@@ -18,7 +18,7 @@ describe('initBackend', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(new RegExp(`^\\[vlm\\] backend: ${report.backend} \\(auto; not tensorflow: not installed`, 'u'));
     if (probe.status === 'software') expect(lines[0]).toContain('webgpu: software adapter');
-    expect(report.decision.detail).toContain('tensorflow skipped: ');
+    expect(report.decision.detail).toContain('tensorflow failed: not installed');
     expect(tf.getBackend()).toBe(report.backend);
   });
 
