@@ -50,7 +50,7 @@ describe('tools/bench/bench.mjs', () => {
     expect(result.torch.skipped ?? result.torch.seconds).toBeTruthy();
     if (result.torch.skipped) expect(run.stderr).toContain(`PyTorch reference not run: ${result.torch.skipped}`);
     const lines = run.stdout.trim().split('\n');
-    expect(lines.at(-6)).toMatch(/^\| stage \| ours \(cpu\) \| PyTorch/u);
+    expect(lines.at(-7)).toMatch(/^\| stage \| ours \(cpu\) \| PyTorch/u);
     expect(lines.at(-1)).toMatch(/^\| total \| \d+\.\d{3} \| /u);
   }, 240_000);
 
