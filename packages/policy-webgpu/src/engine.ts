@@ -100,6 +100,8 @@ interface Plan {
   forward: Command[];
   backward: Command[];
   buffers: GPUBuffer[];
+  /** WebGPU validation of the plan's creation (bind groups, pipelines), checked before first use. */
+  validation: Promise<GPUError | null> | null;
 }
 
 /** The context behind a {@link PolicyDevice} (only this package makes them). */
@@ -488,6 +490,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     const perRow = plan.sel / n;
     for (let b = 0; b < n; b += 1) for (let j = 0; j < perRow; j += 1) sel[b * perRow + j] = b * s + Math.min(j, s - 1);
     this.writeInputs(plan, ids, mask, pos, sel, new Uint32Array(plan.sel), 1);
+    await this.validated(plan);
     this.submit(plan.forward);
     const v = this.config.vocabSize;
     const all = await this.gpu.readF32(plan.logitsBuffer!, plan.sel * v);
@@ -657,7 +660,20 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     ctx.write(this.invTemperature, Float32Array.of(invTemperature, 0, 0, 0));
   }
 
+  /** Throw, naming the WebGPU message, when building `plan` failed validation (once per plan). */
+  private async validated(plan: Plan): Promise<void> {
+    if (!plan.validation) return;
+    const error = await plan.validation;
+    plan.validation = null;
+    if (error) {
+      this.plans.delete(plan.key);
+      plan.buffers.forEach((b) => b.destroy());
+      throw new PolicyWebGpuError('WEBGPU_INVALID_STATE', `WebGpuPolicyEngine: recording the ${plan.n}×${plan.s}-token plan failed WebGPU validation: ${error.message}`);
+    }
+  }
+
   private async runForward(plan: Plan, lengths: number[], withEntropy: boolean): Promise<PerTokenResult> {
+    await this.validated(plan);
     this.submit(plan.forward);
     const out = await this.gpu.readF32(plan.out, plan.sel * 3);
     const logProbs = lengths.map((len, r) => Float32Array.from({ length: len }, (_, j) => out[3 * (r * plan.tc + j)]!));
@@ -681,13 +697,20 @@ export class WebGpuPolicyEngine implements PolicyEngine {
       victim.buffers.forEach((b) => b.destroy());
       this.plans.delete(victim.key);
     }
-    const { value, buffers } = this.gpu.track(() => this.buildPlan(key, n, lp, tc, allRows));
-    const plan = { ...value, buffers };
+    this.gpu.device.pushErrorScope('validation');
+    let built: ReturnType<typeof this.gpu.track<ReturnType<typeof this.buildPlan>>>;
+    try {
+      built = this.gpu.track(() => this.buildPlan(key, n, lp, tc, allRows));
+    } catch (error) {
+      void this.gpu.device.popErrorScope();
+      throw error;
+    }
+    const plan = { ...built.value, buffers: built.buffers, validation: this.gpu.device.popErrorScope() };
     this.plans.set(key, plan);
     return plan;
   }
 
-  private buildPlan(key: string, n: number, lp: number, tc: number, allRows: boolean): Omit<Plan, 'buffers'> & { logitsBuffer: GPUBuffer } {
+  private buildPlan(key: string, n: number, lp: number, tc: number, allRows: boolean): Omit<Plan, 'buffers' | 'validation'> & { logitsBuffer: GPUBuffer } {
     const ctx = this.gpu;
     const cfg = this.config;
     const gpt2 = cfg.architecture === 'gpt2';
