@@ -72,6 +72,7 @@ describeGpu('WebGpuPolicyEngine state contract (tiny GPT-2)', () => {
     const proxy = { getOptimizerState: () => engine.getOptimizerState() } as unknown as WebGpuPolicyEngine;
     await ref.syncFrom(Object.setPrototypeOf(proxy, Object.prototype), 1);
     expect((await ref.getWeights()).get(name)!.data).toEqual(policy.get(name)!.data);
+    await expect(ref.sample(['a cat'])).rejects.toThrow(/no sampler/u);
     ref.dispose();
   });
 

@@ -344,14 +344,12 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     if (this.grads) this.submit([{ kind: 'clear', label: 'zero_grad', buffer: this.grads, offset: 0, size: this.grads.size }]);
   }
 
-  /** An independent copy on the same device (same weights, fresh optimizer and gradients). */
+  /** An independent copy on the same device (same weights, fresh optimizer and gradients, no sampler). */
   async clone(): Promise<WebGpuPolicyEngine> {
     this.assertLive('clone');
-    const copy = new WebGpuPolicyEngine(this.gpu, this.config, this.rawConfig, this.specs, {
-      adamW: this.adamW,
-      padTokenId: this.padTokenId,
-      ...(this.sampler ? { sampler: this.sampler } : {}),
-    });
+    // No sampler: the sampler of createWebGpuPolicyEngine writes weights into its wrapper, which a
+    // reference copy must not overwrite.
+    const copy = new WebGpuPolicyEngine(this.gpu, this.config, this.rawConfig, this.specs, { adamW: this.adamW, padTokenId: this.padTokenId });
     this.submit([{ kind: 'copy', label: 'clone', src: this.params, srcOffset: 0, dst: copy.params, dstOffset: 0, size: this.params.size }]);
     await this.gpu.device.queue.onSubmittedWorkDone();
     return copy;

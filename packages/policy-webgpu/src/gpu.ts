@@ -346,6 +346,9 @@ export async function createGpuContext(options: GpuContextOptions = {}): Promise
       maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
     },
   });
+  void device.lost.then((lost) => {
+    if (lost.reason !== 'destroyed') console.error(`WebGPU device lost (${description}): ${lost.message}`);
+  });
   device.addEventListener('uncapturederror', (event) => {
     // Validation errors are programming errors: make them loud.
     console.error(`WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`);
