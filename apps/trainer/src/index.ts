@@ -21,7 +21,7 @@ export { ConfigValidationError, TrainerError, type ConfigIssue, type TrainerErro
 export { CLI_COMMANDS, parseCliArguments, type CliArguments, type CliCommand } from './cli/args.js';
 export { configKeyHelp, helpText, type ConfigKeyHelp } from './cli/help.js';
 export { runCli, type CliIo } from './cli.js';
-export { RUN_FILES, VLMGRPOSystem, type EnhanceOutput, type EvaluationOutput, type VLMGRPOSystemOptions } from './vlm-grpo-system.js';
+export { RESUME_ADJUSTABLE_KEYS, RUN_CONFIG_FILE, RUN_FILES, VLMGRPOSystem, type EnhanceOutput, type EvaluationOutput, type VLMGRPOSystemOptions } from './vlm-grpo-system.js';
 export {
   bestSchema,
   finalResultsSchema,
@@ -36,20 +36,24 @@ export {
   type ValidationSummary,
 } from './results/schemas.js';
 export { contentWords, lengthInRangeReward, singular, STOP_WORDS, subjectKeptReward, words } from './rewards/text-rewards.js';
-export { RunningNormalizer, TrainingRewards, type RewardBatchReport, type RewardTimings, type RunningStats, type TrainingRewardsOptions } from './rewards/training-rewards.js';
+export { MAX_COMBINED_REWARD, RunningNormalizer, TrainingRewards, type RewardBatchReport, type RewardTimings, type RunningStats, type TrainingRewardsOptions } from './rewards/training-rewards.js';
 export {
   CHECKPOINT_MANIFEST,
   CheckpointManager,
   checkpointFolderName,
+  checkpointFileSchema,
   checkpointManifestSchema,
   readCheckpointManifest,
   type CheckpointEntry,
+  type CheckpointFile,
   type CheckpointManifest,
+  type CheckpointVerification,
 } from './runtime/checkpoints.js';
 export { FailureTracker, type FailureTrackerState, type IterationFailureSummary, type SampleFailure } from './runtime/failures.js';
 export { LOG_LEVELS, Logger, type ConsoleOverlay, type LogLevel, type LogSink, type LoggerOptions } from './runtime/logger.js';
 export { Progress, formatDuration, type ProgressOptions, type ProgressStream, type ProgressValues } from './runtime/progress.js';
-export { StopSignal, type StopSignalName } from './runtime/stop-signal.js';
+export { RUN_LOCK_FILE, RunLock, ownerIsAlive, processStartTime, type RunLockOwner } from './runtime/run-lock.js';
+export { SAME_STOP_WINDOW_MS, StopSignal, type StopSignalName } from './runtime/stop-signal.js';
 export { adaptImageRewards, adaptRenderer, loadComponents, loadRewardModels, type RewardModels } from './system/load-components.js';
 export { adamWFromConfig, createPolicyEngine, engineBackedPolicy, type PolicyEngineChoice, type PolicyWebGpuModule, type PolicyWrapperLike } from './system/policy-engine.js';
 export {
