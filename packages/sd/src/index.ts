@@ -7,6 +7,8 @@
 /** The npm name of this package. */
 export const PACKAGE_NAME = '@vlm-grpo/sd' as const;
 
+export { combineTerms, evaluateAffineStep } from './affine-step.js';
+export type { AffineStep, AffineTerms } from './affine-step.js';
 export { ClipTokenizer } from './clip-tokenizer.js';
 export type { ClipTokenizerSpecials, TokenizeOptions } from './clip-tokenizer.js';
 export { DiffusionPipeline } from './diffusion-pipeline.js';

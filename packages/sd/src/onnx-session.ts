@@ -40,6 +40,18 @@ export interface SessionSettings {
   intraOpNumThreads?: number;
   /** ONNX Runtime graph optimisation level (default: `'all'`). */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Options of ONNX Runtime's WebGPU execution provider (default: ORT's). `preferredLayout`
+   * (`'NCHW'`, ORT's default, or `'NHWC'`): the layout of layout-sensitive operators (Conv,
+   * pooling, resize); NHWC inserts transposes at the graph edges and suits some GPUs' convolution
+   * kernels better (`tools/bench/unet-webgpu.mjs` measures both). `validationMode` and the
+   * buffer cache modes are passed through as ORT documents them.
+   */
+  webgpuOptions?: {
+    preferredLayout?: 'NCHW' | 'NHWC';
+    validationMode?: 'disabled' | 'wgpuOnly' | 'basic' | 'full';
+    storageBufferCacheMode?: 'disabled' | 'lazyRelease' | 'simple' | 'bucket';
+  };
   /** Extra ONNX Runtime session options merged last (advanced; onnxruntime-node's `InferenceSession.SessionOptions`). */
   sessionOptions?: Readonly<Record<string, unknown>>;
   /**
@@ -110,7 +122,10 @@ export const defaultLogger: Logger = (level, message) => {
   if (level === 'warn') console.warn(`[@vlm-grpo/sd] ${message}`);
 };
 
-function providersFor(device: Exclude<Device, 'auto'>): string[] {
+function providersFor(device: Exclude<Device, 'auto'>, settings: SessionSettings = {}): InferenceSession.ExecutionProviderConfig[] {
+  if (device === 'webgpu' && settings.webgpuOptions && Object.keys(settings.webgpuOptions).length > 0) {
+    return [{ name: 'webgpu', ...settings.webgpuOptions }, 'cpu'];
+  }
   return device === 'cpu' ? ['cpu'] : [device, 'cpu'];
 }
 
@@ -175,7 +190,7 @@ export class OnnxModel {
         candidates,
         attempt: async (device: Exclude<Device, 'auto'>) => {
           const options: InferenceSession.SessionOptions = {
-            executionProviders: providersFor(device),
+            executionProviders: providersFor(device, settings),
             graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
             // A CUDA attempt under auto is a probe: its failure is reported in the decision line, so
             // ONNX Runtime's own red error line for it is silenced (fatal only).
@@ -275,6 +290,26 @@ export class OnnxModel {
       tensor.dispose?.();
     }
     return out;
+  }
+
+  /**
+   * Run with the outputs written into pre-allocated tensors (IO binding): on WebGPU, GPU-resident
+   * `outputs` (see `gpu-resident.ts`) receive the results and nothing is read back. Inputs may be
+   * host or GPU tensors. The tensors ONNX Runtime returns are views of `outputs` and are not kept.
+   */
+  async runInto(feeds: Record<string, OrtTensor>, outputs: Record<string, OrtTensor>): Promise<void> {
+    const session = this.session;
+    if (!session) throw new SdError('SD_RELEASED', `${this.component}: session already released`);
+    for (const name of this.inputs.keys()) {
+      if (!(name in feeds)) {
+        throw new SdError('SD_INVALID_MODEL', `${this.component}: model input "${name}" is not one this pipeline can feed`);
+      }
+    }
+    try {
+      await session.run(feeds as unknown as Record<string, Tensor>, outputs as unknown as Record<string, Tensor>);
+    } catch (cause) {
+      throw new SdError('SD_INFERENCE_FAILED', `${this.component}: inference failed: ${(cause as Error).message}`, { cause });
+    }
   }
 
   /** Release the native session (idempotent). */

@@ -18,7 +18,9 @@
 import { QualityCheckError, SdError } from './errors.js';
 import type { HubOptions, ModelRepository } from './model-files.js';
 import type { Logger, SessionSettings, TensorInfo } from './onnx-session.js';
-import { defaultLogger, OnnxModel, type OrtTensor } from './onnx-session.js';
+import type { AffineStep } from './affine-step.js';
+import { isCallerError, runGpuDenoiseLoop } from './gpu-denoise-loop.js';
+import { defaultLogger, loadOrt, OnnxModel, type OrtTensor } from './onnx-session.js';
 import { PhiloxGenerator, randomSeed } from './random.js';
 import type { NoiseSource, Scheduler } from './scheduler.js';
 import type { SchedulerSpec } from './scheduler-factory.js';
@@ -56,10 +58,20 @@ export interface PipelineOptions extends SessionSettings, HubOptions {
   scheduler?: string | SchedulerSpec;
   /**
    * On WebGPU, upload the text conditioning to the GPU once per call and feed the same GPU tensors
-   * to every denoising step (default: true). The latents still cross to the host each step: the
-   * schedulers run in JavaScript. Falls back to host tensors, with a warning, if the upload fails.
+   * to every denoising step (default: true). Falls back to host tensors, with a warning, if the
+   * upload fails.
    */
   gpuResidentConditioning?: boolean;
+  /**
+   * On WebGPU, keep the latents on the GPU for the whole denoising loop (default: true): the
+   * denoiser writes into GPU buffers, a small ONNX step graph applies classifier-free guidance,
+   * the scheduler step and the next `scale_model_input` there, and the latents are read back once
+   * for the VAE (see `gpu-denoise-loop.ts`). Used with every scheduler whose step is affine (all
+   * here except DDIM/LCM with `clip_sample: true`, which stay on the host). If anything on that
+   * path fails, the call restarts on the host loop with one warning and later calls stay there.
+   * No effect on other devices.
+   */
+  gpuResidentLatents?: boolean;
 }
 
 /** Progress of one denoising step. */
@@ -70,8 +82,14 @@ export interface StepInfo {
   totalSteps: number;
   /** Scheduler timestep of this step. */
   timestep: number;
-  /** Latents after this step (whole batch, C order). Do not modify. */
-  latents: Float32Array;
+  /**
+   * Latents after this step (whole batch, C order). Do not modify. With GPU-resident latents
+   * (WebGPU) they are not on the host: reading this throws SD_INVALID_ARGUMENT; use
+   * {@link readLatents}.
+   */
+  readonly latents: Float32Array;
+  /** The latents after this step on every path (a GPU read-back on WebGPU); call it during the callback. */
+  readLatents(): Promise<Float32Array>;
 }
 
 /** Options of `generateImage(s)`. */
@@ -214,6 +232,8 @@ export abstract class BasePipeline {
   protected readonly logger: Logger;
   /** A GPU upload of the conditioning failed once: later calls keep it on the host. */
   private residentFailed = false;
+  /** The GPU-resident latent loop failed once: later calls use the host loop. */
+  private residentLatentsFailed = false;
   protected readonly vae: Component;
   protected released = false;
 
@@ -385,23 +405,63 @@ export abstract class BasePipeline {
     // Step noise (ancestral/SDE/LCM) comes from separate per-image streams: seed + i + 0x5eed, where
     // the seed is `options.seed` even with explicit latents (0 when neither is given).
     const noiseSeed = options.seed ?? seed ?? 0;
-    const generators = Array.from({ length: batch }, (_, i) => new PhiloxGenerator((noiseSeed + i + 0x5eed) % Number.MAX_SAFE_INTEGER));
-    const noise: NoiseSource = () => {
-      const out = new Float32Array(batch * perImage);
-      for (let i = 0; i < batch; i++) out.set(generators[i]!.randn(perImage), i * perImage);
-      return out;
+    const noiseStreams = (): NoiseSource => {
+      const generators = Array.from({ length: batch }, (_, i) => new PhiloxGenerator((noiseSeed + i + 0x5eed) % Number.MAX_SAFE_INTEGER));
+      return () => {
+        const out = new Float32Array(batch * perImage);
+        for (let i = 0; i < batch; i++) out.set(generators[i]!.randn(perImage), i * perImage);
+        return out;
+      };
     };
+    let noise = noiseStreams();
 
     // 3. Denoising loop (conditioning uploaded once on WebGPU; see PipelineOptions).
     // Sequential CFG: the unconditional and conditional halves as two calls of batch B.
     const sequential = uncond !== undefined && (this.options.sequentialCfg ?? this.options.memoryEfficient ?? false);
     const halves = sequential ? [uncond!, cond] : [feedsCond];
-    const residents = [];
+    const residents: (Map<string, OrtTensor> | undefined)[] = [];
     for (const half of halves) residents.push(await this.uploadConditioning(denoiser, half));
+    let i0 = 0;
     const resident = residents[0];
     const total = scheduler.timesteps.length;
     try {
-      for (let i = 0; i < total; i++) {
+      // GPU-resident latents (WebGPU): the whole loop on the GPU, else the host loop below.
+      const plans = this.gpuLatentPlans(denoiser, scheduler);
+      if (plans) {
+        const conditioningFeeds = (half: number): Record<string, OrtTensor> => {
+          const feeds: Record<string, OrtTensor> = {};
+          for (const [name, v] of halves[half]!) {
+            if (denoiser.input(name)) feeds[name] = residents[half]?.get(name) ?? denoiser.floatTensor(name, v.data, v.dims);
+          }
+          return feeds;
+        };
+        try {
+          latents = await runGpuDenoiseLoop({
+            ort: (await loadOrt()) as unknown as Parameters<typeof runGpuDenoiseLoop>[0]['ort'],
+            model: denoiser,
+            sampleInputName: this.sampleInputName(),
+            scheduler,
+            plans,
+            latents,
+            dims,
+            guidance: uncond ? (sequential ? 'sequential' : 'batched') : 'none',
+            guidanceScale,
+            conditioning: conditioningFeeds,
+            noise,
+            checkAbort,
+            ...(options.onStep ? { onStep: options.onStep } : {}),
+            stepSeconds: timings.stepSeconds,
+          });
+          i0 = total;
+        } catch (error) {
+          if (isCallerError(error)) throw error;
+          this.residentLatentsFailed = true;
+          this.logger('warn', `latents go back to the host loop (GPU-resident loop failed: ${(error as Error).message.split('\n')[0]})`);
+          timings.stepSeconds.length = 0;
+          noise = noiseStreams();
+        }
+      }
+      for (let i = i0; i < total; i++) {
         checkAbort();
         const tStep = performance.now();
         const t = scheduler.timesteps[i]!;
@@ -427,7 +487,8 @@ export abstract class BasePipeline {
         } else eps = out;
         latents = scheduler.step(eps, i, latents, noise).prevSample;
         timings.stepSeconds.push(since(tStep));
-        if (options.onStep) await options.onStep({ step: i, totalSteps: total, timestep: t, latents });
+        const current = latents;
+        if (options.onStep) await options.onStep({ step: i, totalSteps: total, timestep: t, latents: current, readLatents: async () => current });
       }
     } finally {
       for (const r of residents) for (const tensor of r?.values() ?? []) tensor.dispose();
@@ -482,6 +543,28 @@ export abstract class BasePipeline {
   ): Promise<Float32Array> {
     const model = await this.denoiserComponent().get();
     return this.runDenoiser(model, sample, t, conditioning);
+  }
+
+  /**
+   * The scheduler's affine step plans for the GPU-resident loop, when the denoiser runs on WebGPU,
+   * `gpuResidentLatents` is not false, the loop has not failed before, the latent input and output
+   * are float32/float16 and every step is affine; undefined otherwise (host loop).
+   */
+  private gpuLatentPlans(model: OnnxModel, scheduler: Scheduler): AffineStep[] | undefined {
+    if (model.device !== 'webgpu' || this.options.gpuResidentLatents === false || this.residentLatentsFailed) return undefined;
+    if (!scheduler.affineStep || !scheduler.inputScale) return undefined;
+    const types = [model.input(this.sampleInputName())?.type, model.outputs[0]?.type];
+    if (!types.every((t) => t === 'float32' || t === 'float16')) return undefined;
+    const plans: AffineStep[] = [];
+    for (let i = 0; i < scheduler.timesteps.length; i++) {
+      const plan = scheduler.affineStep(i);
+      if (!plan) {
+        this.logger('info', `${scheduler.className}: this configuration's step is not affine (clip_sample), so the latents cross to the host each step`);
+        return undefined;
+      }
+      plans.push(plan);
+    }
+    return plans;
   }
 
   /**
