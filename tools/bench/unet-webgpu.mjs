@@ -186,7 +186,7 @@ if (values.profile) {
 
 if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
 const pad = (v, n) => String(v).padEnd(n);
-console.log(`\nUNet step (${values.device}, ${unetPath}), median of ${values.repeats}, output on the GPU`);
+console.log(`\nUNet step (${values.device}, ${unetPath}), median of ${values.repeats}${values.device === 'cpu' ? '' : ', output left on the GPU'}`);
 console.log(`${pad('layout', 8)}${pad('batch', 7)}${pad('dtype', 9)}ms`);
 for (const r of results.unet) console.log(`${pad(r.layout, 8)}${pad(r.batch, 7)}${pad(r.dtype ?? '-', 9)}${r.error ?? r.ms.toFixed(1)}`);
 console.log(`\n${steps}-step image, guidance 7.5 (UNet batch 2), ${values.scheduler}`);
