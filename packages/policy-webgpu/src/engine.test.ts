@@ -83,7 +83,8 @@ for (const name of ['tiny-gpt2', 'tiny-llama', 'tiny-qwen2'] as const) {
 
     it('ragged batch: log-probs and entropy at T = 0.7 equal tfjs', async () => {
       const { logProbs, entropy } = await engine.logProbs(BATCH, { temperature: 0.7, withEntropy: true });
-      const expected = model.sequenceLogProbs(BATCH.promptIds, BATCH.completionIds, { temperature: 0.7, withEntropy: true });
+      // vlm's public API types tensors structurally (TfTensor2D, TfVariable); they are tfjs tensors.
+      const expected = model.sequenceLogProbs(BATCH.promptIds, BATCH.completionIds, { temperature: 0.7, withEntropy: true }) as { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D };
       const [lp, ent] = [await expected.logProbs.array(), await expected.entropy!.array()];
       tf.dispose([expected.logProbs, expected.entropy!]);
       BATCH.completionIds.forEach((row, r) => {
@@ -104,10 +105,10 @@ for (const name of ['tiny-gpt2', 'tiny-llama', 'tiny-qwen2'] as const) {
       const width = Math.max(...BATCH.completionIds.map((row) => row.length));
       const padded = new Float32Array(BATCH.completionIds.length * width);
       g.forEach((row, r) => padded.set(row, r * width));
-      const variables = model.trainableVariables();
+      const variables = model.trainableVariables() as tf.Variable[];
       const names = model.weightSpecs().map((s) => s.name);
       const gt = tf.tensor2d(padded, [BATCH.completionIds.length, width]);
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(model.sequenceLogProbs(BATCH.promptIds, BATCH.completionIds, { temperature: 0.9 }).logProbs, gt)) as tf.Scalar, variables);
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(model.sequenceLogProbs(BATCH.promptIds, BATCH.completionIds, { temperature: 0.9 }).logProbs as tf.Tensor2D, gt)) as tf.Scalar, variables);
       const expected = await Promise.all(variables.map((v) => grads[v.name]!.mul(2).data() as Promise<Float32Array>));
       tf.dispose([value, gt, ...Object.values(grads)]);
       names.forEach((n, i) => {
@@ -129,7 +130,7 @@ for (const name of ['tiny-gpt2', 'tiny-llama', 'tiny-qwen2'] as const) {
         if (err > 1e-5) throw new Error(`AdamW ${names[i]}: relative error ${err}`);
       }
       expect((await engine.getGradients()).get(names[0]!)!.every((v) => v === 0)).toBe(true);
-      tf.dispose([...ordered, ...reference, ...clipped.grads]);
+      tf.dispose([...ordered, ...reference, ...(clipped.grads as tf.Tensor[])]);
       adam.dispose();
     });
   });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CausalLM } from './causal-lm.js';
 import { MissingWeightsError, UnsupportedArchitectureError, VlmError } from './errors.js';
 import { parseSafetensors, serializeSafetensors } from './safetensors.js';
-import { FIXTURES, LM_FIXTURES, loadReference, maxAbsDiff, useTestBackend } from './__fixtures__/test-utils.js';
+import { FIXTURES, LM_FIXTURES, loadReference, maxAbsDiff, tfForward, tfSequenceLogProbs, tfVariables, useTestBackend } from './__fixtures__/test-utils.js';
 
 let scratch: string;
 beforeAll(async () => {
@@ -26,7 +26,7 @@ describe.each(LM_FIXTURES)('%s against transformers 5.17', (name) => {
   afterAll(() => model.dispose());
 
   it('logits [2, 8, 1000] match to 1e-4', () => {
-    const logits = model.forward(ref.input_ids);
+    const logits = tfForward(model, ref.input_ids);
     expect(logits.shape).toEqual([2, 8, 1000]);
     expect(maxAbsDiff(logits.dataSync(), ref.logits)).toBeLessThan(1e-4);
     logits.dispose();
@@ -35,15 +35,15 @@ describe.each(LM_FIXTURES)('%s against transformers 5.17', (name) => {
   it('left-padded logits match HF forward (positions 0…T−1) at unpadded positions to 1e-4', () => {
     const { input_ids, attention_mask } = ref.left_padded;
     const mask = attention_mask.flat();
-    const logits = model.forward(input_ids, attention_mask, input_ids.map((row) => row.map((_, j) => j)));
+    const logits = tfForward(model, input_ids, attention_mask, input_ids.map((row) => row.map((_, j) => j)));
     expect(maxAbsDiff(logits.dataSync(), ref.left_padded.logits, (i) => mask[Math.floor(i / 1000)] === 1)).toBeLessThan(1e-4);
     logits.dispose();
   });
 
   it('mask-derived positions make a left-padded row equal to the same row unpadded', () => {
     const { input_ids, attention_mask } = ref.left_padded;
-    const padded = model.forward(input_ids, attention_mask);
-    const alone = model.forward([input_ids[1]!.slice(3)]);
+    const padded = tfForward(model, input_ids, attention_mask);
+    const alone = tfForward(model, [input_ids[1]!.slice(3)]);
     const paddedRow = padded.slice([1, 3, 0], [1, 5, 1000]);
     expect(maxAbsDiff(paddedRow.dataSync(), alone.dataSync())).toBeLessThan(1e-4);
     tf.dispose([padded, alone, paddedRow]);
@@ -52,7 +52,7 @@ describe.each(LM_FIXTURES)('%s against transformers 5.17', (name) => {
   it('next-token log-probs from sequenceLogProbs match to 1e-4', () => {
     const prompts = ref.input_ids.map((row) => row.slice(0, 1));
     const completions = ref.input_ids.map((row) => row.slice(1));
-    const { logProbs } = model.sequenceLogProbs(prompts, completions);
+    const { logProbs } = tfSequenceLogProbs(model, prompts, completions);
     expect(maxAbsDiff(logProbs.dataSync(), ref.next_token_logprobs.flat())).toBeLessThan(1e-4);
     logProbs.dispose();
   });
@@ -60,7 +60,7 @@ describe.each(LM_FIXTURES)('%s against transformers 5.17', (name) => {
   it('ragged batches (left-padded prompts, right-padded completions) give the per-row values', () => {
     const prompts = [ref.input_ids[0]!.slice(0, 3), ref.input_ids[1]!.slice(0, 1)];
     const completions = [ref.input_ids[0]!.slice(3, 5), ref.input_ids[1]!.slice(1)];
-    const { logProbs, entropy } = model.sequenceLogProbs(prompts, completions, { withEntropy: true });
+    const { logProbs, entropy } = tfSequenceLogProbs(model, prompts, completions, { withEntropy: true });
     expect(logProbs.shape).toEqual([2, 7]);
     const values = logProbs.arraySync();
     expect(maxAbsDiff(values[0]!.slice(0, 2), ref.next_token_logprobs[0]!.slice(2, 4))).toBeLessThan(1e-4);
@@ -78,7 +78,7 @@ describe.each(LM_FIXTURES)('%s against transformers 5.17', (name) => {
     expect(out.sequences).toEqual(ref.greedy.output);
     expect(out.finishReasons).toEqual(['length', 'length']);
     // Greedy log-probs are log-softmax(logits) of the chosen tokens: check against a full forward.
-    const full = model.sequenceLogProbs(out.promptIds, out.completionIds);
+    const full = tfSequenceLogProbs(model, out.promptIds, out.completionIds);
     expect(maxAbsDiff(full.logProbs.dataSync(), out.completionLogProbs.flat())).toBeLessThan(1e-4);
     full.logProbs.dispose();
   });
@@ -96,8 +96,8 @@ describe.each(LM_FIXTURES)('%s against transformers 5.17', (name) => {
     const dir = join(scratch, `${name}-saved`);
     await model.save(dir);
     const reloaded = await CausalLM.fromPretrained(dir, { backend: null });
-    const a = model.forward(ref.input_ids);
-    const b = reloaded.forward(ref.input_ids);
+    const a = tfForward(model, ref.input_ids);
+    const b = tfForward(reloaded, ref.input_ids);
     expect(maxAbsDiff(a.dataSync(), b.dataSync())).toBe(0);
     const original = parseSafetensors(new Uint8Array(await readFile(join(FIXTURES, name, 'model.safetensors'))));
     const saved = parseSafetensors(new Uint8Array(await readFile(join(dir, 'model.safetensors'))));
@@ -119,8 +119,8 @@ describe('CausalLM loading', () => {
       const dir = join(scratch, `llama-${dtype}`);
       await model.save(dir, { dtype });
       const loaded = await CausalLM.fromPretrained(dir, { backend: null });
-      const a = model.forward([[5, 17, 99]]);
-      const b = loaded.forward([[5, 17, 99]]);
+      const a = tfForward(model, [[5, 17, 99]]);
+      const b = tfForward(loaded, [[5, 17, 99]]);
       // bf16 keeps 8 mantissa bits, f16 11: logits move by well under 0.05 on this model.
       expect(maxAbsDiff(a.dataSync(), b.dataSync())).toBeLessThan(dtype === 'bfloat16' ? 0.05 : 0.005);
       tf.dispose([a, b]);
@@ -141,8 +141,8 @@ describe('CausalLM loading', () => {
     await rm(join(dir, 'model.safetensors'));
     await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }));
     const sharded = await CausalLM.fromPretrained(dir, { backend: null });
-    const a = model.forward([[1, 2, 3]]);
-    const b = sharded.forward([[1, 2, 3]]);
+    const a = tfForward(model, [[1, 2, 3]]);
+    const b = tfForward(sharded, [[1, 2, 3]]);
     expect(maxAbsDiff(a.dataSync(), b.dataSync())).toBe(0);
     tf.dispose([a, b]);
     sharded.dispose();
@@ -196,7 +196,7 @@ describe('generation options', () => {
     const c = await model.generate([[5, 17], [9, 9, 120]], { ...options, seed: 8 });
     expect(c.completionIds).not.toEqual(a.completionIds);
     // Reported log-probs are log-softmax(logits / T) of the chosen tokens.
-    const check = model.sequenceLogProbs(a.promptIds, a.completionIds, { temperature: 1.5 });
+    const check = tfSequenceLogProbs(model, a.promptIds, a.completionIds, { temperature: 1.5 });
     expect(maxAbsDiff(check.logProbs.dataSync(), a.completionLogProbs.flat())).toBeLessThan(1e-4);
     check.logProbs.dispose();
   });
@@ -235,7 +235,7 @@ describe('generation options', () => {
       // Reference: full forward on the sequence so far, last logits, HF's ban, first argmax.
       const sequence = [...prompt];
       for (let step = 0; step < 10; step += 1) {
-        const logits = model.forward([sequence]);
+        const logits = tfForward(model, [sequence]);
         const vocab = logits.shape[2];
         const last = Array.from(logits.dataSync().subarray((sequence.length - 1) * vocab, sequence.length * vocab));
         logits.dispose();
@@ -267,8 +267,8 @@ describe('gradients and memory', () => {
       const model = await CausalLM.fromPretrained(join(FIXTURES, name), { backend: null });
       const prompts = [[5, 17, 99], [9]];
       const completions = [[250, 3], [120, 640, 11]];
-      const loss = () => model.sequenceLogProbs(prompts, completions, { temperature: 0.8 }).logProbs.sum() as tf.Scalar;
-      const variables = model.trainableVariables();
+      const loss = () => tfSequenceLogProbs(model, prompts, completions, { temperature: 0.8 }).logProbs.sum() as tf.Scalar;
+      const variables = tfVariables(model);
       const { grads } = tf.variableGrads(loss, variables);
       const specs = model.weightSpecs();
       // Probe a few coordinates of several tensors (embedding, attention, norm, final norm).
@@ -306,11 +306,11 @@ describe('gradients and memory', () => {
     expect(tf.memory().numTensors).toBe(before);
     for (let i = 0; i < 100; i += 1) {
       const { value, grads } = tf.variableGrads(() => {
-        const { logProbs, entropy } = model.sequenceLogProbs([[5, 17], [9]], [[1, 2], [3]], { withEntropy: true });
+        const { logProbs, entropy } = tfSequenceLogProbs(model, [[5, 17], [9]], [[1, 2], [3]], { withEntropy: true });
         return logProbs.sum().add(entropy!.sum().mul(0)) as tf.Scalar;
-      }, model.trainableVariables());
+      }, tfVariables(model));
       tf.dispose([value, grads]);
-      tf.dispose(model.sequenceLogProbs([[5]], [[6, 7]]).logProbs);
+      tf.dispose(tfSequenceLogProbs(model, [[5]], [[6, 7]]).logProbs);
     }
     expect(tf.memory().numTensors).toBe(before);
     const clone = model.clone();

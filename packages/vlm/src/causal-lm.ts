@@ -42,6 +42,7 @@ import {
 } from './safetensors.js';
 import { chooseToken, tokenLogProb } from './sampling.js';
 import { applyRope, gatherRows, geluExact, geluNew, layerNorm, linear, rmsNorm, silu, stopGradient } from './tensor-ops.js';
+import type { TfTensor2D, TfTensor3D, TfVariable } from './tf-tensor.js';
 
 /** Files copied next to the weights by `save` when the model was loaded from a folder holding them. */
 export const TOKENIZER_FILES = [
@@ -220,7 +221,11 @@ function normalizeGenerate(options: GenerateOptions) {
   return { greedy, temperature: greedy ? 1 : temperature, topK, topP, repetitionPenalty, noRepeatNgramSize, maxNewTokens, numReturnSequences };
 }
 
-/** A causal language model whose weights are `tf.Variable`s in the Hugging Face layout. */
+/**
+ * A causal language model whose weights are `tf.Variable`s in the Hugging Face layout. Its public
+ * methods type tensors structurally (`TfTensor2D`, {@link TfVariable}, … from `tf-tensor.ts`; cast to tfjs types to
+ * run tfjs ops on them).
+ */
 export class CausalLM {
   /** Normalised configuration. */
   readonly config: ModelConfig;
@@ -316,13 +321,13 @@ export class CausalLM {
   }
 
   /** The weights in a stable order (the architecture's tensor order), all trainable. */
-  trainableVariables(): tf.Variable[] {
+  trainableVariables(): TfVariable[] {
     this.assertLive();
     return this.specs.map((spec) => this.w(spec.name));
   }
 
   /** Weights by Hugging Face tensor name. */
-  namedWeights(): ReadonlyMap<string, tf.Variable> {
+  namedWeights(): ReadonlyMap<string, TfVariable> {
     this.assertLive();
     return this.weights;
   }
@@ -476,7 +481,7 @@ export class CausalLM {
    * pass the mask for ragged batches). Position ids come from `attentionMask` (cumsum − 1) unless
    * `positionIds` [B, T] is given. Differentiable; the caller owns the returned tensor.
    */
-  forward(inputIds: number[][], attentionMask?: number[][], positionIds?: number[][]): tf.Tensor3D {
+  forward(inputIds: number[][], attentionMask?: number[][], positionIds?: number[][]): TfTensor3D {
     this.assertLive();
     const rows = inputIds;
     const batch = rows.length;
@@ -510,7 +515,7 @@ export class CausalLM {
     promptIds: number[][],
     completionIds: number[][],
     options: SequenceLogProbsOptions = {},
-  ): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D } {
+  ): { logProbs: TfTensor2D; entropy?: TfTensor2D } {
     this.assertLive();
     const n = promptIds.length;
     const temperature = options.temperature ?? 1;
@@ -523,7 +528,8 @@ export class CausalLM {
     if (!(temperature > 0)) throw new VlmError('VLM_INVALID_ARGUMENT', `sequenceLogProbs: temperature must be > 0, received ${temperature}`);
     const tc = Math.max(...completionIds.map((row) => row.length));
     if (tc === 0) {
-      return options.withEntropy ? { logProbs: tf.zeros([n, 0]), entropy: tf.zeros([n, 0]) } : { logProbs: tf.zeros([n, 0]) };
+      const empty = (): tf.Tensor2D => tf.zeros([n, 0]);
+      return options.withEntropy ? { logProbs: empty(), entropy: empty() } : { logProbs: empty() };
     }
     const vocab = this.config.vocabSize;
     const pad = this.padTokenId;

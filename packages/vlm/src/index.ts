@@ -54,6 +54,7 @@ export {
 export { AdamW, clipByGlobalNorm, type AdamWOptions, type AdamWState, type TensorData } from './optim.js';
 export type { PolicySampleOptions, PolicySampleResult, SequenceLogProbsOptions, TfjsPolicy } from './policy.js';
 export { TfjsPolicyEngine, type TfjsPolicyEngineOptions } from './tfjs-policy-engine.js';
+export type { TfDataType, TfTensor, TfTensor2D, TfTensor3D, TfVariable } from './tf-tensor.js';
 export {
   CLIP_MAX_TOKENS,
   approximateClipTokenCount,

@@ -26,6 +26,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { VlmError } from './errors.js';
+import type { TfTensor, TfVariable } from './tf-tensor.js';
 
 /** Options of {@link AdamW} (defaults: `torch.optim.AdamW`, decay mask as described above). */
 export interface AdamWOptions {
@@ -41,7 +42,7 @@ export interface AdamWOptions {
    * Which variables get weight decay: one flag per variable, or a predicate (default: variables of
    * rank ≥ 2, i.e. matrices and embeddings, not biases or norm scales).
    */
-  decay?: readonly boolean[] | ((variable: tf.Variable, index: number) => boolean);
+  decay?: readonly boolean[] | ((variable: TfVariable, index: number) => boolean);
 }
 
 /** A plain copy of a tensor. */
@@ -82,13 +83,17 @@ export class AdamW {
   /** Updates applied so far. */
   stepCount = 0;
 
-  constructor(variables: tf.Variable[], options: AdamWOptions = {}) {
-    this.variables = variables;
+  /**
+   * `variables`: tfjs variables (`tf.Variable[]`, typed structurally in the public API, see
+   * `tf-tensor.ts`), updated in place by {@link step}.
+   */
+  constructor(variables: readonly TfVariable[], options: AdamWOptions = {}) {
+    this.variables = variables as tf.Variable[];
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0.01;
-    const decay = options.decay ?? ((variable: tf.Variable) => variable.rank >= 2);
+    const decay = options.decay ?? ((variable: TfVariable) => variable.rank >= 2);
     if (typeof decay !== 'function' && decay.length !== variables.length) {
       throw new VlmError('VLM_INVALID_ARGUMENT', `AdamW: decay has ${decay.length} flags for ${variables.length} variables`);
     }
@@ -114,7 +119,7 @@ export class AdamW {
   }
 
   /** Apply one update with `grads` (same order as the variables) at learning rate `learningRate`. */
-  step(grads: readonly tf.Tensor[], learningRate: number): void {
+  step(grads: readonly TfTensor[], learningRate: number): void {
     if (grads.length !== this.variables.length) {
       throw new VlmError('VLM_INVALID_ARGUMENT', `AdamW.step: expected ${this.variables.length} gradients, got ${grads.length}`);
     }
@@ -130,7 +135,7 @@ export class AdamW {
     const updated = tf.tidy(() => {
       // [total] views of every parameter and gradient, in variable order
       const flat = (list: readonly tf.Tensor[]): tf.Tensor => (list.length === 1 ? list[0]!.reshape([-1]) : tf.concat(list.map((x) => x.reshape([-1]))));
-      const g = flat(grads);
+      const g = flat(grads as readonly tf.Tensor[]); // tfjs tensors, typed structurally in the public API
       let param = flat(this.variables);
       if (this.weightDecay !== 0 && this.decaysAny) {
         const decayed = tf.mul(param, 1 - learningRate * this.weightDecay);
@@ -221,9 +226,10 @@ export class AdamW {
  * finite disables clipping (the norm is still returned).
  */
 export async function clipByGlobalNorm(
-  grads: readonly tf.Tensor[],
+  gradients: readonly TfTensor[],
   maxNorm: number | undefined,
-): Promise<{ grads: tf.Tensor[]; norm: number }> {
+): Promise<{ grads: TfTensor[]; norm: number }> {
+  const grads = gradients as readonly tf.Tensor[]; // tfjs tensors, typed structurally in the public API (tf-tensor.ts)
   // All gradients concatenated, zero-padded to whole rows of 4096 and reduced in two stages:
   // [rows, 4096] → [rows] → scalar. A few kernels instead of two per gradient, and the first stage
   // runs one workgroup per row (tfjs-webgpu reduces each output in one workgroup: one sum over

@@ -7,8 +7,8 @@
  * Log-probabilities everywhere are log-softmax(logits / T) with the sampling temperature T
  * (default 1), as TRL computes old/reference log-probs.
  */
-import type * as tf from '@tensorflow/tfjs';
 import type { LogProbOptions, PolicySampleOptions, PolicySampleResult } from '@vlm-grpo/grpo';
+import type { TfTensor2D, TfVariable } from './tf-tensor.js';
 
 export type { PolicySampleOptions, PolicySampleResult };
 
@@ -30,9 +30,9 @@ export interface TfjsPolicy {
     promptIds: number[][],
     completionIds: number[][],
     options?: SequenceLogProbsOptions,
-  ): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D };
+  ): { logProbs: TfTensor2D; entropy?: TfTensor2D };
   /** The trainable weights, in a stable order (same order in a clone). */
-  trainableVariables(): tf.Variable[];
+  trainableVariables(): TfVariable[];
   /**
    * Names of {@link trainableVariables}, same order (Hugging Face tensor names where the model has
    * them); optional: the engine names them `param.<index>` otherwise.

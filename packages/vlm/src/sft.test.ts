@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CausalLM } from './causal-lm.js';
 import { VlmError } from './errors.js';
 import { sft } from './sft.js';
-import { FIXTURES, maxAbsDiff, useTestBackend } from './__fixtures__/test-utils.js';
+import { FIXTURES, maxAbsDiff, tfVariables, useTestBackend } from './__fixtures__/test-utils.js';
 import { VLMWrapper } from './vlm-wrapper.js';
 
 let scratch: string;
@@ -26,7 +26,7 @@ const PAIRS = [
 ];
 
 function weightsOf(model: CausalLM): Float32Array[] {
-  return model.trainableVariables().map((v) => v.dataSync() as Float32Array);
+  return tfVariables(model).map((v) => v.dataSync() as Float32Array);
 }
 
 describe('sft', () => {
@@ -74,7 +74,7 @@ describe('sft', () => {
     weightsOf(resumed).forEach((values, i) => expect(maxAbsDiff(values, ws[i]!)).toBeLessThan(1e-6));
     const reloaded = await CausalLM.fromPretrained(join(outputDir, 'checkpoint-4'), { backend: null });
     weightsOf(reloaded).forEach((values, i) => expect(maxAbsDiff(values, ws[i]!)).toBe(0));
-    tf.dispose([straight, resumed, reloaded].flatMap((m) => m.trainableVariables()));
+    tf.dispose([straight, resumed, reloaded].flatMap((m) => tfVariables(m)));
   });
 
   it('rejects text pairs without a tokenizer and bad options', async () => {

@@ -182,7 +182,8 @@ export async function sft(target: CausalLM | VLMWrapper, pairs: readonly SftPair
   const stepsPerEpoch = Math.max(1, Math.ceil(microPerEpoch / accumulation));
   const totalSteps = options.maxSteps && options.maxSteps > 0 ? options.maxSteps : stepsPerEpoch * epochs;
   const warmupSteps = options.warmupSteps || warmupStepsFromRatio(totalSteps, options.warmupRatio ?? 0);
-  const variables = model.trainableVariables();
+  // CausalLM's public API types its variables structurally (tf-tensor.ts); they are tfjs variables.
+  const variables = model.trainableVariables() as tf.Variable[];
   const optimizer = new AdamW(variables, {
     beta1: options.beta1,
     beta2: options.beta2,
@@ -250,7 +251,7 @@ export async function sft(target: CausalLM | VLMWrapper, pairs: readonly SftPair
             batch.map((pair) => pair.promptIds),
             batch.map((pair) => pair.completionIds),
           );
-          return logProbs.sum().neg().div(tokens) as tf.Scalar;
+          return (logProbs as tf.Tensor2D).sum().neg().div(tokens) as tf.Scalar;
         }, variables);
         loss += (await value.data())[0]!;
         const ordered = variables.map((variable) => grads[variable.name]!);
@@ -272,7 +273,7 @@ export async function sft(target: CausalLM | VLMWrapper, pairs: readonly SftPair
       });
       const clipped = await clipByGlobalNorm(summed!, options.maxGradNorm ?? 1);
       optimizer.step(clipped.grads, lr);
-      tf.dispose([...summed!, ...clipped.grads]);
+      tf.dispose([...summed!, ...(clipped.grads as tf.Tensor[])]);
       lastLoss = loss;
       const log: SftStepLog = {
         step: step + 1,

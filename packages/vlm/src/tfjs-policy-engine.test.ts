@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, useTestBackend } from './__fixtures__/test-utils.js';
+import { FIXTURES, tfSequenceLogProbs, tfTensors, tfVariables, useTestBackend } from './__fixtures__/test-utils.js';
 import { AdamW, clipByGlobalNorm } from './optim.js';
 import { TfjsPolicyEngine } from './tfjs-policy-engine.js';
 import { VLMWrapper } from './vlm-wrapper.js';
@@ -27,7 +27,7 @@ afterAll(() => engine?.dispose());
 describe('TfjsPolicyEngine: forward', () => {
   it('returns the completion rows of sequenceLogProbs (ragged, padding dropped) and entropy', async () => {
     const out = await engine.logProbs(batch, { temperature: 0.7, withEntropy: true });
-    const { logProbs, entropy } = engine.policy.sequenceLogProbs(batch.promptIds, batch.completionIds, { temperature: 0.7, withEntropy: true });
+    const { logProbs, entropy } = tfSequenceLogProbs(engine.policy, batch.promptIds, batch.completionIds, { temperature: 0.7, withEntropy: true });
     const lp = (await logProbs.array()) as number[][];
     const ent = (await entropy!.array()) as number[][];
     tf.dispose([logProbs, entropy!]);
@@ -52,7 +52,7 @@ describe('TfjsPolicyEngine: backward', () => {
     await policy.forwardTrain(batch, { temperature: T });
     await policy.backward(grads);
     // read the accumulated gradients through the state of a step with lr 0, β1 = 0.9: m = 0.1·g
-    const variables = policy.policy.trainableVariables();
+    const variables = tfVariables(policy.policy);
     const names = policy.parameterNames;
     const state0 = await policy.getOptimizerState();
     await policy.optimizerStep({ learningRate: 0 });
@@ -118,12 +118,12 @@ describe('TfjsPolicyEngine: optimizer step', () => {
   it('equals clip_grad_norm_ + AdamW applied by hand to the same gradients', async () => {
     const policy = new TfjsPolicyEngine(await load(), { weightDecay: 0.1 });
     const copy = await policy.policy.clone();
-    const variables = copy.trainableVariables();
+    const variables = tfVariables(copy);
     await policy.forwardTrain(batch);
     await policy.backward(grads);
     const { gradNorm } = await policy.optimizerStep({ learningRate: 0.05, maxGradNorm: 0.5 });
     const { grads: g } = tf.variableGrads(() => {
-      const { logProbs } = copy.sequenceLogProbs(batch.promptIds, batch.completionIds);
+      const { logProbs } = tfSequenceLogProbs(copy, batch.promptIds, batch.completionIds);
       const w = tf.tensor2d([...grads[0]!, 0, 0, ...grads[1]!, 0, 0, 0, 0, 0], [3, 5]);
       return tf.sum(tf.mul(logProbs, w)) as tf.Scalar;
     }, variables);
@@ -141,7 +141,7 @@ describe('TfjsPolicyEngine: optimizer step', () => {
       for (let k = 0; k < got.length; k++) worst = Math.max(worst, Math.abs(got[k]! - expected[k]!));
     }
     expect(worst).toBeLessThan(1e-6);
-    tf.dispose([...Object.values(g), ...clipped.grads]);
+    tf.dispose([...Object.values(g), ...tfTensors(clipped.grads)]);
     adam.dispose();
     copy.dispose();
     policy.dispose();

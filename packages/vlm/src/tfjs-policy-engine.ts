@@ -59,7 +59,8 @@ export class TfjsPolicyEngine implements PolicyEngine {
   constructor(policy: TfjsPolicy, options: TfjsPolicyEngineOptions = {}) {
     this.policy = policy;
     this.options = { ...options };
-    this.variables = policy.trainableVariables();
+    // TfjsPolicy types tensors structurally (tf-tensor.ts); they are tfjs tensors and variables.
+    this.variables = policy.trainableVariables() as tf.Variable[];
     if (this.variables.length === 0) throw new VlmError('VLM_INVALID_ARGUMENT', 'TfjsPolicyEngine: the policy has no trainable variables');
     this.names = policy.parameterNames?.() ?? this.variables.map((_, i) => `param.${i}`);
     if (this.names.length !== this.variables.length || new Set(this.names).size !== this.names.length) {
@@ -101,11 +102,12 @@ export class TfjsPolicyEngine implements PolicyEngine {
     const promptIds = batch.promptIds.map((row) => [...row]);
     const completionIds = batch.completionIds.map((row) => [...row]);
     const lengths = completionIds.map((row) => row.length);
-    const { logProbs, entropy } = tf.tidy(() =>
-      this.policy.sequenceLogProbs(promptIds, completionIds, {
-        ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
-        withEntropy: options.withEntropy === true,
-      }),
+    const { logProbs, entropy } = tf.tidy(
+      () =>
+        this.policy.sequenceLogProbs(promptIds, completionIds, {
+          ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
+          withEntropy: options.withEntropy === true,
+        }) as { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D },
     );
     try {
       const width = logProbs.shape[1];
@@ -159,7 +161,7 @@ export class TfjsPolicyEngine implements PolicyEngine {
     const g = tf.tensor2d(padded, [n, width]);
     const { value, grads } = tf.variableGrads(() => {
       const { logProbs } = this.policy.sequenceLogProbs(last.promptIds, last.completionIds, { temperature: last.temperature });
-      return tf.sum(tf.mul(logProbs, g)) as tf.Scalar;
+      return tf.sum(tf.mul(logProbs as tf.Tensor2D, g)) as tf.Scalar;
     }, this.variables);
     value.dispose();
     g.dispose();
@@ -183,7 +185,7 @@ export class TfjsPolicyEngine implements PolicyEngine {
       try {
         if (Number.isFinite(norm)) this.optimizer.step(grads, options.learningRate);
       } finally {
-        tf.dispose(grads);
+        tf.dispose(grads as tf.Tensor[]);
       }
       return { gradNorm: norm };
     } finally {

@@ -7,7 +7,7 @@ import type { GenerateOutput } from './causal-lm.js';
 import { VlmError } from './errors.js';
 import type { TfjsPolicy } from './policy.js';
 import { postProcessPrompt } from './post-process.js';
-import { FIXTURES, maxAbsDiff, useTestBackend } from './__fixtures__/test-utils.js';
+import { FIXTURES, maxAbsDiff, tfForward, tfSequenceLogProbs, tfVariables, useTestBackend } from './__fixtures__/test-utils.js';
 import { VLMWrapper } from './vlm-wrapper.js';
 
 let plain: VLMWrapper;
@@ -66,7 +66,7 @@ describe('sample (TfjsPolicy contract)', () => {
     });
     const again = await policy.sample(['a cat', 'a red car at night'], options);
     expect(again.completionIds).toEqual(out.completionIds);
-    const { logProbs } = policy.sequenceLogProbs(out.promptIds, out.completionIds, { temperature: 0.9 });
+    const { logProbs } = tfSequenceLogProbs(policy, out.promptIds, out.completionIds, { temperature: 0.9 });
     const flat = logProbs.arraySync().flatMap((row, r) => row.slice(0, out.completionIds[r]!.length));
     expect(maxAbsDiff(flat, out.completionLogProbs.flat())).toBeLessThan(1e-4);
     logProbs.dispose();
@@ -81,14 +81,14 @@ describe('sample (TfjsPolicy contract)', () => {
 
   it('clone has its own variables in the same order', async () => {
     const copy = await chat.clone();
-    const original = chat.trainableVariables();
-    const cloned = copy.trainableVariables();
+    const original = tfVariables(chat);
+    const cloned = tfVariables(copy);
     expect(cloned.map((v) => v.shape)).toEqual(original.map((v) => v.shape));
     cloned[0]!.assign(tf.zerosLike(cloned[0]!));
     expect(original[0]!.abs().sum().dataSync()[0]).toBeGreaterThan(0);
     copy.dispose();
-    expect(() => copy.trainableVariables()).toThrow(/disposed/u);
-    expect(chat.trainableVariables()).toHaveLength(original.length);
+    expect(() => tfVariables(copy)).toThrow(/disposed/u);
+    expect(tfVariables(chat)).toHaveLength(original.length);
   });
 
   it('save → fromPretrained keeps the tokenizer, template and logits', async () => {
@@ -96,8 +96,8 @@ describe('sample (TfjsPolicy contract)', () => {
     await chat.save(dir);
     const reloaded = await VLMWrapper.fromPretrained(dir, { backend: null });
     expect(await reloaded.formatPrompt('a cat')).toBe(await chat.formatPrompt('a cat'));
-    const a = chat.model.forward([[3, 10, 20]]);
-    const b = reloaded.model.forward([[3, 10, 20]]);
+    const a = tfForward(chat.model, [[3, 10, 20]]);
+    const b = tfForward(reloaded.model, [[3, 10, 20]]);
     expect(maxAbsDiff(a.dataSync(), b.dataSync())).toBe(0);
     tf.dispose([a, b]);
     reloaded.dispose();
@@ -142,7 +142,7 @@ describe('completion prefix (completionPrefix)', () => {
       expect(out.texts[r]).toBe(postProcessPrompt(prefix + plain.tokenizer.decode(ids, { skipSpecialTokens: true }), { stopStrings: ['\n'] }));
       expect(out.texts[r]!.startsWith(r < 2 ? 'a red cat' : 'a boat')).toBe(true);
     });
-    const { logProbs } = wrapper.sequenceLogProbs(out.promptIds, out.completionIds, { temperature: 0.8 });
+    const { logProbs } = tfSequenceLogProbs(wrapper, out.promptIds, out.completionIds, { temperature: 0.8 });
     const flat = logProbs.arraySync().flatMap((row, r) => row.slice(0, out.completionIds[r]!.length));
     expect(maxAbsDiff(flat, out.completionLogProbs.flat())).toBeLessThan(1e-4);
     logProbs.dispose();

@@ -32,12 +32,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
 import { CausalLM, type CausalLMLoadOptions, type SaveOptions } from './causal-lm.js';
 import { VlmError } from './errors.js';
 import { assessCompletion, ruleBasedEnrichment, type FailureReason } from './fallback.js';
 import { resolveModelDir } from './hub.js';
 import type { PolicySampleOptions, PolicySampleResult, TfjsPolicy } from './policy.js';
+import type { TfTensor2D, TfVariable } from './tf-tensor.js';
 import { CLIP_MAX_TOKENS, postProcessPrompt } from './post-process.js';
 import { HfTokenizer, renderChatTemplate, renderPlainTemplate, type ChatMessage, type TextTokenizer } from './tokenizer.js';
 
@@ -420,12 +420,12 @@ export class VLMWrapper implements TfjsPolicy {
     promptIds: number[][],
     completionIds: number[][],
     options?: { withEntropy?: boolean; temperature?: number },
-  ): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D } {
+  ): { logProbs: TfTensor2D; entropy?: TfTensor2D } {
     return this.model.sequenceLogProbs(promptIds, completionIds, options);
   }
 
   /** The model's weights in a stable order. */
-  trainableVariables(): tf.Variable[] {
+  trainableVariables(): TfVariable[] {
     return this.model.trainableVariables();
   }
 

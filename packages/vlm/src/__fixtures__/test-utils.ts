@@ -5,7 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend.js';
+import type { CausalLM } from '../causal-lm.js';
+import type { TfjsPolicy } from '../policy.js';
+import type { TfTensor } from '../tf-tensor.js';
 
 /** Absolute path of `src/__fixtures__`. */
 export const FIXTURES = dirname(fileURLToPath(import.meta.url));
@@ -50,4 +54,32 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>, include: 
   let worst = 0;
   for (let i = 0; i < a.length; i += 1) if (include(i)) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
   return worst;
+}
+
+/*
+ * The public API types tensors structurally (tf-tensor.ts); they are tfjs tensors. Tests that run
+ * tfjs ops on them (sums, gradients, synchronous reads) view them as tfjs types through these.
+ */
+
+/** `model.forward(...)` as a `tf.Tensor3D`. */
+export function tfForward(model: { forward: CausalLM['forward'] }, ...args: Parameters<CausalLM['forward']>): tf.Tensor3D {
+  return model.forward(...args) as tf.Tensor3D;
+}
+
+/** `policy.sequenceLogProbs(...)` with tfjs tensors. */
+export function tfSequenceLogProbs(
+  policy: Pick<TfjsPolicy, 'sequenceLogProbs'>,
+  ...args: Parameters<TfjsPolicy['sequenceLogProbs']>
+): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D } {
+  return policy.sequenceLogProbs(...args) as { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D };
+}
+
+/** `policy.trainableVariables()` as `tf.Variable[]`. */
+export function tfVariables(policy: Pick<TfjsPolicy, 'trainableVariables'>): tf.Variable[] {
+  return policy.trainableVariables() as tf.Variable[];
+}
+
+/** Tensors of the public API (e.g. `clipByGlobalNorm`'s gradients) as `tf.Tensor[]`. */
+export function tfTensors(tensors: readonly TfTensor[]): tf.Tensor[] {
+  return tensors as tf.Tensor[];
 }

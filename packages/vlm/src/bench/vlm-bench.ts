@@ -56,16 +56,17 @@ async function trainStep(model: CausalLM, optimizer: AdamW, batch: number, promp
   const vocab = model.config.vocabSize;
   const p = prompts(batch, promptLength, vocab);
   const c = prompts(batch, completionLength, vocab).map((row) => row.map((token) => (token * 3 + 1) % vocab));
-  const variables = model.trainableVariables();
+  // vlm's public API types tensors structurally (TfTensor, TfVariable): cast to run tfjs ops.
+  const variables = model.trainableVariables() as tf.Variable[];
   const { value, grads } = tf.variableGrads(
-    () => model.sequenceLogProbs(p, c).logProbs.sum().neg().div(batch * completionLength) as tf.Scalar,
+    () => (model.sequenceLogProbs(p, c).logProbs as tf.Tensor2D).sum().neg().div(batch * completionLength) as tf.Scalar,
     variables,
   );
   const ordered = variables.map((variable) => grads[variable.name]!);
   const clipped = await clipByGlobalNorm(ordered, 1);
   optimizer.step(clipped.grads, 1e-4);
   await value.data();
-  tf.dispose([value, ...ordered, ...clipped.grads]);
+  tf.dispose([value, ...ordered, ...(clipped.grads as tf.Tensor[])]);
 }
 
 async function benchModel(
