@@ -6,8 +6,6 @@
  * Exit status: 0 on success and after a clean stop on SIGINT/SIGTERM (checkpoint written),
  * 1 on errors (models, too many failures), 2 on usage and configuration errors.
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
 import { parseCliArguments, type CliArguments } from './cli/args.js';
 import { helpText } from './cli/help.js';
@@ -15,6 +13,7 @@ import { nextCommands } from './cli/next-commands.js';
 import { resolveTrainerConfig } from './config/load-config.js';
 import { TrainerError } from './errors.js';
 import { Logger } from './runtime/logger.js';
+import { runIfEntryPoint } from './runtime/entry-point.js';
 import { VLMGRPOSystem, type VLMGRPOSystemOptions } from './vlm-grpo-system.js';
 
 /** Streams the CLI writes to (tests pass their own). */
@@ -87,18 +86,4 @@ export async function runCli(argv: readonly string[], io: CliIo = process, syste
   }
 }
 
-const invokedDirectly = (() => {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-})();
-
-if (invokedDirectly) {
-  void runCli(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-    // Native thread pools (ONNX Runtime) can keep the process alive; results are on disk.
-    setTimeout(() => process.exit(code), 200).unref();
-  });
-}
+runIfEntryPoint(import.meta.url, runCli);

@@ -10,14 +10,13 @@
  * it, and another worker takes it over), 1 on errors (configuration, models, Redis), 2 on usage
  * errors, 3 when the worker refused the run (its models or settings differ: the message names them).
  */
-import { realpathSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import type { TrainerConfig } from '../config/config-schema.js';
 import { parseCliValue, resolveTrainerConfig, type JsonObject } from '../config/load-config.js';
 import { TrainerError } from '../errors.js';
 import { Logger } from '../runtime/logger.js';
+import { runIfEntryPoint } from '../runtime/entry-point.js';
 import { RolloutWorker } from './worker.js';
 
 /** Parsed worker command line. */
@@ -129,18 +128,4 @@ export async function runWorkerCli(argv: readonly string[], io: { stdout: { writ
   }
 }
 
-const invokedDirectly = (() => {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-})();
-
-if (invokedDirectly) {
-  void runWorkerCli(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-    // Native thread pools (ONNX Runtime) can keep the process alive.
-    setTimeout(() => process.exit(code), 200).unref();
-  });
-}
+runIfEntryPoint(import.meta.url, runWorkerCli);
