@@ -7,14 +7,21 @@
 # memory_efficient: peak host and GPU memory), bench-turbo (bench --suite iteration beside PyTorch),
 # replicas-original (DialoGPT + SD 1.5), train-original, bench-original (config/original_design.json).
 # Replicas stay in /tmp/rep/real while the machine is held (later calls reuse them).
-# Logs, run folders' small files and JSON go to $OUT/real-<part>.tgz; a summary prints last.
+# Logs, run folders' small files and JSON go to $OUT/logs-<steps>/; a summary prints last.
 set -u
 PART=$(IFS=-; echo "$*")
 [ -f .device/activate.sh ] && source .device/activate.sh >/dev/null
-R=/tmp/rep; L=/tmp/logs-$PART; mkdir -p $R $L
+R=/tmp/rep; L=${OUT:-/tmp}/logs-$PART; mkdir -p $R $L  # under $OUT: comes back even when a call is cut at its limit
 for a in .replicas/carry/*.txz; do [ -f "$a" ] && tar -xJf "$a" -C $R; done
 REAL=$R/real
 export VLM_GRPO_DIFFUSERS_SRC=$R/src
+# diffusers' source imports requests, which the GPU image may lack: wheels carried in .whl
+# (see tools/replicas/README.md) are installed into /tmp/pysite only when the import fails.
+if ! python3 -c "import requests" 2>/dev/null && ls .whl/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/pysite .whl/*.whl &&
+    export PYTHONPATH=/tmp/pysite${PYTHONPATH:+:$PYTHONPATH}
+fi
+python3 -c "import torch, transformers, onnx, onnxruntime, requests; print('python', torch.__version__, 'transformers', transformers.__version__, 'onnx', onnx.__version__, 'onnxruntime', onnxruntime.__version__)" 2>&1 | tail -1 | tee -a $L/summary.txt
 t() {  # t NAME TIMEOUT CMD…: run, log, print rc/seconds and the tail; peak host RSS and GPU memory
   local name=$1 limit=$2; shift 2
   local s=$(date +%s)
@@ -62,5 +69,4 @@ for STEP in "$@"; do case $STEP in
       --policy $REAL/dialogpt-medium --sd-model $REAL/stable-diffusion-v1-5-onnx --clip-model $REAL/clip-vit-base-patch32 --iterations 1 --repeats 1 --json $L/iteration-original.json ;;
   *) echo "unknown step $STEP"; exit 2 ;;
 esac; done
-tar -czf "${OUT:-/tmp}/real-$PART.tgz" -C /tmp "logs-$PART"
 echo "--- summary"; cat $L/summary.txt; grep -h "^|\|^One GRPO" $L/bench-*.log 2>/dev/null
