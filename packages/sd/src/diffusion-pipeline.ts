@@ -11,11 +11,13 @@
  * A hub id of a PyTorch-only repository with a known ONNX export (`runwayml/stable-diffusion-v1-5`
  * → `onnx-community/stable-diffusion-v1-5-ONNX`, onnx-equivalents.ts) loads the export, with an
  * `info` log line; any other diffusers PyTorch layout fails naming the layout needed and the
- * `optimum-cli export onnx` command that writes it.
+ * `optimum-cli export onnx` command that writes it. Without an id it loads the embedded default
+ * diffusion model of @vlm-grpo/models (an optional peer dependency, imported only then).
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SdError } from './errors.js';
+import { defaultDiffusionModelPath } from './load-default-model.js';
 import { ModelRepository } from './model-files.js';
 import { onnxConversionCommand, onnxEquivalent } from './onnx-equivalents.js';
 import { defaultLogger } from './onnx-session.js';
@@ -48,11 +50,15 @@ export class DiffusionPipeline {
   private constructor() {}
 
   /**
-   * Load the pipeline a model folder or Hub repository declares.
+   * Load the pipeline a model folder or Hub repository declares. Default `idOrPath` (undefined):
+   * the embedded default `diffusion` model from the optional peer dependency @vlm-grpo/models
+   * (offline; SD_DEFAULT_MODEL_UNAVAILABLE when that package is not installed). Pass `undefined`
+   * to give options without an id.
    * Throws SD_MODEL_FILE_NOT_FOUND (naming the file) for missing files and
    * SD_UNSUPPORTED_PIPELINE for pipeline classes this package does not implement.
    */
-  static async fromPretrained(idOrPath: string, options: SD3GeneratorOptions = {}): Promise<AnyDiffusionPipeline> {
+  static async fromPretrained(idOrPath?: string, options: SD3GeneratorOptions = {}): Promise<AnyDiffusionPipeline> {
+    if (idOrPath === undefined) idOrPath = await defaultDiffusionModelPath('DiffusionPipeline.fromPretrained()');
     const equivalent = existsSync(resolve(idOrPath)) ? undefined : onnxEquivalent(idOrPath);
     if (equivalent !== undefined) {
       (options.logger ?? defaultLogger)('info', `${idOrPath} has no ONNX files; using its ONNX export ${equivalent} (same weights, Optimum ONNX layout)`);

@@ -32,7 +32,9 @@ export type SdErrorCode =
   /** The pipeline was used after `release()`. */
   | 'SD_RELEASED'
   /** A model index or ONNX file names a file outside the model folder. */
-  | 'SD_UNSAFE_PATH';
+  | 'SD_UNSAFE_PATH'
+  /** `fromPretrained()` got no id and the embedded default model (@vlm-grpo/models) is not installed or not usable. */
+  | 'SD_DEFAULT_MODEL_UNAVAILABLE';
 
 const marker = Symbol.for('vlm-grpo.sd.error');
 

@@ -75,7 +75,11 @@ export class SD3Generator extends BasePipeline {
     this.maxSequenceLength = options.maxSequenceLength ?? 256;
   }
 
-  /** Load an SD3 ONNX folder or Hub repository. */
+  /**
+   * Load an SD3 ONNX folder or Hub repository. The id is required: the embedded default diffusion
+   * model of @vlm-grpo/models is Stable Diffusion 1.x, not SD3 (`DiffusionPipeline.fromPretrained()`
+   * loads it).
+   */
   static async fromPretrained(idOrPath: string, options: SD3GeneratorOptions = {}): Promise<SD3Generator> {
     const { ModelRepository } = await import('./model-files.js');
     const repo = ModelRepository.open(idOrPath, options);

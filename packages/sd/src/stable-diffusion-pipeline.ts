@@ -17,6 +17,7 @@
  */
 import { ClipTokenizer } from './clip-tokenizer.js';
 import { SdError } from './errors.js';
+import { defaultDiffusionModelPath } from './load-default-model.js';
 import type { ModelRepository } from './model-files.js';
 import type { Conditioning, PipelineOptions } from './pipeline-base.js';
 import { BasePipeline, Component } from './pipeline-base.js';
@@ -78,9 +79,12 @@ export class StableDiffusionPipeline extends BasePipeline {
 
   /**
    * Load an SD/SDXL ONNX folder or Hub repository (Optimum/diffusers layout). Missing required
-   * files are SD_MODEL_FILE_NOT_FOUND naming the file.
+   * files are SD_MODEL_FILE_NOT_FOUND naming the file. Default `idOrPath` (undefined): the
+   * embedded default `diffusion` model (Stable Diffusion 1.x) from the optional peer dependency
+   * @vlm-grpo/models (SD_DEFAULT_MODEL_UNAVAILABLE when that package is not installed).
    */
-  static async fromPretrained(idOrPath: string, options: PipelineOptions = {}): Promise<StableDiffusionPipeline> {
+  static async fromPretrained(idOrPath?: string, options: PipelineOptions = {}): Promise<StableDiffusionPipeline> {
+    if (idOrPath === undefined) idOrPath = await defaultDiffusionModelPath('StableDiffusionPipeline.fromPretrained()');
     const { ModelRepository } = await import('./model-files.js');
     const repo = ModelRepository.open(idOrPath, options);
     const modelIndex = (await repo.json('model_index.json', 'pipeline index', false)) ?? {};

@@ -16,7 +16,9 @@ export type VlmErrorCode =
   | 'VLM_TOKENIZER_FAILED'
   | 'VLM_TEMPLATE_FAILED'
   | 'VLM_DISPOSED'
-  | 'VLM_UNSAFE_PATH';
+  | 'VLM_UNSAFE_PATH'
+  /** `fromPretrained()` got no id and the embedded default model (@vlm-grpo/models) is not installed or not usable. */
+  | 'VLM_DEFAULT_MODEL_UNAVAILABLE';
 
 const marker = Symbol.for('vlm-grpo.vlm.error');
 

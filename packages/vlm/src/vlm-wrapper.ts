@@ -36,6 +36,7 @@ import { CausalLM, type CausalLMLoadOptions, type SaveOptions } from './causal-l
 import { VlmError } from './errors.js';
 import { assessCompletion, ruleBasedEnrichment, type FailureReason } from './fallback.js';
 import { resolveModelDir } from './hub.js';
+import { defaultPolicyModelPath } from './load-default-model.js';
 import type { PolicySampleOptions, PolicySampleResult, TfjsPolicy } from './policy.js';
 import type { TfTensor2D, TfVariable } from './tf-tensor.js';
 import { CLIP_MAX_TOKENS, postProcessPrompt } from './post-process.js';
@@ -181,10 +182,14 @@ export class VLMWrapper implements TfjsPolicy {
 
   /**
    * Load model and tokenizer from a folder or Hugging Face id (`config.json`, `model.safetensors`,
-   * `tokenizer.json`, `tokenizer_config.json`).
+   * `tokenizer.json`, `tokenizer_config.json`). Default `idOrPath` (undefined): the embedded
+   * default `policy` model, the project's prompt enhancer, from the optional peer dependency
+   * @vlm-grpo/models (offline; VLM_DEFAULT_MODEL_UNAVAILABLE when that package is not installed).
+   * Pass `undefined` to give options without an id.
    */
-  static async fromPretrained(idOrPath: string, options: VLMWrapperOptions = {}): Promise<VLMWrapper> {
-    const dir = await resolveModelDir(idOrPath, options);
+  static async fromPretrained(idOrPath?: string, options: VLMWrapperOptions = {}): Promise<VLMWrapper> {
+    const source = idOrPath === undefined ? await defaultPolicyModelPath('VLMWrapper.fromPretrained()') : idOrPath;
+    const dir = await resolveModelDir(source, options);
     const model = await CausalLM.fromPretrained(dir, options);
     try {
       const tokenizer = await HfTokenizer.fromDir(options.tokenizerPath ?? dir);
