@@ -18,6 +18,7 @@ import { preprocessInto } from './clip-preprocess.js';
 import { ClipRewardError, EmptyTextError, MismatchedLengthsError } from './errors.js';
 import { decodeImage, type ImageInput, type RgbImage } from './image-input.js';
 import type { ImageQuality, QualityWeights } from './image-quality.js';
+import { defaultClipModelPath } from './load-default-model.js';
 import { LruCache } from './lru-cache.js';
 import { Normalizer, type NormalizationSpec, type NormalizerState } from './normalization.js';
 import {
@@ -254,16 +255,21 @@ export class CLIPRewardCalculator {
 
   /**
    * Load a CLIP model from a local folder (transformers.js layout) or a Hugging Face Hub id (e.g.
-   * `Xenova/clip-vit-base-patch32`, downloaded and cached where a network exists).
+   * `Xenova/clip-vit-base-patch32`, downloaded and cached where a network exists). Default
+   * `modelIdOrPath` (undefined): the embedded default `clip` model from the optional peer
+   * dependency @vlm-grpo/models (offline; CLIP_DEFAULT_MODEL_UNAVAILABLE when that package is not
+   * installed). Pass `undefined` to give options without an id; an empty string is
+   * CLIP_INVALID_ARGUMENT.
    */
-  static async fromPretrained(modelIdOrPath: string, options: CLIPRewardOptions = {}): Promise<CLIPRewardCalculator> {
-    if (typeof modelIdOrPath !== 'string' || modelIdOrPath.trim() === '') {
-      throw new ClipRewardError('CLIP_INVALID_ARGUMENT', 'modelIdOrPath must be a non-empty string (a folder or a Hub id)');
+  static async fromPretrained(modelIdOrPath?: string, options: CLIPRewardOptions = {}): Promise<CLIPRewardCalculator> {
+    if (modelIdOrPath !== undefined && (typeof modelIdOrPath !== 'string' || modelIdOrPath.trim() === '')) {
+      throw new ClipRewardError('CLIP_INVALID_ARGUMENT', 'modelIdOrPath must be a non-empty string (a folder or a Hub id), or omitted for the embedded default model');
     }
     const parsed = optionsSchema.safeParse(options);
     if (!parsed.success) throw configError(parsed.error, 'CLIPRewardCalculator options');
+    const source = modelIdOrPath ?? (await defaultClipModelPath('CLIPRewardCalculator.fromPretrained()'));
     const components = await buildComponents(options.rewards ?? { similarity: {} });
-    const model = await ClipModel.load(modelIdOrPath, options);
+    const model = await ClipModel.load(source, options);
     return new CLIPRewardCalculator(model, components, options.batchSize ?? 32, options.textCacheSize ?? 4096);
   }
 

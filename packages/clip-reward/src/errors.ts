@@ -16,7 +16,9 @@ export type ClipRewardErrorCode =
   | 'CLIP_DEVICE_UNAVAILABLE'
   | 'CLIP_INVALID_SAFETENSORS'
   | 'CLIP_INVALID_CONFIG'
-  | 'CLIP_DISPOSED';
+  | 'CLIP_DISPOSED'
+  /** `fromPretrained()` got no id and the embedded default model (@vlm-grpo/models) is not installed or not usable. */
+  | 'CLIP_DEFAULT_MODEL_UNAVAILABLE';
 
 const marker = Symbol.for('vlm-grpo.clip-reward.error');
 
