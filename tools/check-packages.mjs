@@ -16,8 +16,13 @@
  * - compile a strict TypeScript consumer against it (`strict`, no `skipLibCheck`, `nodenext`,
  *   only `@types/node`), and list the third-party modules its public `.d.ts` files import: a module
  *   the package does not declare as a dependency or peer is a leak and fails the check;
+ * - optional @vlm-grpo peers (@vlm-grpo/models: the embedded default models) are not part of that
+ *   install, as npm leaves them out of a user's; there, a no-id `fromPretrained()` (NO_ID_LOADERS)
+ *   must fail naming `npm install @vlm-grpo/models`. Then those peers are installed from their
+ *   tarballs next to it, as a user who wants the defaults would;
  * - when its README has a block that starts with `// quick-start.mjs`, run that example from the
- *   temporary folder with the repository root as `VLM_GRPO_ROOT`.
+ *   temporary folder with the repository root as `VLM_GRPO_ROOT` (with the optional peers
+ *   installed, so a quick start may call `fromPretrained()` without an id).
  *
  * Usage: node tools/check-packages.mjs [--skip-build] [--no-readme] [package-name ...]
  * Exit status 0 when every package passes.
@@ -58,6 +63,17 @@ const BUDGETS_MB = {
   '@vlm-grpo/policy-webgpu': 320,
 };
 
+/**
+ * The class of each package whose `fromPretrained()` without an id loads the embedded default
+ * model of its optional peer @vlm-grpo/models: installed without that peer, the call must fail
+ * naming `npm install @vlm-grpo/models`.
+ */
+const NO_ID_LOADERS = {
+  '@vlm-grpo/vlm': 'VLMWrapper',
+  '@vlm-grpo/sd': 'DiffusionPipeline',
+  '@vlm-grpo/clip-reward': 'CLIPRewardCalculator',
+};
+
 const packageDirs = readdirSync(join(root, 'packages'))
   .map((name) => join(root, 'packages', name))
   .filter((dir) => existsSync(join(dir, 'package.json')));
@@ -83,16 +99,31 @@ const tarballs = new Map();
 const failures = [];
 const rows = [];
 
-/** The @vlm-grpo packages `name` needs at runtime, transitively. */
+/** The peers a manifest marks optional (`peerDependenciesMeta`), which npm does not install. */
+const optionalPeersOf = (manifest) => new Set(Object.keys(manifest.peerDependenciesMeta ?? {}).filter((peer) => manifest.peerDependenciesMeta[peer]?.optional === true));
+
+/** The @vlm-grpo packages `name` needs at runtime, transitively (optional peers left out). */
 function internalClosure(name, seen = new Set()) {
   const manifest = manifestOf(manifests.get(name));
+  const optional = optionalPeersOf(manifest);
   for (const dependency of Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies })) {
-    if (manifests.has(dependency) && !seen.has(dependency)) {
+    if (manifests.has(dependency) && !optional.has(dependency) && !seen.has(dependency)) {
       seen.add(dependency);
       internalClosure(dependency, seen);
     }
   }
   return seen;
+}
+
+/** The optional @vlm-grpo peers of `name` (e.g. @vlm-grpo/models) and what they need, not already in its closure. */
+function optionalInternalPeers(name) {
+  const closure = internalClosure(name);
+  const peers = new Set();
+  for (const peer of optionalPeersOf(manifestOf(manifests.get(name)))) {
+    if (!manifests.has(peer)) continue;
+    for (const dependency of [peer, ...internalClosure(peer)]) if (dependency !== name && !closure.has(dependency)) peers.add(dependency);
+  }
+  return [...peers];
 }
 
 /** Bytes on disk under `dir` (files only, symlinks not followed). */
@@ -125,7 +156,7 @@ function declarationImports(entry) {
 }
 
 // 1. Pack the selected packages and the siblings they depend on (installed from tarballs).
-const toPack = new Set(selected.flatMap((name) => [name, ...internalClosure(name)]));
+const toPack = new Set(selected.flatMap((name) => [name, ...internalClosure(name), ...optionalInternalPeers(name)]));
 for (const name of toPack) {
   const dir = manifests.get(name);
   const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', tarballDir], dir))[0];
@@ -151,6 +182,7 @@ for (const name of selected) {
   const readme = readFileSync(join(manifests.get(name), 'README.md'), 'utf8');
   const started = Date.now();
   const toInstall = [tarballs.get(name), ...[...internalClosure(name)].map((dependency) => tarballs.get(dependency))];
+  let installEnv = userEnv;
   try {
     const plain = spawnSync('npm', ['install', '--no-save', '--prefer-offline', ...toInstall], { cwd: folder, env: userEnv, encoding: 'utf8' });
     if (plain.status === 0) {
@@ -163,7 +195,8 @@ for (const name of selected) {
         failures.push(`${name}: a plain install fails where NuGet is unreachable (onnxruntime-node's CUDA download) and README.md does not document ONNXRUNTIME_NODE_INSTALL=skip`);
       }
       row.install = 'no NuGet: README way';
-      run('npm', ['install', '--no-save', '--prefer-offline', ...toInstall], folder, { ...userEnv, ONNXRUNTIME_NODE_INSTALL: 'skip' });
+      installEnv = { ...userEnv, ONNXRUNTIME_NODE_INSTALL: 'skip' };
+      run('npm', ['install', '--no-save', '--prefer-offline', ...toInstall], folder, installEnv);
     }
     row.installSeconds = ((Date.now() - started) / 1000).toFixed(1);
     row.installMB = diskBytes(join(folder, 'node_modules')) / 1e6;
@@ -200,6 +233,21 @@ for (const name of selected) {
       failures.push(`${name}: a strict TypeScript consumer does not compile (${errors.length} errors):\n  ${errors.slice(0, 8).map((line) => line.replace(folder, '<consumer>')).join('\n  ')}`);
     }
 
+    // Without its optional @vlm-grpo peers: a no-id fromPretrained() says how to get the default model.
+    const loader = NO_ID_LOADERS[name];
+    if (loader) {
+      const noId = `const entry = await import(${JSON.stringify(name)}); try { await entry.${loader}.fromPretrained(); } catch (error) { if (String(error?.message).includes('npm install @vlm-grpo/models')) process.exit(0); console.error(error); process.exit(1); } console.error('loaded a model without @vlm-grpo/models'); process.exit(1);`;
+      const probed = spawnSync('node', ['--input-type=module', '-e', noId], { cwd: folder, env: userEnv, encoding: 'utf8', timeout: 120_000 });
+      row.noId = probed.status === 0 ? 'ok' : 'FAILED';
+      if (probed.status !== 0) failures.push(`${name}: ${loader}.fromPretrained() without an id and without @vlm-grpo/models does not fail naming npm install @vlm-grpo/models:\n${(probed.stderr || probed.stdout).slice(-2000)}`);
+    }
+    // Then with them, as a user who wants the embedded default models (npm install --no-save keeps only what it is given).
+    const peers = optionalInternalPeers(name);
+    if (peers.length > 0) {
+      run('npm', ['install', '--no-save', '--prefer-offline', ...toInstall, ...peers.map((peer) => tarballs.get(peer))], folder, installEnv);
+      row.install += ` (+ ${peers.join(', ')})`;
+    }
+
     const example = /```(?:js|javascript|mjs)\n(\/\/ quick-start\.mjs[^\n]*\n[\s\S]*?)```/u.exec(readme);
     if (runReadme && example) {
       const exampleFile = join(folder, 'quick-start.mjs');
@@ -219,10 +267,10 @@ for (const name of selected) {
 }
 
 const pad = (value, width) => String(value ?? '-').padStart(width);
-console.log('\npackage                  files  packed KiB  install MB  budget MB  exports  strict TS  README   install');
+console.log('\npackage                  files  packed KiB  install MB  budget MB  exports  strict TS  no id  README   install');
 for (const row of rows.filter((entry) => selected.includes(entry.name))) {
   console.log(
-    `${row.name.padEnd(24)} ${pad(row.files, 5)}  ${pad((row.size / 1024).toFixed(1), 10)}  ${pad(row.installMB?.toFixed(1), 10)}  ${pad(row.budgetMB, 9)}  ${pad(row.exports, 7)}  ${pad(row.strictTs, 9)}  ${(row.readme ?? '-').padEnd(7)}  ${row.install ?? '-'} (${row.installSeconds ?? '-'} s)`,
+    `${row.name.padEnd(24)} ${pad(row.files, 5)}  ${pad((row.size / 1024).toFixed(1), 10)}  ${pad(row.installMB?.toFixed(1), 10)}  ${pad(row.budgetMB, 9)}  ${pad(row.exports, 7)}  ${pad(row.strictTs, 9)}  ${pad(row.noId, 5)}  ${(row.readme ?? '-').padEnd(7)}  ${row.install ?? '-'} (${row.installSeconds ?? '-'} s)`,
   );
 }
 console.log('\nthird-party modules in each public .d.ts:');
