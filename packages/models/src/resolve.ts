@@ -1,8 +1,9 @@
 /**
  * Where the embedded models are: `<package>/models/<name>` in an installed package (copied there
  * by the build), or the repository's `data/models/<name>` when running from a source checkout.
- * `resolveModel(role, id)` is the no-argument default of the packages' `fromPretrained`: the id
- * when one is given, else the role's default model folder.
+ * The packages' `fromPretrained()` without an id load `defaultModelPath(role)` themselves (a lazy
+ * import of this optional peer); `resolveModel(role, id)` is the same choice for callers' own code:
+ * the id when one is given, else the role's default model folder.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,8 +62,8 @@ export function defaultModelPath(role: ModelRole): string {
 
 /**
  * The model a loader should open: `idOrPath` when given (a Hub id or a folder, untouched), else
- * the folder of the role's default embedded model. Loaders call this for `fromPretrained()`
- * without an id.
+ * the folder of the role's default embedded model: the choice `fromPretrained()` makes without an
+ * id (`VLMWrapper`, `DiffusionPipeline`, `CLIPRewardCalculator`).
  */
 export function resolveModel(role: ModelRole, idOrPath?: string): string {
   if (idOrPath !== undefined && idOrPath !== '') return idOrPath;
