@@ -24,11 +24,23 @@
  * Optimizer: global norm in two passes, clip coefficient and AdamW applied on the GPU (PyTorch
  * `clip_grad_norm_` + `torch.optim.AdamW`, decay on rank ≥ 2 tensors); a non-finite norm skips the
  * update (as `TfjsPolicyEngine`), gradients are zeroed either way.
+ * Generation (`generate`, token ids in and out, the contract of vlm's `CausalLM.generate`): B
+ * prompts left-padded to Lp (a multiple of 8), G completions each (N = B·G sequences), T new
+ * tokens at most; a KV cache [N, Hkv, Lp + T, D] per layer for keys and values. One prefill pass
+ * over the B·Lp prompt rows writes the cache of all G sequences of each prompt and samples token
+ * 0; then each step embeds the N new tokens, runs the blocks with one-query attention over the
+ * cache, the final norm and the vocabulary matmul on those N rows only, and the on-GPU sampler
+ * (repetition penalty, no-repeat n-gram, greedy or temperature/top-k/top-p and a seeded draw):
+ * one command encoder per step, replayed unchanged (the step counter lives on the GPU), and a
+ * read-back of the N token ids and log-probs per step (generation-plan.ts, generation.ts).
+ * `sample` (text in, text out) goes through the sampler given at creation:
+ * `createWebGpuPolicyEngine`'s runs the wrapper's text handling with this engine's `generate`, and
+ * falls back to the wrapper's tfjs generation (after copying the weights), with a log line, only
+ * where `generate` reports `WEBGPU_UNSUPPORTED` (e.g. a KV cache over the binding limit).
  * Departures: attention rows with no visible key (left padding) output 0 where HF averages all
  * values (such rows never reach a completion log-prob); dropout is not implemented (GRPO trains
- * with dropout off); `sample` delegates to a sampler given at creation (the tfjs wrapper, with
- * the engine's weights copied in first): generation on the GPU (KV cache, on-GPU sampling) is not
- * part of this version.
+ * with dropout off); sampled tokens follow the GPU sampler's counter-based random stream, not the
+ * tfjs generator's (greedy decoding is the same; kernels/sampler.ts lists the sampler's own).
  */
 import type {
   AdamWHyperParameters,
@@ -44,6 +56,8 @@ import type {
 import type { EngineModelConfig as ModelConfig, EngineWeightSpec as WeightSpec } from './model-types.js';
 import { PolicyWebGpuError } from './errors.js';
 import { createGpuContext, GpuContext, roundUp, TimestampProfiler, type Command, type Slice } from './gpu.js';
+import { normalizeGenerateOptions, runDecodeLoop, type GpuGenerateOptions, type GpuGenerateOutput } from './generation.js';
+import { buildGenerationPlan, generationKey, promptSlotsFor, writeGenerationInputs, type GenerationModel, type GenerationPlan, type GenerationShape } from './generation-plan.js';
 import { adamwHyper, adamwStep, lerp } from './kernels/adamw.js';
 import { attentionBackward, attentionForward } from './kernels/attention.js';
 import { classifierBackward, classifierForward, gatherRows, scatterRows } from './kernels/classifier.js';
@@ -66,7 +80,11 @@ export interface WebGpuPolicyEngineOptions {
   adamW?: AdamWHyperParameters;
   /** Padding id for ragged batches (default: the config's pad, else its first EOS, else 0). */
   padTokenId?: number;
-  /** Generation for {@link WebGpuPolicyEngine.sample} (default: none: `sample` throws `WEBGPU_UNSUPPORTED`). */
+  /**
+   * Text generation for {@link WebGpuPolicyEngine.sample} (tokenizer and prompt template live
+   * there; `createWebGpuPolicyEngine` gives one that generates with {@link WebGpuPolicyEngine.generate})
+   * (default: none: `sample` throws `WEBGPU_UNSUPPORTED`; `generate` works on token ids without it).
+   */
   sampler?: (prompts: string[], options: PolicySampleOptions | undefined, engine: WebGpuPolicyEngine) => Promise<PolicySampleResult>;
 }
 
@@ -74,6 +92,8 @@ export interface WebGpuPolicyEngineOptions {
 const BUCKET = 8;
 /** Recorded plans kept per engine (least recently used evicted). */
 const MAX_PLANS = 3;
+/** Recorded generation plans kept per engine (they hold the KV caches; least recently used evicted). */
+const MAX_GENERATION_PLANS = 2;
 
 /** One batch shape: its activation buffers and recorded command lists. */
 interface Plan {
@@ -143,6 +163,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
   private moments: { m: GPUBuffer; v: GPUBuffer } | null = null;
   private stepCount = 0;
   private readonly plans = new Map<string, Plan>();
+  private readonly generationPlans = new Map<string, GenerationPlan & { buffers: GPUBuffer[] }>();
   private trained: { plan: Plan; lengths: number[]; temperature: number } | null = null;
   private readonly invTemperature: GPUBuffer;
   private optimizer: { commands: Command[]; hyper: GPUBuffer; normUniform: GPUBuffer; normOut: GPUBuffer; partials: number; buffers: GPUBuffer[] } | null = null;
@@ -259,13 +280,63 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     return this.stepCount;
   }
 
-  /** Sample with the sampler given at creation (see the file header). */
+  /**
+   * Sample completions of text prompts with the sampler given at creation (tokenizer and
+   * template live there; `createWebGpuPolicyEngine`'s generates on the GPU with {@link generate}).
+   */
   async sample(prompts: string[], options?: PolicySampleOptions): Promise<PolicySampleResult> {
     this.assertLive('sample');
     if (!this.sampler) {
       throw new PolicyWebGpuError('WEBGPU_UNSUPPORTED', 'WebGpuPolicyEngine.sample: no sampler was given at creation (createWebGpuPolicyEngine(wrapper) provides one)');
     }
     return this.sampler(prompts, options, this);
+  }
+
+  /**
+   * Generate continuations of token-id prompts (ragged rows are left-padded) on the GPU: KV-cache
+   * prefill and decode, on-GPU sampling (see the file header and generation.ts). Same options and
+   * result as @vlm-grpo/vlm's `CausalLM.generate` (greedy by default; `doSample` with temperature,
+   * top-k, top-p; repetition penalty; no-repeat n-gram; EOS ids and stop strings;
+   * `numReturnSequences` rows per prompt, prompt-major; seeded). Throws `WEBGPU_INVALID_ARGUMENT`
+   * for bad options or tokens and `WEBGPU_UNSUPPORTED` when a buffer of the shape exceeds the
+   * adapter's binding limit. Leaves a pending `forwardTrain` valid.
+   */
+  async generate(inputIds: readonly (readonly number[])[], options: GpuGenerateOptions = {}): Promise<GpuGenerateOutput> {
+    this.assertLive('generate');
+    const where = 'WebGpuPolicyEngine.generate';
+    const o = normalizeGenerateOptions(options, where);
+    if (inputIds.length === 0 || inputIds.some((row) => row.length === 0)) {
+      throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `${where}: need at least one prompt, each with at least one token`);
+    }
+    const vocab = this.config.vocabSize;
+    inputIds.forEach((row, r) =>
+      row.forEach((token, j) => {
+        if (!Number.isInteger(token) || token < 0 || token >= vocab) {
+          throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `${where}: prompt ${r} token ${j} = ${token} is outside [0, ${vocab})`);
+        }
+      }),
+    );
+    const padTokenId = options.padTokenId ?? this.padTokenId;
+    if (!Number.isInteger(padTokenId) || padTokenId < 0 || padTokenId >= vocab) {
+      throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `${where}: padTokenId ${padTokenId} is outside [0, ${vocab})`);
+    }
+    const longest = Math.max(...inputIds.map((row) => row.length));
+    const limit = this.config.architecture === 'gpt2' ? this.config.maxPositions : Number.POSITIVE_INFINITY;
+    const maxNew = Math.max(0, Math.min(o.maxNewTokens, limit - longest));
+    const promptRows = inputIds.flatMap((row) => Array.from({ length: o.group }, () => [...row]));
+    if (maxNew === 0) {
+      return { sequences: promptRows.map((row) => [...row]), promptIds: promptRows, completionIds: promptRows.map(() => []), completionLogProbs: promptRows.map(() => []), finishReasons: promptRows.map(() => 'length') };
+    }
+    const plan = await this.generationPlan({ prompts: inputIds.length, group: o.group, promptSlots: promptSlotsFor(longest), newTokens: roundUp(maxNew, BUCKET) });
+    writeGenerationInputs(this.generationModel(), plan, inputIds, padTokenId, o.settings);
+    return runDecodeLoop(this.gpu, plan, {
+      promptIds: inputIds,
+      maxNew,
+      eos: new Set(options.eosTokenIds ?? this.config.eosTokenIds),
+      stopStrings: options.stopStrings,
+      decode: options.decode,
+      submit: (commands) => this.submit(commands),
+    });
   }
 
   /** Per-token log-probs (and entropy) of the completions; invalidates a pending forwardTrain. */
@@ -517,6 +588,8 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     this.disposed = true;
     for (const plan of this.plans.values()) plan.buffers.forEach((b) => b.destroy());
     this.plans.clear();
+    for (const plan of this.generationPlans.values()) plan.buffers.forEach((b) => b.destroy());
+    this.generationPlans.clear();
     this.optimizer?.buffers.forEach((b) => b.destroy());
     this.params.destroy();
     this.grads?.destroy();
@@ -656,6 +729,43 @@ export class WebGpuPolicyEngine implements PolicyEngine {
       ctx.write(i.ropeSin, sin);
     }
     ctx.write(this.invTemperature, Float32Array.of(invTemperature, 0, 0, 0));
+  }
+
+  /** What generation-plan.ts reads of this engine. */
+  private generationModel(): GenerationModel {
+    return { ctx: this.gpu, config: this.config, layout: this.layout, params: this.params, invFreq: this.invFreq };
+  }
+
+  /** The generation plan of a shape (cached, least recently used evicted), validated before use. */
+  private async generationPlan(shape: GenerationShape): Promise<GenerationPlan> {
+    const key = generationKey(shape);
+    const cached = this.generationPlans.get(key);
+    if (cached) {
+      this.generationPlans.delete(key);
+      this.generationPlans.set(key, cached);
+      return cached;
+    }
+    while (this.generationPlans.size >= MAX_GENERATION_PLANS) {
+      const [oldest, victim] = this.generationPlans.entries().next().value!;
+      victim.buffers.forEach((b) => b.destroy());
+      this.generationPlans.delete(oldest);
+    }
+    this.gpu.device.pushErrorScope('validation');
+    let built: { value: GenerationPlan; buffers: GPUBuffer[] };
+    try {
+      built = this.gpu.track(() => buildGenerationPlan(this.generationModel(), shape));
+    } catch (error) {
+      void this.gpu.device.popErrorScope();
+      throw error;
+    }
+    const error = await this.gpu.device.popErrorScope();
+    if (error) {
+      built.buffers.forEach((b) => b.destroy());
+      throw new PolicyWebGpuError('WEBGPU_INVALID_STATE', `WebGpuPolicyEngine.generate: recording the generation plan ${key} failed WebGPU validation: ${error.message}`);
+    }
+    const plan = { ...built.value, buffers: built.buffers };
+    this.generationPlans.set(key, plan);
+    return plan;
   }
 
   /** Throw, naming the WebGPU message, when building `plan` failed validation (once per plan). */
