@@ -2,11 +2,19 @@
  * `createWebGpuPolicyEngine(wrapper, { adamW })`: the integration point the trainer imports
  * (apps/trainer `PolicyWebGpuModule`). It builds a {@link WebGpuPolicyEngine} from a loaded
  * @vlm-grpo/vlm `VLMWrapper` (its `model.rawConfig` and weights, read asynchronously by Hugging
- * Face name) and samples with the wrapper's tfjs generation after copying the engine's current
- * weights into the wrapper's variables (only when they changed since the last copy).
+ * Face name) and gives it a `sample` that keeps the wrapper's text handling (prompt template,
+ * completion prefix, context fitting, EOS and stop strings, decoding, post-processing) and
+ * generates on the GPU: the wrapper's own `sample` runs on a view of the wrapper whose model's
+ * `generate` is the engine's `generate` (same contract as `CausalLM.generate`), so nothing of the
+ * wrapper is modified and no weights are copied. Where the engine reports `WEBGPU_UNSUPPORTED`
+ * for a batch (a buffer over the adapter's binding limit), or with `generation: 'tfjs'`, the
+ * wrapper's tfjs generation runs instead, after copying the engine's current weights into the
+ * wrapper's variables (only when they changed since the last copy); the logger says so (once per
+ * reason).
  */
 import type { AdamWHyperParameters, PolicySampleOptions, PolicySampleResult } from '@vlm-grpo/grpo';
 import { PolicyWebGpuError } from './errors.js';
+import type { GpuGenerateOptions, GpuGenerateOutput } from './generation.js';
 import type { PolicyDevice } from './model-types.js';
 import { WebGpuPolicyEngine } from './engine.js';
 
@@ -19,8 +27,8 @@ interface VariableLike {
 
 /** What {@link createWebGpuPolicyEngine} reads of a `VLMWrapper`. */
 export interface WrapperLike {
-  /** The wrapped causal LM (`VLMWrapper#model`). */
-  model?: { rawConfig?: Record<string, unknown>; padTokenId?: number };
+  /** The wrapped causal LM (`VLMWrapper#model`); `sample` must generate through its `generate`. */
+  model?: { rawConfig?: Record<string, unknown>; padTokenId?: number; generate?(inputIds: number[][], options?: GpuGenerateOptions): Promise<GpuGenerateOutput> };
   /** Hugging Face names of `trainableVariables()`, in the same order. */
   parameterNames?(): string[];
   /** The tfjs variables. */
@@ -37,6 +45,11 @@ export interface CreateWebGpuPolicyEngineOptions {
   logger?: (message: string) => void;
   /** Device to use (default: a new one). */
   context?: PolicyDevice;
+  /**
+   * Where `sample` generates: `webgpu` (the engine's KV-cache decoding and on-GPU sampling) or
+   * `tfjs` (the wrapper's generation, after copying the weights into it) (default: `webgpu`).
+   */
+  generation?: 'webgpu' | 'tfjs';
 }
 
 /** Build the fused engine from a loaded wrapper (see the file header). Throws, saying why, for what it cannot run. */
@@ -52,19 +65,52 @@ export async function createWebGpuPolicyEngine(wrapper: WrapperLike, options: Cr
   const values = await Promise.all(variables.map((v) => v.data()));
   names.forEach((name, i) => weights.set(name, { shape: variables[i]!.shape, data: Float32Array.from(values[i]!) }));
   let copiedVersion = 0;
+  /** Copy the engine's weights into the wrapper's variables when they changed since the last copy. */
+  const copyWeights = async (engine: WebGpuPolicyEngine): Promise<void> => {
+    if (engine.weightsVersion === copiedVersion) return;
+    const tf = await import('@tensorflow/tfjs');
+    const current = await engine.getWeights();
+    names.forEach((name, i) => {
+      const w = current.get(name)!;
+      const tensor = tf.tensor(w.data, w.shape);
+      variables[i]!.assign(tensor);
+      tensor.dispose();
+    });
+    copiedVersion = engine.weightsVersion;
+  };
+  const reported = new Set<string>();
+  const note = (line: string) => {
+    if (reported.has(line)) return;
+    reported.add(line);
+    options.logger?.(line);
+  };
+  const model = wrapper.model;
+  const tfjsGenerate = model?.generate;
+  const generation = options.generation ?? 'webgpu';
   const sampler = async (prompts: string[], sampleOptions: PolicySampleOptions | undefined, engine: WebGpuPolicyEngine): Promise<PolicySampleResult> => {
-    if (engine.weightsVersion !== copiedVersion) {
-      const tf = await import('@tensorflow/tfjs');
-      const current = await engine.getWeights();
-      names.forEach((name, i) => {
-        const w = current.get(name)!;
-        const tensor = tf.tensor(w.data, w.shape);
-        variables[i]!.assign(tensor);
-        tensor.dispose();
-      });
-      copiedVersion = engine.weightsVersion;
+    if (generation === 'tfjs' || !model || !tfjsGenerate) {
+      note(`policy-webgpu: sample generates with tfjs (${generation === 'tfjs' ? "generation: 'tfjs'" : 'the wrapper has no model.generate'}), after copying the engine's weights into the wrapper`);
+      await copyWeights(engine);
+      return wrapper.sample(prompts, sampleOptions);
     }
-    return wrapper.sample(prompts, sampleOptions);
+    const generate = async (inputIds: number[][], generateOptions?: GpuGenerateOptions): Promise<GpuGenerateOutput> => {
+      try {
+        return await engine.generate(inputIds, generateOptions);
+      } catch (error) {
+        if (!(PolicyWebGpuError.isInstance(error) && error.code === 'WEBGPU_UNSUPPORTED')) throw error;
+        note(`policy-webgpu: GPU generation cannot run this batch (${error.message}); it generates with tfjs instead, after copying the engine's weights into the wrapper`);
+        await copyWeights(engine);
+        return tfjsGenerate.call(model, inputIds, generateOptions);
+      }
+    };
+    // A view of the wrapper whose model generates on the GPU; everything else is the wrapper's.
+    const view = Object.create(wrapper, { model: { value: Object.create(model, { generate: { value: generate } }) } }) as WrapperLike;
+    // VLMWrapper counts prompts cut to the context in a field of its own: keep counting there.
+    const counted = wrapper as unknown as { truncatedCount?: unknown };
+    if (typeof counted.truncatedCount === 'number') {
+      Object.defineProperty(view, 'truncatedCount', { get: () => counted.truncatedCount, set: (value: unknown) => (counted.truncatedCount = value) });
+    }
+    return wrapper.sample.call(view, prompts, sampleOptions);
   };
   const engine = await WebGpuPolicyEngine.fromWeights(rawConfig, weights, {
     adamW: options.adamW,
@@ -72,6 +118,8 @@ export async function createWebGpuPolicyEngine(wrapper: WrapperLike, options: Cr
     ...(options.context ? { context: options.context } : {}),
     ...(wrapper.model?.padTokenId !== undefined ? { padTokenId: wrapper.model.padTokenId } : {}),
   });
-  options.logger?.(`policy-webgpu: ${engine.config.architecture}, ${engine.layout.entries.length} tensors on ${engine.context.adapterInfo || 'WebGPU'}`);
+  options.logger?.(
+    `policy-webgpu: ${engine.config.architecture}, ${engine.layout.entries.length} tensors on ${engine.context.adapterInfo || 'WebGPU'}; sample generates ${generation === 'tfjs' ? 'with tfjs' : 'on the GPU (KV cache, on-GPU sampling)'}`,
+  );
   return engine;
 }
