@@ -82,6 +82,16 @@ for (const name of ['tiny-gpt2', 'tiny-llama', 'tiny-qwen2'] as const) {
       });
     });
 
+    if (name === 'tiny-llama') {
+      it('concurrent calls (sharing one plan) give what sequential calls give', async () => {
+        const greedy = { maxNewTokens: 8, ...EOS };
+        const sampled = { ...greedy, doSample: true, seed: 4 };
+        const sequential = [await engine.generate(PROMPTS, greedy), await engine.generate(PROMPTS, sampled)];
+        const concurrent = await Promise.all([engine.generate(PROMPTS, greedy), engine.generate(PROMPTS, sampled)]);
+        expect(concurrent.map((out) => out.completionIds)).toEqual(sequential.map((out) => out.completionIds));
+      });
+    }
+
     if (name === 'tiny-gpt2') {
       it('GPT-2: new tokens are limited by n_positions (64) as in tfjs; a prompt that fills the context generates nothing', async () => {
         const long = [Array.from({ length: 60 }, (_, i) => 10 + i)];

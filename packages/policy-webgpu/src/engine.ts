@@ -164,6 +164,8 @@ export class WebGpuPolicyEngine implements PolicyEngine {
   private stepCount = 0;
   private readonly plans = new Map<string, Plan>();
   private readonly generationPlans = new Map<string, GenerationPlan & { buffers: GPUBuffer[] }>();
+  /** The last `generate` call (calls run one after another: they share the plans' buffers). */
+  private generating: Promise<unknown> = Promise.resolve();
   private trained: { plan: Plan; lengths: number[]; temperature: number } | null = null;
   private readonly invTemperature: GPUBuffer;
   private optimizer: { commands: Command[]; hyper: GPUBuffer; normUniform: GPUBuffer; normOut: GPUBuffer; partials: number; buffers: GPUBuffer[] } | null = null;
@@ -299,9 +301,16 @@ export class WebGpuPolicyEngine implements PolicyEngine {
    * top-k, top-p; repetition penalty; no-repeat n-gram; EOS ids and stop strings;
    * `numReturnSequences` rows per prompt, prompt-major; seeded). Throws `WEBGPU_INVALID_ARGUMENT`
    * for bad options or tokens and `WEBGPU_UNSUPPORTED` when a buffer of the shape exceeds the
-   * adapter's binding limit. Leaves a pending `forwardTrain` valid.
+   * adapter's binding limit. Leaves a pending `forwardTrain` valid. Concurrent calls run one
+   * after another.
    */
   async generate(inputIds: readonly (readonly number[])[], options: GpuGenerateOptions = {}): Promise<GpuGenerateOutput> {
+    const run = this.generating.then(() => this.generateNow(inputIds, options));
+    this.generating = run.catch(() => undefined);
+    return run;
+  }
+
+  private async generateNow(inputIds: readonly (readonly number[])[], options: GpuGenerateOptions): Promise<GpuGenerateOutput> {
     this.assertLive('generate');
     const where = 'WebGpuPolicyEngine.generate';
     const o = normalizeGenerateOptions(options, where);
