@@ -154,14 +154,16 @@ async function runCase(ctx: GpuContext, c: Case, path: MatmulF16Path, withFp32 =
 
 /**
  * Largest ratio |got − expected| / bound over the elements (≤ 1 passes). Bounds, per element:
- * `sumFactor`·Σ|a·b| + 2⁻²⁴·(|bias| + |C₀|) (the fp32 additions), plus 2⁻¹¹·|expected| for an
- * f16 result, plus a floor of 2⁻²⁴ (absolute).
+ * e = `sumFactor`·Σ|a·b| + 2⁻²⁴·(4·(|bias| + |C₀|) + 1) (the fp32 sums, additions and a floor), plus
+ * for an f16 result its rounding, 2⁻¹¹·(|expected| + e) + 2⁻²⁵.
  */
 function worst(got: ArrayLike<number>, expected: ArrayLike<number>, o: Outcome, sumFactor: number, f16Output: boolean): { ratio: number; at: string } {
   let ratio = 0;
   let at = '';
   for (let i = 0; i < expected.length; i += 1) {
-    const bound = sumFactor * o.abs[i]! + U32 * (4 * o.extra[i]! + 1) + (f16Output ? U16 * Math.abs(expected[i]!) : 0);
+    const fp32 = sumFactor * o.abs[i]! + U32 * (4 * o.extra[i]! + 1);
+    // f16 result: RNE of the fp32 value, half a unit in the last place (2⁻²⁵ among subnormals)
+    const bound = fp32 + (f16Output ? U16 * (Math.abs(expected[i]!) + fp32) + 2 ** -25 : 0);
     const err = Math.abs(got[i]! - expected[i]!);
     const r = Number.isNaN(err) ? Infinity : err / bound;
     if (r > ratio) {

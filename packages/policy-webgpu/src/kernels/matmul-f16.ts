@@ -344,18 +344,6 @@ fn main(
 `;
 }
 
-/** Per device: what 'auto' found (computed once). */
-const supportCache = new WeakMap<GPUDevice, { support: SubgroupMatrixSupport } | { reason: string }>();
-
-function cachedSupport(ctx: GpuContext): { support: SubgroupMatrixSupport } | { reason: string } {
-  let found = supportCache.get(ctx.device);
-  if (!found) {
-    found = subgroupMatrixSupport(ctx);
-    supportCache.set(ctx.device, found);
-  }
-  return found;
-}
-
 /**
  * The kernel {@link matmulF16} runs on this device for `path` (default 'auto'): 'subgroup-matrix'
  * where {@link subgroupMatrixSupport} allows it, else 'plain'. Throws like {@link matmulF16}.
@@ -368,7 +356,7 @@ export function matmulF16Kernel(ctx: GpuContext, path: MatmulF16Path = 'auto'): 
     );
   }
   if (path === 'plain') return 'plain';
-  const found = cachedSupport(ctx);
+  const found = subgroupMatrixSupport(ctx);
   if ('support' in found) return 'subgroup-matrix';
   if (path === 'subgroup-matrix') {
     throw new PolicyWebGpuError('WEBGPU_UNSUPPORTED', `matmulF16: the subgroup-matrix kernel cannot run here: ${found.reason}`);
@@ -387,7 +375,8 @@ export function matmulF16(ctx: GpuContext, label: string, args: MatmulF16Args): 
   const output = args.output ?? 'f32';
   const kernel = matmulF16Kernel(ctx, args.path);
   assertShape(m > 0 && n > 0 && k > 0, `matmulF16 ${label}`, `empty shape M=${m} N=${n} K=${k}`);
-  const support = kernel === 'subgroup-matrix' ? (cachedSupport(ctx) as { support: SubgroupMatrixSupport }).support : null;
+  const found = kernel === 'subgroup-matrix' ? subgroupMatrixSupport(ctx) : null;
+  const support = found && 'support' in found ? found.support : null;
   const tile = support ? 4 * support.size : 64;
   const groups: [number, number, number] = [Math.ceil(n / tile), Math.ceil(m / tile), 1];
   assertShape(groups[0] <= 65535 && groups[1] <= 65535, `matmulF16 ${label}`, `M=${m}, N=${n} need more than 65,535 tiles of ${tile}`);
