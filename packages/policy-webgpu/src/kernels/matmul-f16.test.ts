@@ -16,7 +16,9 @@ import { f16Bytes } from './cast-f16.js';
 import { matmul } from './matmul.js';
 import {
   matmulF16,
+  matmulF16FallbackReason,
   matmulF16Kernel,
+  prepareMatmulF16,
   registerAdapterInfo,
   SUBGROUP_MATRIX_DAWN_FLAG,
   SUBGROUP_MATRIX_FEATURE,
@@ -230,14 +232,38 @@ it('matmulF16 throws WEBGPU_UNSUPPORTED on a device without shader-f16', () => {
 });
 
 describeGpu('f16 matmul, plain kernel (every adapter with shader-f16; lavapipe in CI)', () => {
-  it('the device has shader-f16, and the subgroup-matrix path refuses clearly where it is missing', () => {
+  it('the device has shader-f16; auto stays plain until prepared; the subgroup-matrix path refuses clearly where it is missing', async () => {
     const ctx = device();
     expect(supportsF16(ctx)).toBe(true);
+    expect(matmulF16FallbackReason(ctx)).toMatch(/has not run/u);
+    expect(matmulF16Kernel(ctx)).toBe('plain');
     const found = subgroupMatrixSupport(ctx);
     if ('reason' in found) {
+      expect(await prepareMatmulF16(ctx)).toBe('plain');
+      expect(matmulF16FallbackReason(ctx)).toMatch(/the device lacks .*chromium-experimental-subgroup-matrix/u);
       expect(matmulF16Kernel(ctx)).toBe('plain');
       expect(() => matmulF16Kernel(ctx, 'subgroup-matrix')).toThrow(/subgroup-matrix kernel cannot run here: the device lacks/u);
     }
+  });
+  it('auto falls back to the plain kernel when the subgroup-matrix kernel does not compile', async () => {
+    const real = device().device;
+    if (real.features.has(SUBGROUP_MATRIX_FEATURE)) return; // the claim below would be true
+    // The same device, claiming the feature and a 16×16×16 configuration it does not have.
+    const features = new Set([...real.features, 'subgroups', SUBGROUP_MATRIX_FEATURE]);
+    const claiming = new Proxy(real, {
+      get: (target, key) => {
+        if (key === 'features') return features;
+        if (key === 'adapterInfo') return undefined; // as on implementations without it: registerAdapterInfo below
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    registerAdapterInfo(claiming, { subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }] });
+    const ctx = await createGpuContext({ device: claiming });
+    expect(subgroupMatrixSupport(ctx)).toEqual({ support: { size: 16, subgroupSize: 32 } });
+    expect(await prepareMatmulF16(ctx)).toBe('plain');
+    expect(matmulF16FallbackReason(ctx)).toMatch(/did not compile: .*extension '(subgroups|chromium_experimental_subgroup_matrix)' is not allowed/u);
+    expect(matmulF16Kernel(ctx)).toBe('plain');
   });
   suite('plain', device, false);
 });
@@ -273,7 +299,9 @@ describeGpu(sgmName, () => {
     if (!('ctx' in sgm)) throw new Error(sgm.reason);
     return sgm.ctx;
   };
-  it.skipIf(!('ctx' in sgm))('auto selects the subgroup-matrix kernel', () => {
+  it.skipIf(!('ctx' in sgm))('the kernel compiles (prepareMatmulF16) and auto then selects it', async () => {
+    expect(await prepareMatmulF16(ctxOf())).toBe('subgroup-matrix');
+    expect(matmulF16FallbackReason(ctxOf())).toBeNull();
     expect(matmulF16Kernel(ctxOf())).toBe('subgroup-matrix');
   });
   if ('ctx' in sgm) suite('subgroup-matrix', ctxOf, true);

@@ -18,9 +18,11 @@
  *   (exact: two 11-bit significands fit in fp32's 24) and summed with fp32 `fma` in k order.
  *   Runs on every device with `shader-f16` (lavapipe included: the tested path).
  * - subgroup matrix (tensor cores; Dawn's experimental `chromium-experimental-subgroup-matrix`,
- *   Vulkan `VK_KHR_cooperative_matrix`, Metal simdgroup matrices): selected where the device has
+ *   Vulkan `VK_KHR_cooperative_matrix`, Metal simdgroup matrices): usable where the device has
  *   the feature and the adapter lists an f16 × f16 → f32 configuration of 16×16×16 (else 8×8×8)
- *   and a fixed subgroup size (subgroupMinSize = subgroupMaxSize; NVIDIA and Apple). A
+ *   and a fixed subgroup size (subgroupMinSize = subgroupMaxSize; NVIDIA and Apple); 'auto'
+ *   selects it once {@link prepareMatmulF16} has compiled it on the device (WGSL of Dawn as in
+ *   `webgpu` 0.6: `subgroupMatrixLoad<T, row_major>(ptr, offset, stride)`, `subgroup_id`). A
  *   workgroup of 4 subgroups computes a 4S×4S tile (S = 16: 64×64), each subgroup a 2S×2S
  *   quarter as 2×2 result matrices; A and B tiles of K-depth 2S are staged in workgroup memory
  *   (zero-padded at the edges, so no shape needs to be a multiple of anything), results leave
@@ -59,9 +61,9 @@ export interface MatmulF16Args extends MatmulArgs {
    */
   output?: MatmulF16Output;
   /**
-   * Kernel (default: 'auto': the subgroup-matrix kernel where {@link subgroupMatrixSupport}
-   * finds it usable, else the plain one). 'subgroup-matrix' throws `WEBGPU_UNSUPPORTED` where it
-   * is not usable.
+   * Kernel (default: 'auto': the subgroup-matrix kernel where {@link prepareMatmulF16} verified
+   * it on this device, else the plain one). 'subgroup-matrix' throws `WEBGPU_UNSUPPORTED` where
+   * {@link subgroupMatrixSupport} finds it unusable.
    */
   path?: MatmulF16Path;
 }
@@ -293,7 +295,7 @@ enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 // The subgroup index selects which quarter of the tile a subgroup multiplies: uniform within
 // each subgroup (what the matrix built-ins need), not across the workgroup (what the analysis sees).
-diagnostic(off, chromium_experimental.subgroup_matrix_uniformity);
+diagnostic(off, chromium.subgroup_matrix_uniformity);
 ${ioWgsl(output)}
 const S = ${S}u;          // side of one subgroup matrix
 const T = ${4 * S}u;      // side of the workgroup's output tile
@@ -344,24 +346,70 @@ fn main(
 `;
 }
 
-/**
- * The kernel {@link matmulF16} runs on this device for `path` (default 'auto'): 'subgroup-matrix'
- * where {@link subgroupMatrixSupport} allows it, else 'plain'. Throws like {@link matmulF16}.
- */
-export function matmulF16Kernel(ctx: GpuContext, path: MatmulF16Path = 'auto'): 'plain' | 'subgroup-matrix' {
+/** Per device: the verdict of {@link prepareMatmulF16} (absent: not prepared, 'auto' stays plain). */
+const prepared = new WeakMap<GPUDevice, { support: SubgroupMatrixSupport } | { reason: string }>();
+
+function requireF16(ctx: GpuContext): void {
   if (!supportsF16(ctx)) {
     throw new PolicyWebGpuError(
       'WEBGPU_UNSUPPORTED',
       `matmulF16: the device has no 'shader-f16' feature (adapter: ${ctx.adapterInfo || 'unknown'}); use the fp32 matmul of kernels/matmul.ts`,
     );
   }
-  if (path === 'plain') return 'plain';
+}
+
+/**
+ * Let 'auto' use the subgroup-matrix kernel on this device: where {@link subgroupMatrixSupport}
+ * allows it, compile both of its variants (fp32 and f16 output) inside a validation error scope,
+ * and remember the verdict, so a Dawn whose WGSL differs from the one this kernel was written
+ * for falls back to the plain kernel instead of failing at the first dispatch. Call it once per
+ * device, before recording; returns the kernel 'auto' now selects. Throws `WEBGPU_UNSUPPORTED`
+ * without `shader-f16`.
+ */
+export async function prepareMatmulF16(ctx: GpuContext): Promise<'plain' | 'subgroup-matrix'> {
+  requireF16(ctx);
   const found = subgroupMatrixSupport(ctx);
-  if ('support' in found) return 'subgroup-matrix';
-  if (path === 'subgroup-matrix') {
-    throw new PolicyWebGpuError('WEBGPU_UNSUPPORTED', `matmulF16: the subgroup-matrix kernel cannot run here: ${found.reason}`);
+  if ('support' in found) {
+    ctx.device.pushErrorScope('validation');
+    let thrown: unknown = null;
+    try {
+      for (const output of ['f32', 'f16'] as const) ctx.pipeline(`matmul_f16_subgroup-matrix_${output}`, subgroupMatrixWgsl(output, found.support));
+    } catch (error) {
+      thrown = error;
+    }
+    const error = await ctx.device.popErrorScope();
+    if (thrown !== null || error) {
+      const message = thrown !== null ? (thrown as Error).message : error!.message;
+      prepared.set(ctx.device, { reason: `the subgroup-matrix kernel did not compile: ${message.split('\n')[0]}` });
+      return 'plain';
+    }
   }
-  return 'plain';
+  prepared.set(ctx.device, found);
+  return 'support' in found ? 'subgroup-matrix' : 'plain';
+}
+
+/**
+ * The kernel {@link matmulF16} runs on this device for `path` (default 'auto'): 'auto' gives
+ * 'subgroup-matrix' once {@link prepareMatmulF16} has verified it on this device, else 'plain';
+ * 'subgroup-matrix' needs {@link subgroupMatrixSupport} only. Throws like {@link matmulF16}.
+ */
+export function matmulF16Kernel(ctx: GpuContext, path: MatmulF16Path = 'auto'): 'plain' | 'subgroup-matrix' {
+  requireF16(ctx);
+  if (path === 'plain') return 'plain';
+  if (path === 'auto') return prepared.get(ctx.device) && 'support' in prepared.get(ctx.device)! ? 'subgroup-matrix' : 'plain';
+  const found = subgroupMatrixSupport(ctx);
+  if ('reason' in found) throw new PolicyWebGpuError('WEBGPU_UNSUPPORTED', `matmulF16: the subgroup-matrix kernel cannot run here: ${found.reason}`);
+  return 'subgroup-matrix';
+}
+
+/**
+ * Why 'auto' does not use the subgroup-matrix kernel on this device (null when it does): not
+ * prepared yet, unsupported (the reason of {@link subgroupMatrixSupport}), or failed to compile.
+ */
+export function matmulF16FallbackReason(ctx: GpuContext): string | null {
+  const verdict = prepared.get(ctx.device);
+  if (!verdict) return 'prepareMatmulF16 has not run on this device';
+  return 'reason' in verdict ? verdict.reason : null;
 }
 
 /**
