@@ -61,6 +61,22 @@ describeGpu('f32 ↔ f16 casts vs the CPU round-to-nearest-even reference', () =
     expect(got).toEqual(expected);
   });
 
+  it('castF32ToF16 with a GPU-read scale rounds s·x exactly like the unscaled cast of s·x (s a power of two)', async () => {
+    const ctx = device();
+    // gradient-like magnitudes: most below f16's subnormal range unscaled
+    const x = Float32Array.from(random(16, 1001, -1, 1), (u, i) => u * 2 ** (-30 + (i % 20)));
+    for (const e of [16, -3]) {
+      const s = 2 ** e;
+      const n = x.length;
+      const dst = ctx.buffer('h', f16Bytes(n));
+      const scale = ctx.upload('scale', Float32Array.of(7, 7, s)); // read at element 2
+      await run(ctx, [castF32ToF16(ctx, 'cast.scaled', { n, src: { slice: { buffer: ctx.upload('x', x) } }, dst: { slice: { buffer: dst } }, scale: { slice: { buffer: scale }, offset: 2 } })]);
+      const got = Array.from(new Uint16Array(await ctx.read(dst, n * 2)));
+      expect(got).toEqual(Array.from(x, (v) => f16Bits(v * s)));
+      if (e === 16) expect(got.filter((b) => b !== 0 && b !== 0x8000).length).toBeGreaterThan(0.9 * n); // not vacuous
+    }
+  });
+
   it('castF16ToF32 is exact for all 65,536 bit patterns (offsets included)', async () => {
     const ctx = device();
     const all = Uint16Array.from({ length: 65536 }, (_, i) => i);

@@ -4,6 +4,9 @@
  * fp32. No derivative: a cast is the identity up to rounding, and the master weights receive the
  * fp32 gradients directly (the backward never goes through these kernels).
  *   castF32ToF16:  h[i] = rne16(x[i])    x: fp32 [n] → h: f16 [n]
+ *                  h[i] = rne16(s·x[i])  with `scale`: s read on the GPU (a power of two from
+ *                                        kernels/f16-scale.ts: the product is exact, so the
+ *                                        rounding is the same RNE as without it)
  *   castF16ToF32:  x[i] = h[i]           exact (every f16 value is an fp32 value)
  * Rounding is done on the bit patterns with integer arithmetic, so it is the same on every
  * device: round to nearest, ties to even; |x| ≥ 65520 (the midpoint above 65504, the largest
@@ -61,11 +64,19 @@ fn f16BitsToF32Bits(h: u32) -> u32 {
 }
 `;
 
-const TO_F16_WGSL = /* wgsl */ `
-struct P { n: u32, offIn: u32, offOut: u32, words: u32, nx: u32, pad0: u32, pad1: u32, pad2: u32 }
+/**
+ * fp32 → f16 kernel; `scaled` reads s = scale[offScale] and rounds s·x (one fp32 multiply; the
+ * unscaled kernel never does arithmetic on x, so every bit pattern, NaN payloads included, is
+ * converted as is).
+ */
+function toF16Wgsl(scaled: boolean): string {
+  const value = (index: string): string => (scaled ? `bitcast<u32>(bitcast<f32>(x[${index}]) * s)` : `x[${index}]`);
+  return /* wgsl */ `
+struct P { n: u32, offIn: u32, offOut: u32, words: u32, nx: u32, offScale: u32, pad1: u32, pad2: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<u32>;           // fp32 bit patterns
 @group(0) @binding(2) var<storage, read_write> h: array<u32>;     // f16 pairs
+${scaled ? '@group(0) @binding(3) var<storage, read> scale: array<f32>;' : ''}
 ${F32_TO_F16_BITS_WGSL}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
@@ -77,11 +88,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
   let inHi = e0 + 1u >= p.offOut && e0 + 1u < p.offOut + p.n;
   var out = 0u;
   if (!inLo || !inHi) { out = h[word]; }
-  if (inLo) { out = (out & 0xffff0000u) | f32BitsToF16Bits(x[p.offIn + e0 - p.offOut]); }
-  if (inHi) { out = (out & 0x0000ffffu) | (f32BitsToF16Bits(x[p.offIn + e0 + 1u - p.offOut]) << 16u); }
+  ${scaled ? 'let s = scale[p.offScale];' : ''}
+  if (inLo) { out = (out & 0xffff0000u) | f32BitsToF16Bits(${value('p.offIn + e0 - p.offOut')}); }
+  if (inHi) { out = (out & 0x0000ffffu) | (f32BitsToF16Bits(${value('p.offIn + e0 + 1u - p.offOut')}) << 16u); }
   h[word] = out;
 }
 `;
+}
 
 const TO_F32_WGSL = /* wgsl */ `
 struct P { n: u32, offIn: u32, offOut: u32, nx: u32 }
@@ -107,11 +120,17 @@ export interface CastArgs {
   src: { slice: Slice; offset?: number };
   /** Destination buffer range; `offset` in elements of the destination type (default 0). */
   dst: { slice: Slice; offset?: number };
+  /**
+   * {@link castF32ToF16} only: multiply by s = scale[offset] (fp32, read on the GPU) before
+   * rounding, for gradients cast with a loss scale (default: none).
+   */
+  scale?: { slice: Slice; offset?: number };
 }
 
 /**
- * f16 dst[i] = fp32 src[i] rounded to nearest even (see the file header), i < n. One thread per
- * 32-bit destination word; any f16 offset (the halves outside the range keep their values).
+ * f16 dst[i] = fp32 src[i] (times `scale`, when given) rounded to nearest even (see the file
+ * header), i < n. One thread per 32-bit destination word; any f16 offset (the halves outside
+ * the range keep their values).
  */
 export function castF32ToF16(ctx: GpuContext, label: string, args: CastArgs): Command {
   assertShape(args.n > 0, `castF32ToF16 ${label}`, `empty range n=${args.n}`);
@@ -120,9 +139,12 @@ export function castF32ToF16(ctx: GpuContext, label: string, args: CastArgs): Co
   const groups = grid(words);
   const uniform = ctx.uniform(`${label}.p`, [
     ['u32', args.n], ['u32', args.src.offset ?? 0], ['u32', offOut], ['u32', words],
-    ['u32', groups[0]], ['u32', 0], ['u32', 0], ['u32', 0],
+    ['u32', groups[0]], ['u32', args.scale?.offset ?? 0], ['u32', 0], ['u32', 0],
   ]);
-  return ctx.dispatch(label, ctx.pipeline('cast_f32_to_f16', TO_F16_WGSL), [uniform, args.src.slice, args.dst.slice], groups);
+  if (args.scale) {
+    return ctx.dispatch(label, ctx.pipeline('cast_f32_to_f16_scaled', toF16Wgsl(true)), [uniform, args.src.slice, args.dst.slice, args.scale.slice], groups);
+  }
+  return ctx.dispatch(label, ctx.pipeline('cast_f32_to_f16', toF16Wgsl(false)), [uniform, args.src.slice, args.dst.slice], groups);
 }
 
 /** fp32 dst[i] = f16 src[i] (exact), i < n: one thread per element. */

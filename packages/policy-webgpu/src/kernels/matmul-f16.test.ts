@@ -42,6 +42,8 @@ interface Case {
   layout: Layout;
   output?: MatmulF16Output;
   alpha?: number;
+  /** GPU-read factor of α (`alphaScale`, stored at element 1 of its buffer). */
+  alphaScale?: number;
   bias?: boolean;
   accumulate?: boolean;
   /** f16 element offset of A inside its buffer. */
@@ -91,7 +93,7 @@ async function runCase(ctx: GpuContext, c: Case, path: MatmulF16Path, withFp32 =
   const b16 = toF16Array(bStore);
   const cSize = offC + (m - 1) * ldc + n;
   const c0 = random(seed + 3, cSize, -4, 4).map((x) => (output === 'f16' ? roundF16(x) : x));
-  const alpha = c.alpha ?? 1;
+  const alpha = (c.alpha ?? 1) * (c.alphaScale ?? 1);
   const aAt = (i: number, kk: number): number => f16Value(a16[offA + i * v.a.rowStride + kk * v.a.colStride]!);
   const bAt = (kk: number, j: number): number => f16Value(b16[kk * v.b.rowStride + j * v.b.colStride]!);
 
@@ -100,7 +102,8 @@ async function runCase(ctx: GpuContext, c: Case, path: MatmulF16Path, withFp32 =
   const biasBuffer = ctx.upload('bias', bias);
   await run(ctx, [
     matmulF16(ctx, 'mm16', {
-      m, n, k, output, path, alpha,
+      m, n, k, output, path, alpha: c.alpha ?? 1,
+      ...(c.alphaScale === undefined ? {} : { alphaScale: { slice: { buffer: ctx.upload('alphaScale', Float32Array.of(3, c.alphaScale)) }, offset: 1 } }),
       a: { slice: { buffer: ctx.upload('a', packF16(a16)) }, offset: offA, ...v.a },
       b: { slice: { buffer: ctx.upload('b', packF16(b16)) }, ...v.b },
       c: { slice: { buffer: cBuffer }, offset: offC, ldc },
@@ -200,6 +203,14 @@ function suite(path: MatmulF16Path, ctxOf: () => GpuContext, tensorCores: boolea
   it('A·Bᵀ: M=130, N=129, K=300 (tiles in both directions), α = 0.5, bias, f16 A offset 3', async () => {
     const c: Case = { m: 130, n: 129, k: 300, layout: 'A·Bᵀ', alpha: 0.5, bias: true, offA: 3, seed: 7 };
     check(await runCase(ctxOf(), c, path, true), c.k, false, tensorCores);
+  });
+  it('alphaScale: α times a factor read on the GPU (the inverse loss scale of an f16 gradient), A·Bᵀ and Aᵀ·B accumulating', async () => {
+    for (const layout of ['A·Bᵀ', 'Aᵀ·B'] as const) {
+      const c: Case = { m: 40, n: 70, k: 67, layout, alpha: 0.5, alphaScale: 2 ** -7, accumulate: true, seed: 13 };
+      const o = await runCase(ctxOf(), c, path, true);
+      // ignoring the factor would leave errors of ~1 against bounds of ~1e-6 (C₀ is only ±4)
+      check(o, c.k, false, tensorCores);
+    }
   });
   it('Aᵀ·B accumulating into fp32 C (gradient accumulation) at an offset with a row stride', async () => {
     const c: Case = { m: 33, n: 70, k: 67, layout: 'Aᵀ·B', accumulate: true, offC: 5, ldc: 75, seed: 9 };

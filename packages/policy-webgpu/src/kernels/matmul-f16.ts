@@ -10,6 +10,9 @@
  * Local derivative as in matmul.ts: dX[i,k] = Σ_n dY[i,n]·W[k,n], dW[k,n] = Σ_i X[i,k]·dY[i,n].
  * C is fp32 (default: gradients accumulated into the fp32 master gradients, logits) or f16
  * (activations); the bias is the fp32 master bias. `accumulate` reads C back in its own type.
+ * `alphaScale` multiplies α by a value read on the GPU (fp32 storage): the inverse of the
+ * power-of-two scale a gradient was multiplied by before its f16 cast (kernels/f16-scale.ts),
+ * so a scaled f16 dY gives unscaled fp32 dX and dW (exact: a power of two).
  *
  * Two kernels, one launcher ({@link matmulF16}); both need the device feature `shader-f16`
  * (`enable f16;`), and the launcher throws `WEBGPU_UNSUPPORTED` without it:
@@ -60,6 +63,12 @@ export interface MatmulF16Args extends MatmulArgs {
    * and B's offsets and strides count f16 elements; the bias stays fp32.
    */
   output?: MatmulF16Output;
+  /**
+   * A factor of α read on the GPU: C (+)= α · alphaScale[offset] · A·B (+ bias), `offset` in fp32
+   * elements (default: none, the factor is 1). The engine passes the inverse loss scale of the
+   * f16 gradient operand (kernels/f16-scale.ts).
+   */
+  alphaScale?: { slice: Slice; offset?: number };
   /**
    * Kernel (default: 'auto': the subgroup-matrix kernel where {@link prepareMatmulF16} verified
    * it on this device, else the plain one). 'subgroup-matrix' throws `WEBGPU_UNSUPPORTED` where
@@ -166,17 +175,18 @@ export function subgroupMatrixSupport(device: DeviceLike): { support: SubgroupMa
   return { support: { size: sizes[0]!, subgroupSize: max } };
 }
 
-/** Uniform block shared by both kernels (the same fields, in the same order, as matmul.ts). */
+/** Uniform block shared by both kernels (matmul.ts's fields, then the α factor read on the GPU). */
 const PARAMS_WGSL = /* wgsl */ `
 struct P {
   M: u32, N: u32, K: u32, offA: u32,
   sAm: u32, sAk: u32, offB: u32, sBk: u32,
   sBn: u32, offC: u32, ldc: u32, accumulate: u32,
-  hasBias: u32, offBias: u32, alpha: f32, pad0: u32,
+  hasBias: u32, offBias: u32, alpha: f32, hasScale: u32,
+  offScale: u32, pad0: u32, pad1: u32, pad2: u32,
 }
 `;
 
-/** Bindings and the epilogue `storeC(r, c, acc)`: α, bias, accumulate, conversion, in that order. */
+/** Bindings and the epilogue `storeC(r, c, acc)`: α (and its GPU factor), bias, accumulate, conversion, in that order. */
 function ioWgsl(output: MatmulF16Output): string {
   const store =
     output === 'f32'
@@ -189,9 +199,11 @@ ${PARAMS_WGSL}
 @group(0) @binding(2) var<storage, read> B: array<f16>;
 @group(0) @binding(3) var<storage, read_write> C: array<${output}>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read> alphaScale: array<f32>;
 ${output === 'f16' ? F32_TO_F16_BITS_WGSL : ''}
 fn storeC(r: u32, c: u32, acc: f32) {
   var v = p.alpha * acc;
+  if (p.hasScale == 1u) { v *= alphaScale[p.offScale]; }
   if (p.hasBias == 1u) { v += bias[p.offBias + c]; }
   let idx = p.offC + r * p.ldc + c;
   ${store}
@@ -434,8 +446,11 @@ export function matmulF16(ctx: GpuContext, label: string, args: MatmulF16Args): 
     ['u32', m], ['u32', n], ['u32', k], ['u32', args.a.offset ?? 0],
     ['u32', args.a.rowStride], ['u32', args.a.colStride], ['u32', args.b.offset ?? 0], ['u32', args.b.rowStride],
     ['u32', args.b.colStride], ['u32', args.c.offset ?? 0], ['u32', args.c.ldc ?? n], ['u32', args.accumulate ? 1 : 0],
-    ['u32', args.bias ? 1 : 0], ['u32', args.bias?.offset ?? 0], ['f32', args.alpha ?? 1], ['u32', 0],
+    ['u32', args.bias ? 1 : 0], ['u32', args.bias?.offset ?? 0], ['f32', args.alpha ?? 1], ['u32', args.alphaScale ? 1 : 0],
+    ['u32', args.alphaScale?.offset ?? 0], ['u32', 0], ['u32', 0], ['u32', 0],
   ]);
+  // unused bindings get A's (read-only) range
   const bias: Slice = args.bias?.slice ?? args.a.slice;
-  return ctx.dispatch(label, pipeline, [uniform, args.a.slice, args.b.slice, args.c.slice, bias], groups);
+  const alphaScale: Slice = args.alphaScale?.slice ?? args.a.slice;
+  return ctx.dispatch(label, pipeline, [uniform, args.a.slice, args.b.slice, args.c.slice, bias, alphaScale], groups);
 }
