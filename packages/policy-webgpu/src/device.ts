@@ -17,12 +17,20 @@ export interface PolicyDeviceOptions {
   timestamps?: boolean;
   /** Accept software adapters such as lavapipe (default: true). */
   allowSoftware?: boolean;
+  /**
+   * Offer Dawn's experimental subgroup matrices (tensor cores) to `precision: 'f16'` engines: the
+   * Dawn instance gets `enable-dawn-features=allow_unsafe_apis`, and the device gets
+   * `chromium-experimental-subgroup-matrix` (with `subgroups`, `shader-f16`) where the adapter
+   * offers it; elsewhere nothing changes (default: true).
+   */
+  subgroupMatrix?: boolean;
 }
 
 /**
  * A WebGPU device for engines: the `webgpu` package (Dawn) is imported here, lazily; the device
- * gets the adapter's largest buffer limits and `shader-f16` when offered. Throws
- * `WEBGPU_UNAVAILABLE` with the reason when no adapter initialises.
+ * gets the adapter's largest buffer limits, `shader-f16` when offered and subgroup matrices where
+ * offered (option `subgroupMatrix`). Throws `WEBGPU_UNAVAILABLE` with the reason when no adapter
+ * initialises.
  */
 export async function createPolicyDevice(options: PolicyDeviceOptions = {}): Promise<PolicyDevice> {
   return createGpuContext({
@@ -30,6 +38,7 @@ export async function createPolicyDevice(options: PolicyDeviceOptions = {}): Pro
     ...(options.dawnFlags ? { dawnFlags: options.dawnFlags } : {}),
     ...(options.timestamps !== undefined ? { timestamps: options.timestamps } : {}),
     ...(options.allowSoftware !== undefined ? { allowSoftware: options.allowSoftware } : {}),
+    ...(options.subgroupMatrix !== undefined ? { subgroupMatrix: options.subgroupMatrix } : {}),
   });
 }
 

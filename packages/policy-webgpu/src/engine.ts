@@ -59,6 +59,8 @@ import { createGpuContext, GpuContext, roundUp, TimestampProfiler, type Command,
 import { normalizeGenerateOptions, runDecodeLoop, type GpuGenerateOptions, type GpuGenerateOutput } from './generation.js';
 import { buildGenerationPlan, generationKey, promptSlotsFor, writeGenerationInputs, type GenerationModel, type GenerationPlan, type GenerationShape } from './generation-plan.js';
 import { adamwHyper, adamwStep, lerp } from './kernels/adamw.js';
+import { castF32ToF16, f16Bytes } from './kernels/cast-f16.js';
+import { f16Scale, f16ScalePartials } from './kernels/f16-scale.js';
 import { attentionBackward, attentionForward } from './kernels/attention.js';
 import { classifierBackward, classifierForward, gatherRows, scatterRows } from './kernels/classifier.js';
 import { buildScatterPlan, encoderBackward, encoderForward } from './kernels/encoder.js';
@@ -66,11 +68,13 @@ import { geluBackward, geluForward } from './kernels/gelu.js';
 import { globalNormFinal, globalNormPartial, globalNormUniform, normPartials } from './kernels/global-norm.js';
 import { layerNormBackward, layerNormForward } from './kernels/layernorm.js';
 import { biasGrad, COLUMN_CHUNK, matmul, type MatrixView } from './kernels/matmul.js';
+import { matmulF16, prepareMatmulF16, supportsF16, type MatmulF16Args } from './kernels/matmul-f16.js';
 import { rmsNormBackward, rmsNormForward } from './kernels/rmsnorm.js';
 import { ropeBackward, ropeForward, ropeInverseFrequencies, ropeTables } from './kernels/rope.js';
 import { swigluBackward, swigluForward } from './kernels/swiglu.js';
-import type { ParamLayout, PolicyDevice, PolicyProfiler } from './model-types.js';
-import { buildParamLayout, paramSlice } from './param-layout.js';
+import type { EnginePrecision, EngineRecompute, ParamLayout, PlanMemory, PlanShape, PolicyDevice, PolicyProfiler } from './model-types.js';
+import { buildParamLayout, PARAM_ALIGN, paramSlice, paramSliceF16 } from './param-layout.js';
+import { PLAN_BUCKET } from './plan-memory.js';
 
 /** Options of the engine factories. */
 export interface WebGpuPolicyEngineOptions {
@@ -86,10 +90,24 @@ export interface WebGpuPolicyEngineOptions {
    * (default: none: `sample` throws `WEBGPU_UNSUPPORTED`; `generate` works on token ids without it).
    */
   sampler?: (prompts: string[], options: PolicySampleOptions | undefined, engine: WebGpuPolicyEngine) => Promise<PolicySampleResult>;
+  /**
+   * Arithmetic of `logProbs`, `forwardTrain` and `backward` (see the file header): `fp32`, or `f16`
+   * mixed precision (f16 matmuls with fp32 accumulation on f16 copies of the weights and of the
+   * activations only matmuls read; fp32 master weights, gradients and AdamW). `f16` needs the
+   * device feature `shader-f16`: without it the factories throw `WEBGPU_UNSUPPORTED`. Generation
+   * stays fp32 (default: `fp32`).
+   */
+  precision?: EnginePrecision;
+  /**
+   * Activation recomputation: `none`, or `layer` (keep only each block's input; re-run the block's
+   * forward into one shared set of buffers before its backward: same values bit for bit, one
+   * extra forward of the blocks per backward, a fraction of the activation memory) (default: `none`).
+   */
+  recompute?: EngineRecompute;
 }
 
 /** Shape bucket rounding (positions) of prompts and completions. */
-const BUCKET = 8;
+const BUCKET = PLAN_BUCKET;
 /** Recorded plans kept per engine (least recently used evicted). */
 const MAX_PLANS = 3;
 /** Recorded generation plans kept per engine (they hold the KV caches; least recently used evicted). */
@@ -120,6 +138,8 @@ interface Plan {
   forward: Command[];
   backward: Command[];
   buffers: GPUBuffer[];
+  /** Bytes of the plan's buffers by role. */
+  memory: PlanMemory;
   /** WebGPU validation of the plan's creation (bind groups, pipelines), checked before first use. */
   validation: Promise<GPUError | null> | null;
 }
@@ -158,7 +178,16 @@ export class WebGpuPolicyEngine implements PolicyEngine {
   private readonly padTokenId: number;
   private readonly sampler: WebGpuPolicyEngineOptions['sampler'];
   private readonly invFreq: Float32Array | null;
+  /** Arithmetic of the training passes (fixed at creation). */
+  readonly precision: EnginePrecision;
+  /** Activation recomputation (fixed at creation). */
+  readonly recompute: EngineRecompute;
   private readonly params: GPUBuffer;
+  /**
+   * precision 'f16': the f16 copy of the matmul weights (same layout as `params`), the recorded
+   * casts that refresh it, and the `weightsVersion` it was last cast from (-1: never).
+   */
+  private readonly f16Weights: { params: GPUBuffer; cast: Command[]; buffers: GPUBuffer[]; version: number } | null;
   private grads: GPUBuffer | null = null;
   private moments: { m: GPUBuffer; v: GPUBuffer } | null = null;
   private stepCount = 0;
@@ -200,8 +229,74 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     this.padTokenId = options.padTokenId ?? config.padTokenId ?? config.eosTokenIds[0] ?? 0;
     this.sampler = options.sampler;
     this.invFreq = config.architecture === 'gpt2' ? null : ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling);
+    this.precision = options.precision ?? 'fp32';
+    this.recompute = options.recompute ?? 'none';
+    if (this.precision !== 'fp32' && this.precision !== 'f16') {
+      throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine: precision must be 'fp32' or 'f16', received ${JSON.stringify(options.precision)}`);
+    }
+    if (this.recompute !== 'none' && this.recompute !== 'layer') {
+      throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine: recompute must be 'none' or 'layer', received ${JSON.stringify(options.recompute)}`);
+    }
     this.params = context.buffer('params', this.layout.total * 4);
     this.invTemperature = context.upload('invTemperature', Float32Array.of(1, 0, 0, 0));
+    this.f16Weights = this.precision === 'f16' ? this.buildWeightCast() : null;
+  }
+
+  /** The Hugging Face names of the weights the matmuls read (the f16 copy holds these). */
+  private matmulWeightNames(): string[] {
+    const cfg = this.config;
+    const names: string[] = [];
+    for (let l = 0; l < cfg.numLayers; l += 1) {
+      if (cfg.architecture === 'gpt2') {
+        const p = `transformer.h.${l}`;
+        names.push(`${p}.attn.c_attn.weight`, `${p}.attn.c_proj.weight`, `${p}.mlp.c_fc.weight`, `${p}.mlp.c_proj.weight`);
+      } else {
+        const p = `model.layers.${l}`;
+        names.push(...['q', 'k', 'v', 'o'].map((x) => `${p}.self_attn.${x}_proj.weight`), ...['gate', 'up', 'down'].map((x) => `${p}.mlp.${x}_proj.weight`));
+      }
+    }
+    const embed = cfg.architecture === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
+    names.push(cfg.tieWordEmbeddings ? embed : 'lm_head.weight');
+    return names;
+  }
+
+  /**
+   * precision 'f16': the f16 weight buffer and the casts that fill it from `params`: the matmul
+   * weights as element runs (tensors closer than one alignment unit merged; the gap elements are
+   * zeros), each split within the binding limit.
+   */
+  private buildWeightCast(): { params: GPUBuffer; cast: Command[]; buffers: GPUBuffer[]; version: number } {
+    const ctx = this.gpu;
+    const entries = this.matmulWeightNames().map((name) => this.layout.byName.get(name)!).sort((a, b) => a.offset - b.offset);
+    const runs: Array<[number, number]> = [];
+    for (const e of entries) {
+      const last = runs[runs.length - 1];
+      if (last && e.offset - last[1] < PARAM_ALIGN) last[1] = Math.max(last[1], e.offset + e.size);
+      else runs.push([e.offset, e.offset + e.size]);
+    }
+    const { value, buffers } = ctx.track(() => {
+      const params = ctx.buffer('params.f16', this.layout.total * 2);
+      const cast = runs.flatMap(([start, end]) =>
+        this.ranges(start, end).map(([a, b]) => {
+          const startByte = Math.floor((a * 2) / 256) * 256;
+          return castF32ToF16(ctx, 'weights.f16', {
+            n: b - a,
+            src: { slice: { buffer: this.params, offset: a * 4, size: (b - a) * 4 } },
+            dst: { slice: { buffer: params, offset: startByte, size: Math.ceil((b * 2) / 4) * 4 - startByte }, offset: a - startByte / 2 },
+          });
+        }),
+      );
+      return { params, cast };
+    });
+    return { ...value, buffers, version: -1 };
+  }
+
+  /** precision 'f16': the weight casts when the weights changed since the last cast (they go first in the next encoder), else nothing. */
+  private weightRefresh(): Command[] {
+    const w = this.f16Weights;
+    if (!w || w.version === this.weightsVersion) return [];
+    w.version = this.weightsVersion;
+    return w.cast;
   }
 
   /**
@@ -228,6 +323,15 @@ export class WebGpuPolicyEngine implements PolicyEngine {
       );
     }
     const context = options.context ? asGpuContext(options.context) : await createGpuContext();
+    if (options.precision === 'f16') {
+      if (!supportsF16(context)) {
+        throw new PolicyWebGpuError(
+          'WEBGPU_UNSUPPORTED',
+          `${source}: precision 'f16' needs the WebGPU feature shader-f16, which this device lacks (adapter: ${context.adapterInfo || 'unknown'}); use precision 'fp32'`,
+        );
+      }
+      await prepareMatmulF16(context);
+    }
     const limit = context.device.limits.maxStorageBufferBindingSize;
     const largest = specs.reduce((a, s) => (s.shape.reduce((x, y) => x * y, 1) > a.shape.reduce((x, y) => x * y, 1) ? s : a), specs[0]!);
     const largestBytes = largest.shape.reduce((x, y) => x * y, 1) * 4;
@@ -429,7 +533,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     this.assertLive('clone');
     // No sampler: the sampler of createWebGpuPolicyEngine writes weights into its wrapper, which a
     // reference copy must not overwrite.
-    const copy = new WebGpuPolicyEngine(this.gpu, this.config, this.rawConfig, this.specs, { adamW: this.adamW, padTokenId: this.padTokenId });
+    const copy = new WebGpuPolicyEngine(this.gpu, this.config, this.rawConfig, this.specs, { adamW: this.adamW, padTokenId: this.padTokenId, precision: this.precision, recompute: this.recompute });
     this.submit([{ kind: 'copy', label: 'clone', src: this.params, srcOffset: 0, dst: copy.params, dstOffset: 0, size: this.params.size }]);
     await this.gpu.device.queue.onSubmittedWorkDone();
     return copy;
@@ -569,12 +673,28 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     for (let b = 0; b < n; b += 1) for (let j = 0; j < perRow; j += 1) sel[b * perRow + j] = b * s + Math.min(j, s - 1);
     this.writeInputs(plan, ids, mask, pos, sel, new Uint32Array(plan.sel), 1);
     await this.validated(plan);
-    this.submit(plan.forward);
+    this.submit([...this.weightRefresh(), ...plan.forward]);
     const v = this.config.vocabSize;
     const all = await this.gpu.readF32(plan.logitsBuffer!, plan.sel * v);
     const out = new Float32Array(n * t * v);
     for (let b = 0; b < n; b += 1) for (let j = 0; j < t; j += 1) out.set(all.subarray((b * perRow + j) * v, (b * perRow + j + 1) * v), (b * t + j) * v);
     return out;
+  }
+
+  /**
+   * Bytes of the GPU buffers of the training plan of a batch shape, by role (activations kept for
+   * the backward, backward scratch, inputs), building the plan if it is not cached: how much
+   * `precision` and `recompute` save. plan-memory.ts's `estimatePlanMemory` gives the same
+   * numbers without a device. Throws `WEBGPU_INVALID_ARGUMENT` for a bad shape.
+   */
+  planMemory(shape: PlanShape): PlanMemory {
+    this.assertLive('planMemory');
+    const { sequences, promptTokens, completionTokens } = shape;
+    if (![sequences, promptTokens].every((v) => Number.isInteger(v) && v >= 1) || !(Number.isInteger(completionTokens) && completionTokens >= 0)) {
+      throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine.planMemory: need integers sequences ≥ 1, promptTokens ≥ 1, completionTokens ≥ 0; received ${JSON.stringify(shape)}`);
+    }
+    const plan = this.plan(sequences, roundUp(promptTokens, BUCKET), roundUp(Math.max(1, completionTokens), BUCKET), false);
+    return { ...plan.memory };
   }
 
   /** Weights by Hugging Face tensor name (for checkpoints: safetensors via @vlm-grpo/vlm). */
@@ -600,6 +720,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     for (const plan of this.generationPlans.values()) plan.buffers.forEach((b) => b.destroy());
     this.generationPlans.clear();
     this.optimizer?.buffers.forEach((b) => b.destroy());
+    this.f16Weights?.buffers.forEach((b) => b.destroy());
     this.params.destroy();
     this.grads?.destroy();
     this.moments?.m.destroy();
@@ -791,7 +912,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
 
   private async runForward(plan: Plan, lengths: number[], withEntropy: boolean): Promise<PerTokenResult> {
     await this.validated(plan);
-    this.submit(plan.forward);
+    this.submit([...this.weightRefresh(), ...plan.forward]);
     const out = await this.gpu.readF32(plan.out, plan.sel * 3);
     const logProbs = lengths.map((len, r) => Float32Array.from({ length: len }, (_, j) => out[3 * (r * plan.tc + j)]!));
     if (!withEntropy) return { logProbs };
@@ -831,6 +952,8 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     const ctx = this.gpu;
     const cfg = this.config;
     const gpt2 = cfg.architecture === 'gpt2';
+    const f16 = this.precision === 'f16';
+    const layerRecompute = this.recompute === 'layer';
     const s = lp + tc;
     const R = n * s;
     const sel = allRows ? n * s : n * tc;
@@ -841,79 +964,133 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     const HD = H * D;
     const W = (H + 2 * Hkv) * D;
     const M = cfg.intermediateSize;
+    const PW = gpt2 ? M : 2 * M;
     const V = cfg.vocabSize;
     const L = cfg.numLayers;
     const limit = ctx.device.limits.maxStorageBufferBindingSize;
-    const f32 = (label: string, count: number) => {
-      if (count * 4 > limit) {
-        throw new PolicyWebGpuError('WEBGPU_UNSUPPORTED', `batch ${n}×${s} tokens: activation ${label} needs ${count * 4} bytes in one binding; this adapter allows ${limit} (maxStorageBufferBindingSize): use smaller micro-batches`);
+    const memory: PlanMemory = { activations: 0, backward: 0, inputs: 0, total: 0 };
+    /** A buffer of `count` fp32 or f16 elements, counted under `role` (plan-memory.ts mirrors these). */
+    const alloc = (role: 'activations' | 'backward' | 'inputs', label: string, count: number, type: 'f32' | 'f16' = 'f32'): GPUBuffer => {
+      const bytes = type === 'f32' ? count * 4 : f16Bytes(count);
+      if (bytes > limit) {
+        throw new PolicyWebGpuError('WEBGPU_UNSUPPORTED', `batch ${n}×${s} tokens: activation ${label} needs ${bytes} bytes in one binding; this adapter allows ${limit} (maxStorageBufferBindingSize): use smaller micro-batches`);
       }
-      return ctx.buffer(label, count * 4);
+      const buffer = ctx.buffer(label, bytes);
+      memory[role] += buffer.size;
+      return buffer;
     };
     const whole = (buffer: GPUBuffer): Slice => ({ buffer });
     const P = (...names: string[]) => paramSlice(this.layout, this.params, ...names);
+    /** A matmul weight as the B operand's buffer and element offset: the fp32 master or its f16 copy. */
+    const Wm = (...names: string[]): { slice: Slice; offset: number } =>
+      f16 ? paramSliceF16(this.layout, this.f16Weights!.params, ...names) : { slice: P(...names), offset: 0 };
     const grads = this.ensureGrads();
     const G = (...names: string[]) => paramSlice(this.layout, grads, ...names);
     const has = (name: string) => this.layout.byName.has(name);
 
     const inputs: Plan['inputs'] = {
-      ids: f32('ids', R),
-      mask: f32('mask', R),
-      pos: f32('pos', R),
-      ropeCos: gpt2 ? null : f32('rope.cos', (R * D) / 2),
-      ropeSin: gpt2 ? null : f32('rope.sin', (R * D) / 2),
-      sel: f32('sel', sel),
-      targets: f32('targets', sel),
-      gradLogp: f32('gradLogp', sel),
-      wtePlan: f32('wte.plan', 3 * R + 2),
-      wpePlan: gpt2 ? f32('wpe.plan', 3 * R + 2) : null,
+      ids: alloc('inputs', 'ids', R),
+      mask: alloc('inputs', 'mask', R),
+      pos: alloc('inputs', 'pos', R),
+      ropeCos: gpt2 ? null : alloc('inputs', 'rope.cos', (R * D) / 2),
+      ropeSin: gpt2 ? null : alloc('inputs', 'rope.sin', (R * D) / 2),
+      sel: alloc('inputs', 'sel', sel),
+      targets: alloc('inputs', 'targets', sel),
+      gradLogp: alloc('inputs', 'gradLogp', sel),
+      wtePlan: alloc('inputs', 'wte.plan', 3 * R + 2),
+      wpePlan: gpt2 ? alloc('inputs', 'wpe.plan', 3 * R + 2) : null,
     };
-    const res = Array.from({ length: L + 1 }, (_, l) => f32(`res.${l}`, R * C));
-    const mid = Array.from({ length: L }, (_, l) => f32(`mid.${l}`, R * C));
-    const ln1 = Array.from({ length: L }, (_, l) => f32(`ln1.${l}`, R * C));
-    const ln2 = Array.from({ length: L }, (_, l) => f32(`ln2.${l}`, R * C));
-    const st1 = Array.from({ length: L }, (_, l) => f32(`ln1.stats.${l}`, R * 2));
-    const st2 = Array.from({ length: L }, (_, l) => f32(`ln2.stats.${l}`, R * 2));
-    const qkv = Array.from({ length: L }, (_, l) => f32(`qkv.${l}`, R * W));
-    const att = Array.from({ length: L }, (_, l) => f32(`att.${l}`, R * HD));
-    const lse = Array.from({ length: L }, (_, l) => f32(`lse.${l}`, n * H * s));
-    const pre = Array.from({ length: L }, (_, l) => f32(`mlp.pre.${l}`, R * (gpt2 ? M : 2 * M)));
-    const act = Array.from({ length: L }, (_, l) => f32(`mlp.act.${l}`, R * M));
-    const lnf = f32('lnf', R * C);
-    const stf = f32('lnf.stats', R * 2);
-    const hsel = f32('hsel', sel * C);
-    const logits = f32('logits', sel * V);
-    const out = f32('cls.out', sel * 3);
-    const dres = f32('d.res', R * C);
-    const dln = f32('d.ln', R * C);
-    const dqkv = f32('d.qkv', R * W);
-    const datt = f32('d.att', R * HD);
-    const delta = f32('d.delta', n * H * s);
-    const dact = f32('d.act', R * M);
-    const dpre = f32('d.pre', R * (gpt2 ? M : 2 * M));
-    const dhsel = f32('d.hsel', sel * C);
+    // Activations kept for the backward. Matmul-only inputs (ln₁, ln₂, the MLP activation) are f16
+    // under mixed precision; with recomputation one block set is shared by all blocks.
+    const t = f16 ? 'f16' : 'f32';
+    const res = Array.from({ length: L + 1 }, (_, l) => alloc('activations', `res.${l}`, R * C));
+    const blockSet = (tag: string) => ({
+      mid: alloc('activations', `mid.${tag}`, R * C),
+      ln1: alloc('activations', `ln1.${tag}`, R * C, t),
+      ln2: alloc('activations', `ln2.${tag}`, R * C, t),
+      st1: alloc('activations', `ln1.stats.${tag}`, R * 2),
+      st2: alloc('activations', `ln2.stats.${tag}`, R * 2),
+      qkv: alloc('activations', `qkv.${tag}`, R * W),
+      att: alloc('activations', `att.${tag}`, R * HD),
+      lse: alloc('activations', `lse.${tag}`, n * H * s),
+      pre: alloc('activations', `mlp.pre.${tag}`, R * PW),
+      act: alloc('activations', `mlp.act.${tag}`, R * M, t),
+    });
+    const sets = layerRecompute ? [blockSet('shared')] : Array.from({ length: L }, (_, l) => blockSet(String(l)));
+    const block = (l: number) => sets[layerRecompute ? 0 : l]!;
+    // f16: the fp32 outputs of the norms and of the MLP activation before their cast (the final
+    // norm's output stays here), and the f16 copy of the attention output for its projection.
+    const stage = f16 ? alloc('activations', 'f16.stage', R * Math.max(C, M)) : null;
+    const att16 = f16 ? alloc('activations', 'att.f16', R * HD, 'f16') : null;
+    const lnf = stage ?? alloc('activations', 'lnf', R * C);
+    const stf = alloc('activations', 'lnf.stats', R * 2);
+    const hsel = alloc('activations', 'hsel', sel * C);
+    const hsel16 = f16 ? alloc('activations', 'hsel.f16', sel * C, 'f16') : null;
+    const logits = alloc('activations', 'logits', sel * V);
+    const out = alloc('activations', 'cls.out', sel * 3);
+    const dres = alloc('backward', 'd.res', R * C);
+    const dln = alloc('backward', 'd.ln', R * C);
+    const dqkv = alloc('backward', 'd.qkv', R * W);
+    const datt = alloc('backward', 'd.att', R * HD);
+    const delta = alloc('backward', 'd.delta', n * H * s);
+    const dact = alloc('backward', 'd.act', R * M);
+    const dpre = alloc('backward', 'd.pre', R * PW);
+    const dhsel = alloc('backward', 'd.hsel', sel * C);
     // partial sums of the two-pass column reductions (bias and norm-parameter gradients)
-    const colScratch = f32('d.columns', Math.ceil(R / COLUMN_CHUNK) * Math.max(2 * C, W, gpt2 ? M : 2 * M));
+    const colScratch = alloc('backward', 'd.columns', Math.ceil(R / COLUMN_CHUNK) * Math.max(2 * C, W, PW));
+    // f16: the f16 copy of the dY of one matmul backward (the largest: dlogits, d residual, d pre or d qkv) and its [s, 1/s]
+    const dyMax = Math.max(sel * V, R * C, R * PW, R * W);
+    const dy16 = f16 ? alloc('backward', 'd.f16', dyMax, 'f16') : null;
+    const scalePartial = f16 ? alloc('backward', 'd.f16.scale.partial', f16ScalePartials(dyMax)) : null;
+    const scale = f16 ? alloc('backward', 'd.f16.scale', 2) : null;
+    memory.total = memory.activations + memory.backward + memory.inputs;
 
     const rowMajor = (buffer: GPUBuffer, width: number): MatrixView => ({ slice: whole(buffer), rowStride: width, colStride: 1 });
+    /** One matmul: f16 operands with fp32 accumulation under mixed precision, else fp32. */
+    const mm = (label: string, args: MatmulF16Args): Command => (f16 ? matmulF16(ctx, label, args) : matmul(ctx, label, args));
+    /** fp32 → f16 copy of `count` elements (mixed precision only). */
+    const toF16 = (label: string, src: GPUBuffer, dst: GPUBuffer, count: number): Command => castF32ToF16(ctx, label, { n: count, src: { slice: whole(src) }, dst: { slice: whole(dst) } });
+    /**
+     * The dY operand of a matmul backward: fp32 dY itself, or (mixed precision) its scale
+     * [s, 1/s] and the f16 copy of s·dY, with the factor 1/s for the matmuls (kernels/f16-scale.ts).
+     */
+    const gradOperand = (label: string, dy: GPUBuffer, count: number): { commands: Command[]; a: GPUBuffer; scaled: Pick<MatmulF16Args, 'alphaScale'> } =>
+      f16
+        ? {
+            commands: [
+              ...f16Scale(ctx, `${label}.scale`, { n: count, x: whole(dy), partial: whole(scalePartial!), out: whole(scale!) }),
+              castF32ToF16(ctx, `${label}.f16`, { n: count, src: { slice: whole(dy) }, dst: { slice: whole(dy16!) }, scale: { slice: whole(scale!) } }),
+            ],
+            a: dy16!,
+            scaled: { alphaScale: { slice: whole(scale!), offset: 1 } },
+          }
+        : { commands: [], a: dy, scaled: {} };
     /** Y[R, out] (+)= X·W, W a Conv1D [in, out] parameter (GPT-2). */
-    const conv = (label: string, x: GPUBuffer, inDim: number, w: Slice, outDim: number, y: GPUBuffer, opts: { bias?: Slice; accumulate?: boolean } = {}) =>
-      matmul(ctx, label, { m: R, n: outDim, k: inDim, a: rowMajor(x, inDim), b: { slice: w, rowStride: outDim, colStride: 1 }, c: { slice: whole(y) }, ...(opts.bias ? { bias: { slice: opts.bias } } : {}), ...(opts.accumulate ? { accumulate: true } : {}) });
+    const conv = (label: string, x: GPUBuffer, inDim: number, w: string[], outDim: number, y: GPUBuffer, opts: { bias?: Slice; accumulate?: boolean } = {}) =>
+      mm(label, { m: R, n: outDim, k: inDim, a: rowMajor(x, inDim), b: { ...Wm(...w), rowStride: outDim, colStride: 1 }, c: { slice: whole(y) }, ...(opts.bias ? { bias: { slice: opts.bias } } : {}), ...(opts.accumulate ? { accumulate: true } : {}) });
     /** Y[R, out] (+)= X·Wᵀ, W an nn.Linear [out, in] parameter. */
-    const linear = (label: string, x: GPUBuffer, inDim: number, w: Slice, outDim: number, y: GPUBuffer, opts: { bias?: Slice | undefined; accumulate?: boolean } = {}) =>
-      matmul(ctx, label, { m: R, n: outDim, k: inDim, a: rowMajor(x, inDim), b: { slice: w, rowStride: 1, colStride: inDim }, c: { slice: whole(y) }, ...(opts.bias ? { bias: { slice: opts.bias } } : {}), ...(opts.accumulate ? { accumulate: true } : {}) });
-    /** Backward of Y = X·W (Conv1D): dX = dY·Wᵀ (overwrite), dW += Xᵀ·dY, db += Σ dY. */
-    const convBack = (label: string, x: GPUBuffer, inDim: number, w: Slice, dw: Slice, db: Slice | undefined, outDim: number, dy: GPUBuffer, dx: GPUBuffer): Command[] => [
-      matmul(ctx, `${label}.dx`, { m: R, n: inDim, k: outDim, a: rowMajor(dy, outDim), b: { slice: w, rowStride: 1, colStride: outDim }, c: { slice: whole(dx) } }),
-      matmul(ctx, `${label}.dw`, { m: inDim, n: outDim, k: R, a: { slice: whole(x), rowStride: 1, colStride: inDim }, b: rowMajor(dy, outDim), c: { slice: dw }, accumulate: true }),
-      ...(db ? biasGrad(ctx, `${label}.db`, { m: R, n: outDim, dy: { slice: whole(dy) }, db: { slice: db }, scratch: whole(colScratch) }) : []),
-    ];
-    /** Backward of Y = X·Wᵀ (Linear): dX = dY·W, dW += dYᵀ·X, db += Σ dY. */
-    const linearBack = (label: string, x: GPUBuffer, inDim: number, w: Slice, dw: Slice, db: Slice | undefined, outDim: number, dy: GPUBuffer, dx: GPUBuffer): Command[] => [
-      matmul(ctx, `${label}.dx`, { m: R, n: inDim, k: outDim, a: rowMajor(dy, outDim), b: { slice: w, rowStride: inDim, colStride: 1 }, c: { slice: whole(dx) } }),
-      matmul(ctx, `${label}.dw`, { m: outDim, n: inDim, k: R, a: { slice: whole(dy), rowStride: 1, colStride: outDim }, b: rowMajor(x, inDim), c: { slice: dw }, accumulate: true }),
-      ...(db ? biasGrad(ctx, `${label}.db`, { m: R, n: outDim, dy: { slice: whole(dy) }, db: { slice: db }, scratch: whole(colScratch) }) : []),
-    ];
+    const linear = (label: string, x: GPUBuffer, inDim: number, w: string[], outDim: number, y: GPUBuffer, opts: { bias?: Slice | undefined; accumulate?: boolean } = {}) =>
+      mm(label, { m: R, n: outDim, k: inDim, a: rowMajor(x, inDim), b: { ...Wm(...w), rowStride: 1, colStride: inDim }, c: { slice: whole(y) }, ...(opts.bias ? { bias: { slice: opts.bias } } : {}), ...(opts.accumulate ? { accumulate: true } : {}) });
+    /** Backward of Y = X·W (Conv1D): dX = dY·Wᵀ (overwrite), dW += Xᵀ·dY, db += Σ dY (fp32 dY). */
+    const convBack = (label: string, x: GPUBuffer, inDim: number, w: string[], dw: Slice, db: Slice | undefined, outDim: number, dy: GPUBuffer, dx: GPUBuffer): Command[] => {
+      const g = gradOperand(label, dy, R * outDim);
+      return [
+        ...g.commands,
+        mm(`${label}.dx`, { m: R, n: inDim, k: outDim, a: rowMajor(g.a, outDim), b: { ...Wm(...w), rowStride: 1, colStride: outDim }, c: { slice: whole(dx) }, ...g.scaled }),
+        mm(`${label}.dw`, { m: inDim, n: outDim, k: R, a: { slice: whole(x), rowStride: 1, colStride: inDim }, b: rowMajor(g.a, outDim), c: { slice: dw }, accumulate: true, ...g.scaled }),
+        ...(db ? biasGrad(ctx, `${label}.db`, { m: R, n: outDim, dy: { slice: whole(dy) }, db: { slice: db }, scratch: whole(colScratch) }) : []),
+      ];
+    };
+    /** Backward of Y = X·Wᵀ (Linear): dX = dY·W, dW += dYᵀ·X, db += Σ dY (fp32 dY). */
+    const linearBack = (label: string, x: GPUBuffer, inDim: number, w: string[], dw: Slice, db: Slice | undefined, outDim: number, dy: GPUBuffer, dx: GPUBuffer): Command[] => {
+      const g = gradOperand(label, dy, R * outDim);
+      return [
+        ...g.commands,
+        mm(`${label}.dx`, { m: R, n: inDim, k: outDim, a: rowMajor(g.a, outDim), b: { ...Wm(...w), rowStride: inDim, colStride: 1 }, c: { slice: whole(dx) }, ...g.scaled }),
+        mm(`${label}.dw`, { m: outDim, n: inDim, k: R, a: { slice: whole(g.a), rowStride: 1, colStride: outDim }, b: rowMajor(x, inDim), c: { slice: dw }, accumulate: true, ...g.scaled }),
+        ...(db ? biasGrad(ctx, `${label}.db`, { m: R, n: outDim, dy: { slice: whole(dy) }, db: { slice: db }, scratch: whole(colScratch) }) : []),
+      ];
+    };
     const copy = (label: string, src: GPUBuffer, dst: GPUBuffer): Command => ({ kind: 'copy', label, src, srcOffset: 0, dst, dstOffset: 0, size: R * C * 4 });
     const clear = (label: string, buffer: GPUBuffer): Command => ({ kind: 'clear', label, buffer, offset: 0, size: buffer.size });
     const attnShape = { batch: n, seq: s, heads: H, kvHeads: Hkv, headDim: D };
@@ -922,6 +1099,12 @@ export class WebGpuPolicyEngine implements PolicyEngine {
       gpt2
         ? layerNormForward(ctx, label, { rows: R, c: C, eps: cfg.normEps, x: whole(x), weight: P(w), bias: P(b!), y: whole(y), stats: whole(stats) })
         : rmsNormForward(ctx, label, { rows: R, c: C, eps: cfg.normEps, x: whole(x), weight: P(w), y: whole(y), rstd: whole(stats) });
+    /** A norm whose output only matmuls read: fp32 into `y`, or (mixed precision) fp32 into the stage, then f16 into `y`. */
+    const normForMatmul = (label: string, x: GPUBuffer, y: GPUBuffer, stats: GPUBuffer, w: string, b: string | null): Command[] =>
+      stage ? [norm(label, x, stage, stats, w, b), toF16(`${label}.f16`, stage, y, R * C)] : [norm(label, x, y, stats, w, b)];
+    /** The attention output as the projection's A operand: fp32 itself, or its f16 copy (cast first). */
+    const attOperand = (label: string, att: GPUBuffer): { commands: Command[]; a: GPUBuffer } =>
+      att16 ? { commands: [toF16(label, att, att16, R * HD)], a: att16 } : { commands: [], a: att };
     const normBack = (label: string, x: GPUBuffer, dy: GPUBuffer, stats: GPUBuffer, w: string, b: string | null): Command[] =>
       gpt2
         ? layerNormBackward(ctx, label, { rows: R, c: C, x: whole(x), weight: P(w), dy: whole(dy), stats: whole(stats), dx: whole(dres), dweight: G(w), dbias: G(b!), scratch: whole(colScratch) })
@@ -929,79 +1112,111 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     const embed = gpt2 ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
     const head = cfg.tieWordEmbeddings ? embed : 'lm_head.weight';
 
+    /**
+     * Block l's forward from res[l] into its activation set. `again` (recomputation before the
+     * backward): the same commands in the same order, labelled `recompute.…`, without the last
+     * two, which only write res[l + 1] (already there, and read by no backward of block l).
+     */
+    const blockForward = (l: number, again: boolean): Command[] => {
+      const b = block(l);
+      const tag = again ? 'recompute.' : '';
+      const commands: Command[] = [];
+      if (gpt2) {
+        const p = `transformer.h.${l}`;
+        const att = attOperand(`${tag}att.${l}.f16`, b.att);
+        commands.push(
+          ...normForMatmul(`${tag}ln_1.${l}`, res[l]!, b.ln1, b.st1, `${p}.ln_1.weight`, `${p}.ln_1.bias`),
+          conv(`${tag}c_attn.${l}`, b.ln1, C, [`${p}.attn.c_attn.weight`], 3 * C, b.qkv, { bias: P(`${p}.attn.c_attn.bias`) }),
+          attentionForward(ctx, `${tag}attention.${l}`, { ...attnShape, ...(cfg.scaleAttnByInverseLayerIdx ? { scale: 1 / Math.sqrt(D) / (l + 1) } : {}), qkv: whole(b.qkv), mask: whole(inputs.mask), out: whole(b.att), lse: whole(b.lse) }),
+          copy(`${tag}residual.${l}`, res[l]!, b.mid),
+          ...att.commands,
+          conv(`${tag}attn.c_proj.${l}`, att.a, C, [`${p}.attn.c_proj.weight`], C, b.mid, { bias: P(`${p}.attn.c_proj.bias`), accumulate: true }),
+          ...normForMatmul(`${tag}ln_2.${l}`, b.mid, b.ln2, b.st2, `${p}.ln_2.weight`, `${p}.ln_2.bias`),
+          conv(`${tag}c_fc.${l}`, b.ln2, C, [`${p}.mlp.c_fc.weight`], M, b.pre),
+          geluForward(ctx, `${tag}gelu.${l}`, { rows: R, n: M, x: whole(b.pre), bias: P(`${p}.mlp.c_fc.bias`), y: whole(stage ?? b.act) }),
+          ...(stage ? [toF16(`${tag}gelu.${l}.f16`, stage, b.act, R * M)] : []),
+        );
+        if (!again) {
+          commands.push(
+            copy(`residual2.${l}`, b.mid, res[l + 1]!),
+            conv(`mlp.c_proj.${l}`, b.act, M, [`${p}.mlp.c_proj.weight`], C, res[l + 1]!, { bias: P(`${p}.mlp.c_proj.bias`), accumulate: true }),
+          );
+        }
+      } else {
+        const p = `model.layers.${l}`;
+        const a = `${p}.self_attn`;
+        const qkvB = has(`${a}.q_proj.bias`) ? P(`${a}.q_proj.bias`, `${a}.k_proj.bias`, `${a}.v_proj.bias`) : undefined;
+        const guB = has(`${p}.mlp.gate_proj.bias`) ? P(`${p}.mlp.gate_proj.bias`, `${p}.mlp.up_proj.bias`) : undefined;
+        const att = attOperand(`${tag}att.${l}.f16`, b.att);
+        commands.push(
+          ...normForMatmul(`${tag}input_layernorm.${l}`, res[l]!, b.ln1, b.st1, `${p}.input_layernorm.weight`, null),
+          linear(`${tag}qkv_proj.${l}`, b.ln1, C, [`${a}.q_proj.weight`, `${a}.k_proj.weight`, `${a}.v_proj.weight`], W, b.qkv, { bias: qkvB }),
+          ropeForward(ctx, `${tag}rope.${l}`, { ...rope, x: whole(b.qkv) }),
+          attentionForward(ctx, `${tag}attention.${l}`, { ...attnShape, qkv: whole(b.qkv), mask: whole(inputs.mask), out: whole(b.att), lse: whole(b.lse) }),
+          copy(`${tag}residual.${l}`, res[l]!, b.mid),
+          ...att.commands,
+          linear(`${tag}o_proj.${l}`, att.a, HD, [`${a}.o_proj.weight`], C, b.mid, { bias: has(`${a}.o_proj.bias`) ? P(`${a}.o_proj.bias`) : undefined, accumulate: true }),
+          ...normForMatmul(`${tag}post_attention_layernorm.${l}`, b.mid, b.ln2, b.st2, `${p}.post_attention_layernorm.weight`, null),
+          linear(`${tag}gate_up_proj.${l}`, b.ln2, C, [`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`], 2 * M, b.pre, { bias: guB }),
+          swigluForward(ctx, `${tag}swiglu.${l}`, { rows: R, m: M, gu: whole(b.pre), y: whole(stage ?? b.act) }),
+          ...(stage ? [toF16(`${tag}swiglu.${l}.f16`, stage, b.act, R * M)] : []),
+        );
+        if (!again) {
+          commands.push(
+            copy(`residual2.${l}`, b.mid, res[l + 1]!),
+            linear(`down_proj.${l}`, b.act, M, [`${p}.mlp.down_proj.weight`], C, res[l + 1]!, { bias: has(`${p}.mlp.down_proj.bias`) ? P(`${p}.mlp.down_proj.bias`) : undefined, accumulate: true }),
+          );
+        }
+      }
+      return commands;
+    };
+
     // ------------------------------------------------------------ forward
     const forward: Command[] = [
       encoderForward(ctx, 'encoder', { tokens: R, c: C, ids: whole(inputs.ids), wte: P(embed), ...(gpt2 ? { positions: { ids: whole(inputs.pos), wpe: P('transformer.wpe.weight') } } : {}), out: whole(res[0]!) }),
     ];
-    for (let l = 0; l < L; l += 1) {
-      if (gpt2) {
-        const p = `transformer.h.${l}`;
-        forward.push(
-          norm(`ln_1.${l}`, res[l]!, ln1[l]!, st1[l]!, `${p}.ln_1.weight`, `${p}.ln_1.bias`),
-          conv(`c_attn.${l}`, ln1[l]!, C, P(`${p}.attn.c_attn.weight`), 3 * C, qkv[l]!, { bias: P(`${p}.attn.c_attn.bias`) }),
-          attentionForward(ctx, `attention.${l}`, { ...attnShape, ...(cfg.scaleAttnByInverseLayerIdx ? { scale: 1 / Math.sqrt(D) / (l + 1) } : {}), qkv: whole(qkv[l]!), mask: whole(inputs.mask), out: whole(att[l]!), lse: whole(lse[l]!) }),
-          copy(`residual.${l}`, res[l]!, mid[l]!),
-          conv(`attn.c_proj.${l}`, att[l]!, C, P(`${p}.attn.c_proj.weight`), C, mid[l]!, { bias: P(`${p}.attn.c_proj.bias`), accumulate: true }),
-          norm(`ln_2.${l}`, mid[l]!, ln2[l]!, st2[l]!, `${p}.ln_2.weight`, `${p}.ln_2.bias`),
-          conv(`c_fc.${l}`, ln2[l]!, C, P(`${p}.mlp.c_fc.weight`), M, pre[l]!),
-          geluForward(ctx, `gelu.${l}`, { rows: R, n: M, x: whole(pre[l]!), bias: P(`${p}.mlp.c_fc.bias`), y: whole(act[l]!) }),
-          copy(`residual2.${l}`, mid[l]!, res[l + 1]!),
-          conv(`mlp.c_proj.${l}`, act[l]!, M, P(`${p}.mlp.c_proj.weight`), C, res[l + 1]!, { bias: P(`${p}.mlp.c_proj.bias`), accumulate: true }),
-        );
-      } else {
-        const p = `model.layers.${l}`;
-        const a = `${p}.self_attn`;
-        const qkvW = P(`${a}.q_proj.weight`, `${a}.k_proj.weight`, `${a}.v_proj.weight`);
-        const qkvB = has(`${a}.q_proj.bias`) ? P(`${a}.q_proj.bias`, `${a}.k_proj.bias`, `${a}.v_proj.bias`) : undefined;
-        const guW = P(`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`);
-        const guB = has(`${p}.mlp.gate_proj.bias`) ? P(`${p}.mlp.gate_proj.bias`, `${p}.mlp.up_proj.bias`) : undefined;
-        forward.push(
-          norm(`input_layernorm.${l}`, res[l]!, ln1[l]!, st1[l]!, `${p}.input_layernorm.weight`, null),
-          linear(`qkv_proj.${l}`, ln1[l]!, C, qkvW, W, qkv[l]!, { bias: qkvB }),
-          ropeForward(ctx, `rope.${l}`, { ...rope, x: whole(qkv[l]!) }),
-          attentionForward(ctx, `attention.${l}`, { ...attnShape, qkv: whole(qkv[l]!), mask: whole(inputs.mask), out: whole(att[l]!), lse: whole(lse[l]!) }),
-          copy(`residual.${l}`, res[l]!, mid[l]!),
-          linear(`o_proj.${l}`, att[l]!, HD, P(`${a}.o_proj.weight`), C, mid[l]!, { bias: has(`${a}.o_proj.bias`) ? P(`${a}.o_proj.bias`) : undefined, accumulate: true }),
-          norm(`post_attention_layernorm.${l}`, mid[l]!, ln2[l]!, st2[l]!, `${p}.post_attention_layernorm.weight`, null),
-          linear(`gate_up_proj.${l}`, ln2[l]!, C, guW, 2 * M, pre[l]!, { bias: guB }),
-          swigluForward(ctx, `swiglu.${l}`, { rows: R, m: M, gu: whole(pre[l]!), y: whole(act[l]!) }),
-          copy(`residual2.${l}`, mid[l]!, res[l + 1]!),
-          linear(`down_proj.${l}`, act[l]!, M, P(`${p}.mlp.down_proj.weight`), C, res[l + 1]!, { bias: has(`${p}.mlp.down_proj.bias`) ? P(`${p}.mlp.down_proj.bias`) : undefined, accumulate: true }),
-        );
-      }
-    }
+    for (let l = 0; l < L; l += 1) forward.push(...blockForward(l, false));
     const fw = gpt2 ? 'transformer.ln_f.weight' : 'model.norm.weight';
     const fb = gpt2 ? 'transformer.ln_f.bias' : null;
     forward.push(
       norm('final_norm', res[L]!, lnf, stf, fw, fb),
       gatherRows(ctx, 'select_rows', { rows: sel, c: C, index: whole(inputs.sel), src: whole(lnf), dst: whole(hsel) }),
-      matmul(ctx, 'lm_head', { m: sel, n: V, k: C, a: { slice: whole(hsel), rowStride: C, colStride: 1 }, b: { slice: P(head), rowStride: 1, colStride: C }, c: { slice: whole(logits) } }),
+      ...(hsel16 ? [toF16('select_rows.f16', hsel, hsel16, sel * C)] : []),
+      mm('lm_head', { m: sel, n: V, k: C, a: rowMajor(hsel16 ?? hsel, C), b: { ...Wm(head), rowStride: 1, colStride: C }, c: { slice: whole(logits) } }),
       classifierForward(ctx, 'classifier', { rows: sel, vocab: V, logits: whole(logits), targets: whole(inputs.targets), invTemperature: whole(this.invTemperature), out: whole(out) }),
     );
 
     // ------------------------------------------------------------ backward
+    const gHead = gradOperand('lm_head', logits, sel * V);
     const backward: Command[] = [
       classifierBackward(ctx, 'classifier.bwd', { rows: sel, vocab: V, logits: whole(logits), targets: whole(inputs.targets), invTemperature: whole(this.invTemperature), stats: whole(out), gradLogProbs: whole(inputs.gradLogp) }),
       // hsel = h·Headᵀ: dhsel = dlogits·Head, dHead += dlogitsᵀ·hsel
-      matmul(ctx, 'lm_head.dx', { m: sel, n: C, k: V, a: { slice: whole(logits), rowStride: V, colStride: 1 }, b: { slice: P(head), rowStride: C, colStride: 1 }, c: { slice: whole(dhsel) } }),
-      matmul(ctx, 'lm_head.dw', { m: V, n: C, k: sel, a: { slice: whole(logits), rowStride: 1, colStride: V }, b: { slice: whole(hsel), rowStride: C, colStride: 1 }, c: { slice: G(head) }, accumulate: true }),
+      ...gHead.commands,
+      mm('lm_head.dx', { m: sel, n: C, k: V, a: { slice: whole(gHead.a), rowStride: V, colStride: 1 }, b: { ...Wm(head), rowStride: C, colStride: 1 }, c: { slice: whole(dhsel) }, ...gHead.scaled }),
+      mm('lm_head.dw', { m: V, n: C, k: sel, a: { slice: whole(gHead.a), rowStride: 1, colStride: V }, b: { slice: whole(hsel16 ?? hsel), rowStride: C, colStride: 1 }, c: { slice: G(head) }, accumulate: true, ...gHead.scaled }),
       clear('clear.d.ln', dln),
       scatterRows(ctx, 'select_rows.bwd', { rows: sel, c: C, index: whole(inputs.sel), src: whole(dhsel), dst: whole(dln) }),
       clear('clear.d.res', dres),
       ...normBack('final_norm.bwd', res[L]!, dln, stf, fw, fb),
     ];
     for (let l = L - 1; l >= 0; l -= 1) {
+      // Recomputation: block l's activations again, from res[l] (the last block's are still in the
+      // shared set: nothing between its forward and this backward writes them).
+      if (layerRecompute && l < L - 1) backward.push(...blockForward(l, true));
+      const b = block(l);
       if (gpt2) {
         const p = `transformer.h.${l}`;
+        const att = attOperand(`att.${l}.bwd.f16`, b.att);
         backward.push(
-          ...convBack(`mlp.c_proj.${l}`, act[l]!, M, P(`${p}.mlp.c_proj.weight`), G(`${p}.mlp.c_proj.weight`), G(`${p}.mlp.c_proj.bias`), C, dres, dact),
-          geluBackward(ctx, `gelu.${l}.bwd`, { rows: R, n: M, x: whole(pre[l]!), bias: P(`${p}.mlp.c_fc.bias`), dy: whole(dact), dx: whole(dpre) }),
-          ...convBack(`c_fc.${l}`, ln2[l]!, C, P(`${p}.mlp.c_fc.weight`), G(`${p}.mlp.c_fc.weight`), G(`${p}.mlp.c_fc.bias`), M, dpre, dln),
-          ...normBack(`ln_2.${l}.bwd`, mid[l]!, dln, st2[l]!, `${p}.ln_2.weight`, `${p}.ln_2.bias`),
-          ...convBack(`attn.c_proj.${l}`, att[l]!, C, P(`${p}.attn.c_proj.weight`), G(`${p}.attn.c_proj.weight`), G(`${p}.attn.c_proj.bias`), C, dres, datt),
-          ...attentionBackward(ctx, `attention.${l}.bwd`, { ...attnShape, ...(cfg.scaleAttnByInverseLayerIdx ? { scale: 1 / Math.sqrt(D) / (l + 1) } : {}), qkv: whole(qkv[l]!), mask: whole(inputs.mask), out: whole(att[l]!), dout: whole(datt), lse: whole(lse[l]!), delta: whole(delta), dqkv: whole(dqkv) }),
-          ...convBack(`c_attn.${l}`, ln1[l]!, C, P(`${p}.attn.c_attn.weight`), G(`${p}.attn.c_attn.weight`), G(`${p}.attn.c_attn.bias`), 3 * C, dqkv, dln),
-          ...normBack(`ln_1.${l}.bwd`, res[l]!, dln, st1[l]!, `${p}.ln_1.weight`, `${p}.ln_1.bias`),
+          ...convBack(`mlp.c_proj.${l}`, b.act, M, [`${p}.mlp.c_proj.weight`], G(`${p}.mlp.c_proj.weight`), G(`${p}.mlp.c_proj.bias`), C, dres, dact),
+          geluBackward(ctx, `gelu.${l}.bwd`, { rows: R, n: M, x: whole(b.pre), bias: P(`${p}.mlp.c_fc.bias`), dy: whole(dact), dx: whole(dpre) }),
+          ...convBack(`c_fc.${l}`, b.ln2, C, [`${p}.mlp.c_fc.weight`], G(`${p}.mlp.c_fc.weight`), G(`${p}.mlp.c_fc.bias`), M, dpre, dln),
+          ...normBack(`ln_2.${l}.bwd`, b.mid, dln, b.st2, `${p}.ln_2.weight`, `${p}.ln_2.bias`),
+          ...att.commands,
+          ...convBack(`attn.c_proj.${l}`, att.a, C, [`${p}.attn.c_proj.weight`], G(`${p}.attn.c_proj.weight`), G(`${p}.attn.c_proj.bias`), C, dres, datt),
+          ...attentionBackward(ctx, `attention.${l}.bwd`, { ...attnShape, ...(cfg.scaleAttnByInverseLayerIdx ? { scale: 1 / Math.sqrt(D) / (l + 1) } : {}), qkv: whole(b.qkv), mask: whole(inputs.mask), out: whole(b.att), dout: whole(datt), lse: whole(b.lse), delta: whole(delta), dqkv: whole(dqkv) }),
+          ...convBack(`c_attn.${l}`, b.ln1, C, [`${p}.attn.c_attn.weight`], G(`${p}.attn.c_attn.weight`), G(`${p}.attn.c_attn.bias`), 3 * C, dqkv, dln),
+          ...normBack(`ln_1.${l}.bwd`, res[l]!, dln, b.st1, `${p}.ln_1.weight`, `${p}.ln_1.bias`),
         );
       } else {
         const p = `model.layers.${l}`;
@@ -1011,21 +1226,23 @@ export class WebGpuPolicyEngine implements PolicyEngine {
         const guNames = [`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`];
         const guBias = has(`${p}.mlp.gate_proj.bias`) ? [`${p}.mlp.gate_proj.bias`, `${p}.mlp.up_proj.bias`] : null;
         const optG = (name: string) => (has(name) ? G(name) : undefined);
+        const att = attOperand(`att.${l}.bwd.f16`, b.att);
         backward.push(
-          ...linearBack(`down_proj.${l}`, act[l]!, M, P(`${p}.mlp.down_proj.weight`), G(`${p}.mlp.down_proj.weight`), optG(`${p}.mlp.down_proj.bias`), C, dres, dact),
-          swigluBackward(ctx, `swiglu.${l}.bwd`, { rows: R, m: M, gu: whole(pre[l]!), dy: whole(dact), dgu: whole(dpre) }),
-          ...linearBack(`gate_up_proj.${l}`, ln2[l]!, C, P(...guNames), G(...guNames), guBias ? G(...guBias) : undefined, 2 * M, dpre, dln),
-          ...normBack(`post_attention_layernorm.${l}.bwd`, mid[l]!, dln, st2[l]!, `${p}.post_attention_layernorm.weight`, null),
-          ...linearBack(`o_proj.${l}`, att[l]!, HD, P(`${a}.o_proj.weight`), G(`${a}.o_proj.weight`), optG(`${a}.o_proj.bias`), C, dres, datt),
-          ...attentionBackward(ctx, `attention.${l}.bwd`, { ...attnShape, qkv: whole(qkv[l]!), mask: whole(inputs.mask), out: whole(att[l]!), dout: whole(datt), lse: whole(lse[l]!), delta: whole(delta), dqkv: whole(dqkv) }),
+          ...linearBack(`down_proj.${l}`, b.act, M, [`${p}.mlp.down_proj.weight`], G(`${p}.mlp.down_proj.weight`), optG(`${p}.mlp.down_proj.bias`), C, dres, dact),
+          swigluBackward(ctx, `swiglu.${l}.bwd`, { rows: R, m: M, gu: whole(b.pre), dy: whole(dact), dgu: whole(dpre) }),
+          ...linearBack(`gate_up_proj.${l}`, b.ln2, C, guNames, G(...guNames), guBias ? G(...guBias) : undefined, 2 * M, dpre, dln),
+          ...normBack(`post_attention_layernorm.${l}.bwd`, b.mid, dln, b.st2, `${p}.post_attention_layernorm.weight`, null),
+          ...att.commands,
+          ...linearBack(`o_proj.${l}`, att.a, HD, [`${a}.o_proj.weight`], G(`${a}.o_proj.weight`), optG(`${a}.o_proj.bias`), C, dres, datt),
+          ...attentionBackward(ctx, `attention.${l}.bwd`, { ...attnShape, qkv: whole(b.qkv), mask: whole(inputs.mask), out: whole(b.att), dout: whole(datt), lse: whole(b.lse), delta: whole(delta), dqkv: whole(dqkv) }),
           ropeBackward(ctx, `rope.${l}.bwd`, { ...rope, x: whole(dqkv) }),
-          ...linearBack(`qkv_proj.${l}`, ln1[l]!, C, P(...qkvNames), G(...qkvNames), qkvBias ? G(...qkvBias) : undefined, W, dqkv, dln),
-          ...normBack(`input_layernorm.${l}.bwd`, res[l]!, dln, st1[l]!, `${p}.input_layernorm.weight`, null),
+          ...linearBack(`qkv_proj.${l}`, b.ln1, C, qkvNames, G(...qkvNames), qkvBias ? G(...qkvBias) : undefined, W, dqkv, dln),
+          ...normBack(`input_layernorm.${l}.bwd`, res[l]!, dln, b.st1, `${p}.input_layernorm.weight`, null),
         );
       }
     }
     backward.push(encoderBackward(ctx, 'encoder.bwd', { tokens: R, c: C, plan: whole(inputs.wtePlan), dout: whole(dres), dtable: G(embed) }));
     if (gpt2) backward.push(encoderBackward(ctx, 'encoder.wpe.bwd', { tokens: R, c: C, plan: whole(inputs.wpePlan!), dout: whole(dres), dtable: G('transformer.wpe.weight') }));
-    return { key, n, lp, tc, s, rows: R, sel, inputs, out, forward, backward, logitsBuffer: logits };
+    return { key, n, lp, tc, s, rows: R, sel, inputs, out, forward, backward, memory, logitsBuffer: logits };
   }
 }

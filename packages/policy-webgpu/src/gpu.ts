@@ -40,6 +40,14 @@ export interface GpuContextOptions {
   timestamps?: boolean;
   /** Accept software adapters such as lavapipe/llvmpipe (default: true). */
   allowSoftware?: boolean;
+  /**
+   * Offer Dawn's experimental subgroup matrices (tensor cores) to the f16 matmuls of
+   * kernels/matmul-f16.ts: the instance is created with `enable-dawn-features=allow_unsafe_apis`
+   * (added to `dawnFlags`), and where the adapter then lists `chromium-experimental-subgroup-matrix`
+   * the device gets it with `subgroups` and `shader-f16`. Adapters without it (lavapipe) get the
+   * same features as without this option (default: true).
+   */
+  subgroupMatrix?: boolean;
 }
 
 /** Workgroup size of the element-wise kernels. */
@@ -302,19 +310,33 @@ export class TimestampProfiler {
  */
 const liveInstances: GPU[] = [];
 
+/** `flags` with `toggle` added to their `enable-dawn-features=` list (one such flag; Dawn keeps the last). */
+export function withDawnFeature(flags: readonly string[], feature: string): string[] {
+  const [key, toggle] = feature.split('=') as [string, string];
+  const at = flags.findIndex((flag) => flag.startsWith(`${key}=`));
+  if (at < 0) return [...flags, feature];
+  if (flags[at]!.slice(key.length + 1).split(',').includes(toggle)) return [...flags];
+  return flags.map((flag, i) => (i === at ? `${flag},${toggle}` : flag));
+}
+
 /**
  * Request a WebGPU device: the `webgpu` npm package (Dawn) is imported here, lazily, and its
- * globals installed; the device gets the adapter's largest buffer limits and `shader-f16` /
- * `timestamp-query` when offered. Throws `WEBGPU_UNAVAILABLE` with the reason when no adapter
- * initialises.
+ * globals installed; the device gets the adapter's largest buffer limits, `shader-f16` /
+ * `timestamp-query` when offered, and (option `subgroupMatrix`, default on) Dawn's experimental
+ * subgroup matrices where the adapter has them. Throws `WEBGPU_UNAVAILABLE` with the reason when
+ * no adapter initialises.
  */
 export async function createGpuContext(options: GpuContextOptions = {}): Promise<GpuContext> {
   if (options.device) return new GpuContext(options.device);
+  // imported here, not at the top: matmul-f16.ts imports this module's values through cast-f16.ts
+  const { registerAdapterInfo, SUBGROUP_MATRIX_DAWN_FLAG, SUBGROUP_MATRIX_FEATURE, subgroupMatrixFeatures } = await import('./kernels/matmul-f16.js');
+  const subgroupMatrix = options.subgroupMatrix !== false;
   let gpu: GPU;
   try {
     const dawn = (await import('webgpu')) as { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
     Object.assign(globalThis, dawn.globals);
-    gpu = dawn.create(options.dawnFlags ?? []);
+    const flags = options.dawnFlags ?? [];
+    gpu = dawn.create(subgroupMatrix ? withDawnFeature(flags, SUBGROUP_MATRIX_DAWN_FLAG) : [...flags]);
     liveInstances.push(gpu);
   } catch (error) {
     throw new PolicyWebGpuError('WEBGPU_UNAVAILABLE', `the "webgpu" package could not be loaded (${(error as Error).message}); install it: npm install webgpu`, {
@@ -336,6 +358,7 @@ export async function createGpuContext(options: GpuContextOptions = {}): Promise
   const features: GPUFeatureName[] = [];
   if (adapter.features.has('shader-f16')) features.push('shader-f16');
   if (options.timestamps && adapter.features.has('timestamp-query')) features.push('timestamp-query');
+  if (subgroupMatrix) for (const feature of subgroupMatrixFeatures(adapter)) if (!features.includes(feature)) features.push(feature);
   const l = adapter.limits;
   const device = await adapter.requestDevice({
     requiredFeatures: features,
@@ -346,6 +369,8 @@ export async function createGpuContext(options: GpuContextOptions = {}): Promise
       maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
     },
   });
+  // matmul-f16.ts reads the subgroup-matrix configurations from the adapter info (Dawn's device has no adapterInfo)
+  if (features.includes(SUBGROUP_MATRIX_FEATURE as GPUFeatureName)) registerAdapterInfo(device, adapter.info);
   void device.lost.then((lost) => {
     if (lost.reason !== 'destroyed') console.error(`WebGPU device lost (${description}): ${lost.message}`);
   });

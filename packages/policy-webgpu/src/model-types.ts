@@ -109,3 +109,44 @@ export interface PolicyProfiler {
   /** Free the query set and buffers. */
   dispose(): void;
 }
+
+/**
+ * Arithmetic of the engine's training forward and backward: `fp32` everywhere, or `f16` mixed
+ * precision (f16 copies of the matmul weights and of the activations that only matmuls read,
+ * f16 × f16 matmuls with fp32 accumulation; fp32 master weights, gradients, AdamW state, norms,
+ * attention, softmax and classifier).
+ */
+export type EnginePrecision = 'fp32' | 'f16';
+
+/**
+ * Activation recomputation ("gradient checkpointing"): `none` keeps every block's activations
+ * from the forward for the backward; `layer` keeps only each block's input (the residual stream)
+ * and re-runs the block's forward into one shared set of buffers just before its backward.
+ */
+export type EngineRecompute = 'none' | 'layer';
+
+/** A training batch shape, as the engine buckets it (prompts and completions rounded up to 8 positions). */
+export interface PlanShape {
+  /** Sequences N (rows of the batch). */
+  sequences: number;
+  /** Longest prompt, in tokens (≥ 1). */
+  promptTokens: number;
+  /** Longest completion, in tokens. */
+  completionTokens: number;
+}
+
+/** Bytes of the GPU buffers of one recorded plan (a batch shape), by role. */
+export interface PlanMemory {
+  /**
+   * Forward activations kept for the backward: residual stream, per-block tensors (or the one
+   * shared set under recomputation), final norm, selected rows, logits (dlogits in the backward),
+   * classifier output, and the f16 copies and staging buffers of mixed precision.
+   */
+  activations: number;
+  /** Backward scratch: activation gradients, column-sum partials, the f16 gradient copy and its scale. */
+  backward: number;
+  /** Per-batch inputs: ids, mask, positions, RoPE tables, row selection, targets, dL/dlogp, scatter plans. */
+  inputs: number;
+  /** The sum of the three. */
+  total: number;
+}

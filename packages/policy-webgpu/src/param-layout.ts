@@ -9,6 +9,10 @@
  *   then the rest, so AdamW runs as two ranges (decay on, decay off).
  * - Every unit (a tensor or a packed group) starts at a multiple of 64 elements (256 bytes: the
  *   storage-binding offset alignment WebGPU requires); the gaps stay zero in every buffer.
+ * - The f16 copy of the weights (precision 'f16') uses the same element offsets at 2 bytes per
+ *   element: a unit then starts at a multiple of 128 bytes, so its binding starts at the 256-byte
+ *   boundary at or below it and the matmul view adds an element offset of 0 or 64
+ *   ({@link paramSliceF16}).
  */
 import type { EngineModelConfig as ModelConfig, EngineWeightSpec as WeightSpec, ParamEntry, ParamLayout } from './model-types.js';
 import { PolicyWebGpuError } from './errors.js';
@@ -64,8 +68,8 @@ export function buildParamLayout(_config: ModelConfig, specs: readonly WeightSpe
   return { entries: specs.map((s) => byName.get(s.name)!), byName, total: Math.ceil(offset / PARAM_ALIGN) * PARAM_ALIGN, decayEnd };
 }
 
-/** The binding of `names` (consecutive tensors of one unit, or one tensor) in `buffer`. */
-export function paramSlice(layout: ParamLayout, buffer: GPUBuffer, ...names: string[]): Slice {
+/** Element range [offset, offset + size) of `names` (consecutive tensors of one unit, or one tensor). */
+function paramRange(layout: ParamLayout, names: readonly string[]): { offset: number; size: number } {
   const first = layout.byName.get(names[0]!);
   if (!first) throw new PolicyWebGpuError('WEBGPU_MISSING_WEIGHTS', `no parameter ${names[0]} in the layout`);
   let size = 0;
@@ -76,5 +80,23 @@ export function paramSlice(layout: ParamLayout, buffer: GPUBuffer, ...names: str
     size += entry.size;
     expected += entry.size;
   }
-  return { buffer, offset: first.offset * 4, size: size * 4 };
+  return { offset: first.offset, size };
+}
+
+/** The binding of `names` (consecutive tensors of one unit, or one tensor) in the fp32 `buffer`. */
+export function paramSlice(layout: ParamLayout, buffer: GPUBuffer, ...names: string[]): Slice {
+  const { offset, size } = paramRange(layout, names);
+  return { buffer, offset: offset * 4, size: size * 4 };
+}
+
+/**
+ * The binding and f16 element offset of `names` in the f16 copy `buffer` (same layout, 2 bytes
+ * per element; see the file header): the binding starts at a 256-byte boundary and ends at a
+ * 4-byte one, `offset` (0 or 64) locates the first element inside it.
+ */
+export function paramSliceF16(layout: ParamLayout, buffer: GPUBuffer, ...names: string[]): { slice: Slice; offset: number } {
+  const { offset, size } = paramRange(layout, names);
+  const start = Math.floor((offset * 2) / 256) * 256;
+  const end = Math.ceil(((offset + size) * 2) / 4) * 4;
+  return { slice: { buffer, offset: start, size: end - start }, offset: offset - start / 2 };
 }
