@@ -1,38 +1,93 @@
 #!/usr/bin/env node
 /**
  * The fused WebGPU policy engine (@vlm-grpo/policy-webgpu) on real-sized models with random
- * weights: one GRPO training step (forwardTrain + backward + clip/AdamW) of B×T tokens, its
- * per-kernel GPU time from timestamp queries, and achieved TFLOP/s (6·params·tokens per step,
- * attention excluded). Models: GPT-2 small (vlm's GPT2_SMALL_CONFIG) and a SmolLM2-135M-sized
- * Llama (576 wide, 30 layers, 9 heads / 3 KV heads, MLP 1536, vocabulary 49,152, tied).
- * Generation is not measured: this version of the engine samples through tfjs (no KV-cache
- * decoding on the GPU yet).
+ * weights. Models: GPT-2 small (vlm's GPT2_SMALL_CONFIG) and a SmolLM2-135M-sized Llama (576 wide,
+ * 30 layers, 9 heads / 3 KV heads, MLP 1536, vocabulary 49,152, tied); a folder path in
+ * `--models` loads that model instead (config.json + safetensors, e.g. a test fixture).
+ *
+ * - train: one GRPO training step (forwardTrain + backward + clip/AdamW) of B×T tokens (half
+ *   prompt, half completion), median of `--repeats` after a warm-up; forward only; per-kernel GPU
+ *   time of one profiled step from timestamp queries; achieved TFLOP/s (6·params·tokens per step,
+ *   attention excluded).
+ * - generate: `engine.generate` (KV-cache prefill, one recorded encoder per decode step, on-GPU
+ *   sampler) of `--prompt-tokens` synthetic prompt tokens and exactly `--new-tokens` new tokens
+ *   (EOS disabled: `eosTokenIds: []`; every row's length is checked) at each batch of
+ *   `--gen-batches`, greedy and sampled (temperature 1, top-k 50, seed 1): one warm-up call
+ *   (records the plan), then the median of `--repeats` calls; tokens/s = batch · new tokens /
+ *   seconds per call (prefill included); time to first token = the median of calls with one new
+ *   token (prefill + first sample + read-back), after their own warm-up. The same work as
+ *   tools/bench/torch-reference.py's generate section (Hugging Face `generate`).
+ *   `tfjs-webgpu` in `--gen-engines` adds @vlm-grpo/vlm's tfjs `CausalLM.generate` on tfjs'
+ *   WebGPU backend (its own random weights; same prompts and options) for reference, at batch 1
+ *   only (it is ~30× slower), `--tfjs-repeats` timed calls; it runs after the engine is disposed.
  *
  * Build first (dist is what this imports): npx nx run @vlm-grpo/policy-webgpu:build
- * Usage: node tools/bench/policy-webgpu.mjs [--models gpt2,smollm2] [--batch 8] [--tokens 128]
- *        [--repeats 10] [--out policy-webgpu.json] [--tiny]   (--tiny: 2 layers, vocabulary 4,096: CPU smoke runs)
+ * Usage: node tools/bench/policy-webgpu.mjs [--models gpt2,smollm2|<folder>] [--sections train,generate]
+ *        [--batch 8] [--tokens 128] [--repeats 10] [--gen-batches 1,16] [--prompt-tokens 8]
+ *        [--new-tokens 48] [--decoding greedy,sampled] [--gen-engines policy-webgpu,tfjs-webgpu]
+ *        [--tfjs-repeats 1] [--out policy-webgpu.json] [--tiny]
+ *        (--tiny: 2 layers, vocabulary 4,096: CPU smoke runs; `--gen-engines policy-webgpu` skips tfjs)
+ *
+ * JSON (--out; rewritten after each model, so a run cut short keeps the finished models):
+ * { device, date, options: { the parsed flags }, results: [{
+ *     model, params,
+ *     train section: batch, tokens, trainStepMs, forwardMs, gpuKernelMsPerStep (null without
+ *       timestamp-query), dispatchesPerStep, tflops, profile: [{ kernel, ms, count }],
+ *     generate section: generation: [{ engine: 'policy-webgpu' | 'tfjs-webgpu', decoding:
+ *       'greedy' | 'sampled', batch, promptTokens, newTokens, repeats, msPerCall, tokensPerS,
+ *       timeToFirstTokenMs }] }] }
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { GPT2_SMALL_CONFIG, parseModelConfig, weightSpecs } from '@vlm-grpo/vlm';
+import { CausalLM, GPT2_SMALL_CONFIG, initBackend, parseModelConfig, weightSpecs } from '@vlm-grpo/vlm';
 import { WebGpuPolicyEngine, createPolicyDevice, createProfiler } from '@vlm-grpo/policy-webgpu';
 import { median, syntheticIds } from './bench-utils.mjs';
 
+const USAGE =
+  'node tools/bench/policy-webgpu.mjs [--models gpt2,smollm2|<folder>] [--sections train,generate] [--batch 8] [--tokens 128] [--repeats 10] ' +
+  '[--gen-batches 1,16] [--prompt-tokens 8] [--new-tokens 48] [--decoding greedy,sampled] [--gen-engines policy-webgpu,tfjs-webgpu] [--tfjs-repeats 1] [--out file.json] [--tiny]';
 const { values: args } = parseArgs({
   options: {
     models: { type: 'string', default: 'gpt2,smollm2' },
+    sections: { type: 'string', default: 'train,generate' },
     batch: { type: 'string', default: '8' },
     tokens: { type: 'string', default: '128' },
     repeats: { type: 'string', default: '10' },
+    'gen-batches': { type: 'string', default: '1,16' },
+    'prompt-tokens': { type: 'string', default: '8' },
+    'new-tokens': { type: 'string', default: '48' },
+    decoding: { type: 'string', default: 'greedy,sampled' },
+    'gen-engines': { type: 'string', default: 'policy-webgpu,tfjs-webgpu' },
+    'tfjs-repeats': { type: 'string', default: '1' },
     out: { type: 'string' },
     tiny: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log('node tools/bench/policy-webgpu.mjs [--models gpt2,smollm2] [--batch 8] [--tokens 128] [--repeats 10] [--out file.json] [--tiny]');
+  console.log(USAGE);
   process.exit(0);
 }
+
+/** Generation options per decoding row (EOS is disabled for every row). */
+const DECODING = { greedy: { doSample: false }, sampled: { doSample: true, temperature: 1, topK: 50, seed: 1 } };
+const list = (flag, allowed) => {
+  const values = args[flag].split(',').filter(Boolean);
+  const unknown = values.filter((value) => allowed && !allowed.includes(value));
+  if (values.length === 0 || unknown.length) throw new Error(`policy-webgpu.mjs: --${flag}: expected a comma-separated list${allowed ? ` of ${allowed.join(', ')}` : ''}, received "${args[flag]}"`);
+  return values;
+};
+const count = (flag, value = args[flag]) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`policy-webgpu.mjs: --${flag}: expected a positive integer, received "${value}"`);
+  return n;
+};
+const sections = list('sections', ['train', 'generate']);
+const genEngines = list('gen-engines', ['policy-webgpu', 'tfjs-webgpu']);
+const decodings = list('decoding', Object.keys(DECODING));
+const genBatches = list('gen-batches').map((b) => count('gen-batches', b));
+const [batch, tokens, repeats, promptTokens, newTokens, tfjsRepeats] = ['batch', 'tokens', 'repeats', 'prompt-tokens', 'new-tokens', 'tfjs-repeats'].map((flag) => count(flag));
 
 const SMOLLM2_135M_CONFIG = {
   model_type: 'llama',
@@ -73,21 +128,59 @@ function randomWeights(rawConfig) {
 /** Kernel family of a dispatch label: "c_attn.3.dw" → "c_attn.dw". */
 const family = (label) => label.replace(/\.\d+(?=\.|$)/gu, '');
 
-const context = await createPolicyDevice({ timestamps: true });
-console.log(`device: ${context.adapterInfo}${context.hasTimestamps ? '' : ' (no timestamp-query: no per-kernel profile)'}`);
-const batch = Number(args.batch);
-const tokens = Number(args.tokens);
-const repeats = Number(args.repeats);
-const results = [];
-for (const name of args.models.split(',')) {
+/**
+ * The model named by a `--models` entry: a built-in config (with `--tiny`: 2 layers, vocabulary
+ * 4,096) and random weights, or a folder's config.json (weights loaded by the engines).
+ */
+function modelSpec(name) {
   const base = CONFIGS[name];
-  if (!base) throw new Error(`--models: unknown model "${name}" (gpt2, smollm2)`);
-  const raw = args.tiny ? { ...base, vocab_size: 4096, ...(base.model_type === 'gpt2' ? { n_layer: 2 } : { num_hidden_layers: 2 }) } : base;
-  const { config, weights } = randomWeights(raw);
-  const params = [...weights.values()].reduce((n, w) => n + w.data.length, 0);
-  const engine = await WebGpuPolicyEngine.fromWeights(raw, weights, { context, adamW: { weightDecay: 0.01 } });
+  if (base) {
+    // GPT-2's EOS (50256, also its padding) moves to the last id of the tiny vocabulary, as in torch-reference.py --tiny.
+    const raw = args.tiny ? { ...base, vocab_size: 4096, ...(base.model_type === 'gpt2' ? { n_layer: 2, bos_token_id: 4095, eos_token_id: 4095 } : { num_hidden_layers: 2 }) } : base;
+    return { label: name + (args.tiny ? ' (tiny: 2 layers, vocabulary 4096)' : ''), raw, dir: null };
+  }
+  if (!name.includes('/')) throw new Error(`policy-webgpu.mjs: --models: unknown model "${name}" (gpt2, smollm2, or a model folder path)`);
+  let raw;
+  try {
+    raw = JSON.parse(readFileSync(join(name, 'config.json'), 'utf8'));
+  } catch (error) {
+    throw new Error(`policy-webgpu.mjs: --models: ${join(name, 'config.json')} could not be read: ${error.message}`, { cause: error });
+  }
+  return { label: basename(name), raw, dir: name };
+}
+
+/**
+ * Time `generate(prompts, options)` of one engine at one batch and decoding (see the header):
+ * tokens/s of `newTokens`-token calls and the time to the first token. Throws when a call returns
+ * other lengths than asked (EOS is disabled, so only a position limit can shorten them).
+ */
+async function timeGeneration({ engine, generate, vocab, batch: rows, decoding, repeats: calls }) {
+  const prompts = syntheticIds(rows, promptTokens, vocab, 3);
+  const call = async (maxNewTokens) => {
+    const t0 = performance.now();
+    const out = await generate(prompts, { ...DECODING[decoding], eosTokenIds: [], maxNewTokens });
+    const ms = performance.now() - t0;
+    const lengths = out.completionIds.map((row) => row.length);
+    if (lengths.length !== rows || lengths.some((n) => n !== maxNewTokens)) {
+      throw new Error(`policy-webgpu.mjs: ${engine} generate returned completions of [${lengths.join(', ')}] tokens, expected ${rows} × ${maxNewTokens} (EOS disabled): does the model's position limit cover ${promptTokens} + ${maxNewTokens}?`);
+    }
+    return ms;
+  };
+  const medianOf = async (maxNewTokens) => {
+    await call(maxNewTokens);
+    const times = [];
+    for (let i = 0; i < calls; i += 1) times.push(await call(maxNewTokens));
+    return median(times);
+  };
+  const msPerCall = await medianOf(newTokens);
+  const timeToFirstTokenMs = await medianOf(1);
+  return { engine, decoding, batch: rows, promptTokens, newTokens, repeats: calls, msPerCall, tokensPerS: (rows * newTokens) / (msPerCall / 1000), timeToFirstTokenMs };
+}
+
+/** The train section of one model (see the header): timings, profile and TFLOP/s, printed and returned. */
+async function trainSection(engine, vocab, params) {
   const half = tokens / 2;
-  const ids = syntheticIds(batch, tokens, config.vocabSize, 1);
+  const ids = syntheticIds(batch, tokens, vocab, 1);
   const step = { promptIds: ids.map((row) => row.slice(0, half)), completionIds: ids.map((row) => row.slice(half)) };
   const grads = step.completionIds.map((row) => Float32Array.from(row, (_, t) => ((t % 7) - 3) / 100));
   const trainStep = async () => {
@@ -118,10 +211,10 @@ for (const name of args.models.split(',')) {
     await trainStep();
     engine.profiler = null;
     const byFamily = new Map();
-    for (const [label, { ms, count }] of await profiler.collect()) {
+    for (const [label, { ms, count: n }] of await profiler.collect()) {
       const entry = byFamily.get(family(label)) ?? { ms: 0, count: 0 };
       entry.ms += ms;
-      entry.count += count;
+      entry.count += n;
       byFamily.set(family(label), entry);
     }
     profile = [...byFamily.entries()].map(([kernel, v]) => ({ kernel, ...v })).sort((a, b) => b.ms - a.ms);
@@ -130,9 +223,7 @@ for (const name of args.models.split(',')) {
   }
   const stepMs = median(stepTimes);
   const flop = 6 * params * batch * tokens;
-  const result = {
-    model: name + (args.tiny ? ' (tiny: 2 layers, vocabulary 4096)' : ''),
-    params,
+  const train = {
     batch,
     tokens,
     trainStepMs: stepMs,
@@ -142,15 +233,64 @@ for (const name of args.models.split(',')) {
     tflops: flop / (stepMs / 1000) / 1e12,
     profile,
   };
-  results.push(result);
-  engine.dispose();
-  console.log(`\n${result.model}: ${(params / 1e6).toFixed(1)}M params, ${batch}×${tokens} tokens`);
-  console.log(`  train step ${stepMs.toFixed(1)} ms (median of ${repeats}), forward ${result.forwardMs.toFixed(1)} ms, ${result.tflops.toFixed(2)} TFLOP/s (6·N·tokens)`);
+  console.log(`  train: ${batch}×${tokens} tokens, step ${stepMs.toFixed(1)} ms (median of ${repeats}), forward ${train.forwardMs.toFixed(1)} ms, ${train.tflops.toFixed(2)} TFLOP/s (6·N·tokens)`);
   if (gpuMs !== null) {
-    console.log(`  GPU time in kernels ${gpuMs.toFixed(1)} ms over ${result.dispatchesPerStep} dispatches (profiled step, one pass per dispatch)`);
+    console.log(`  GPU time in kernels ${gpuMs.toFixed(1)} ms over ${train.dispatchesPerStep} dispatches (profiled step, one pass per dispatch)`);
     console.log('  kernel                          ms   count');
     for (const p of profile.slice(0, 20)) console.log(`  ${p.kernel.padEnd(28)} ${p.ms.toFixed(2).padStart(8)} ${String(p.count).padStart(6)}`);
   }
+  return train;
 }
-if (args.out) writeFileSync(args.out, `${JSON.stringify({ device: context.adapterInfo, date: new Date().toISOString(), results }, null, 2)}\n`);
+
+const context = await createPolicyDevice({ timestamps: true });
+console.log(`device: ${context.adapterInfo}${context.hasTimestamps ? '' : ' (no timestamp-query: no per-kernel profile)'}`);
+const options = { models: args.models, sections, batch, tokens, repeats, genBatches, promptTokens, newTokens, decodings, genEngines, tfjsRepeats, tiny: args.tiny };
+const results = [];
+const save = () => {
+  if (args.out) writeFileSync(args.out, `${JSON.stringify({ device: context.adapterInfo, date: new Date().toISOString(), options, results }, null, 2)}\n`);
+};
+const ourGeneration = sections.includes('generate') && genEngines.includes('policy-webgpu');
+const tfjsGeneration = sections.includes('generate') && genEngines.includes('tfjs-webgpu') && genBatches.includes(1);
+for (const name of args.models.split(',').filter(Boolean)) {
+  const { label, raw, dir } = modelSpec(name);
+  const config = parseModelConfig(raw, dir ?? 'bench');
+  const params = weightSpecs(config).reduce((n, spec) => n + spec.shape.reduce((a, b) => a * b, 1), 0);
+  const result = { model: label, params };
+  results.push(result);
+  console.log(`\n${label}: ${(params / 1e6).toFixed(1)}M params`);
+  if (sections.includes('train') || ourGeneration) {
+    const engineOptions = { context, adamW: { weightDecay: 0.01 } };
+    const engine = dir ? await WebGpuPolicyEngine.fromPretrained(dir, engineOptions) : await WebGpuPolicyEngine.fromWeights(raw, randomWeights(raw).weights, engineOptions);
+    if (sections.includes('train')) Object.assign(result, await trainSection(engine, config.vocabSize, params));
+    if (ourGeneration) {
+      result.generation = [];
+      for (const rows of genBatches) {
+        for (const decoding of decodings) {
+          result.generation.push(await timeGeneration({ engine: 'policy-webgpu', generate: (ids, o) => engine.generate(ids, o), vocab: config.vocabSize, batch: rows, decoding, repeats }));
+        }
+      }
+    }
+    engine.dispose();
+  }
+  if (tfjsGeneration) {
+    const report = await initBackend('webgpu');
+    if (report.backend !== 'webgpu') throw new Error(`policy-webgpu.mjs: tfjs-webgpu: tfjs runs on ${report.backend}, not webgpu`);
+    const model = dir ? await CausalLM.fromPretrained(dir, { backend: null }) : CausalLM.fromConfig({ ...raw }, { seed: 0 });
+    result.generation ??= [];
+    for (const decoding of decodings) {
+      result.generation.push(await timeGeneration({ engine: 'tfjs-webgpu', generate: (ids, o) => model.generate(ids, o), vocab: config.vocabSize, batch: 1, decoding, repeats: tfjsRepeats }));
+    }
+    model.dispose();
+  }
+  if (result.generation) {
+    console.log(`  generation: ${promptTokens} prompt + ${newTokens} new tokens, EOS off; median of ${repeats} calls (tfjs: ${tfjsRepeats}) after a warm-up`);
+    console.log('  engine          decoding  batch    tokens/s     ms/call  first token ms');
+    for (const g of result.generation) {
+      console.log(`  ${g.engine.padEnd(15)} ${g.decoding.padEnd(8)} ${String(g.batch).padStart(6)} ${g.tokensPerS.toFixed(1).padStart(11)} ${g.msPerCall.toFixed(1).padStart(11)} ${g.timeToFirstTokenMs.toFixed(1).padStart(15)}`);
+    }
+  }
+  save();
+}
+save();
 process.exit(0);
+
