@@ -11,7 +11,7 @@ t() { local name=$1; shift; local s=$(date +%s); timeout "$@" > "$L/$name.log" 2
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$L/gpu.txt"
 if [ "$1" = a ]; then
   t clipmake 120 python3 tools/bench/make-random-clip.py /tmp/clip-b32
-  t torch 100 python3 tools/bench/torch-reference.py --json "$L/torch.json"
+  t torch 100 python3 tools/bench/torch-reference.py --models gpt2 --decoding sampled --json "$L/torch.json"
   t tower32 40 node tools/bench/clip-tower.mjs --model /tmp/clip-b32 --device webgpu --json "$L/tower-fp32.json"
   t tower16 40 node tools/bench/clip-tower.mjs --model /tmp/clip-b32 --device webgpu --dtype fp16 --json "$L/tower-fp16.json"
   t profile 90 node tools/bench/policy-profile.mjs --backend webgpu --model gpt2-small --json "$L/profile-gpt2.json"
