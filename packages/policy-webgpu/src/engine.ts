@@ -37,6 +37,28 @@
  * `createWebGpuPolicyEngine`'s runs the wrapper's text handling with this engine's `generate`, and
  * falls back to the wrapper's tfjs generation (after copying the weights), with a log line, only
  * where `generate` reports `WEBGPU_UNSUPPORTED` (e.g. a KV cache over the binding limit).
+ * Mixed precision (`precision: 'f16'`, needs `shader-f16`; default 'fp32'): fp32 master weights,
+ * gradients and AdamW moments, as in fp32. An f16 copy of the matmul weights (GPT-2 c_attn,
+ * attn.c_proj, c_fc, mlp.c_proj; Llama/Qwen2 q|k|v, o_proj, gate|up, down_proj; the vocabulary
+ * head, tied or not) is recast from the masters, in one pass recorded once per engine, at the
+ * start of the next forward's command encoder whenever `weightsVersion` changed (optimizer step,
+ * syncFrom, setOptimizerState, creation). The qkv, attention-output, MLP and vocabulary matmuls
+ * run through kernels/matmul-f16.ts (f16 × f16 products, fp32 accumulation, fp32 outputs, fp32
+ * biases). f16 tensors per block: ln₁ and ln₂ (the norm outputs) and the MLP activation
+ * (gelu/silu·up), written by their fp32 kernels into one fp32 staging buffer and cast; plus one
+ * shared f16 copy of the attention output (the attention backward keeps reading its fp32
+ * output) and of the selected final-norm rows. Everything else stays fp32: residual stream, q|k|v,
+ * attention and its log-sum-exp, MLP pre-activation, norms and their statistics, logits, the
+ * classifier, every backward kernel except the matmuls, the optimizer. Backward: each matmul's
+ * dY (fp32) is cast to f16 as s·dY with a per-tensor power-of-two loss scale s computed on the
+ * GPU from max|dY| (kernels/f16-scale.ts); dX = dY·W and dW += Xᵀ·dY run on f16 operands and
+ * multiply by 1/s into fp32 dX and the fp32 gradient buffer. Generation (`generate`) stays fp32.
+ * Activation recomputation (`recompute: 'layer'`; default 'none'): the forward keeps each
+ * block's input res[l] (the residual stream, L + 1 tensors) and writes every block's other
+ * activations into one shared set; before block l's backward its forward runs again from res[l]
+ * into that set (the last block's are still there), so the backward sees the same values: the
+ * results are bit-identical to 'none' for one more forward of L − 1 blocks per backward.
+ * `planMemory(shape)` reports a plan's buffer bytes (plan-memory.ts has the closed form).
  * Departures: attention rows with no visible key (left padding) output 0 where HF averages all
  * values (such rows never reach a completion log-prob); dropout is not implemented (GRPO trains
  * with dropout off); sampled tokens follow the GPU sampler's counter-based random stream, not the

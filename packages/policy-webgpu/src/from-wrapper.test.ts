@@ -103,6 +103,20 @@ describeGpu('createWebGpuPolicyEngine: the tfjs generation (option, and fallback
     expect(lines.filter((line) => line.includes("sample generates with tfjs (generation: 'tfjs')"))).toHaveLength(1);
   });
 
+  it("precision 'f16' and recompute 'layer' reach the engine (its log line says so); log-probs stay within the f16 tolerance of the wrapper's", async () => {
+    const lines: string[] = [];
+    const engine = await createWebGpuPolicyEngine(wrapper, { adamW: {}, context: device(), precision: 'f16', recompute: 'layer', logger: (line) => lines.push(line) });
+    engines.push(engine);
+    expect([engine.precision, engine.recompute]).toEqual(['f16', 'layer']);
+    expect(lines[0]).toContain('precision f16, recompute layer');
+    const batch = { promptIds: [[5, 17, 99]], completionIds: [[250, 3, 42]] };
+    const { logProbs } = await engine.logProbs(batch);
+    const expected = wrapper.sequenceLogProbs(batch.promptIds, batch.completionIds);
+    const values = await expected.logProbs.data();
+    expected.logProbs.dispose();
+    expect(Math.max(...logProbs[0]!.map((v, i) => Math.abs(v - values[i]!)))).toBeLessThan(1e-3);
+  });
+
   it('WEBGPU_UNSUPPORTED from generate falls back to the wrapper’s tfjs generation with the current weights, and logs why once', async () => {
     const lines: string[] = [];
     const engine = await createWebGpuPolicyEngine(wrapper, { adamW: { weightDecay: 0 }, context: device(), logger: (line) => lines.push(line) });

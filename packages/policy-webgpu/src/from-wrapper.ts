@@ -15,7 +15,7 @@
 import type { AdamWHyperParameters, PolicySampleOptions, PolicySampleResult } from '@vlm-grpo/grpo';
 import { PolicyWebGpuError } from './errors.js';
 import type { GpuGenerateOptions, GpuGenerateOutput } from './generation.js';
-import type { PolicyDevice } from './model-types.js';
+import type { EnginePrecision, EngineRecompute, PolicyDevice } from './model-types.js';
 import { WebGpuPolicyEngine } from './engine.js';
 
 /** A tfjs variable, as far as this module uses it. */
@@ -50,6 +50,13 @@ export interface CreateWebGpuPolicyEngineOptions {
    * `tfjs` (the wrapper's generation, after copying the weights into it) (default: `webgpu`).
    */
   generation?: 'webgpu' | 'tfjs';
+  /**
+   * Training arithmetic: `fp32`, or `f16` mixed precision (needs `shader-f16`, else
+   * `WEBGPU_UNSUPPORTED`); see `WebGpuPolicyEngineOptions.precision` (default: `fp32`).
+   */
+  precision?: EnginePrecision;
+  /** Activation recomputation, `none` or `layer`; see `WebGpuPolicyEngineOptions.recompute` (default: `none`). */
+  recompute?: EngineRecompute;
 }
 
 /** Build the fused engine from a loaded wrapper (see the file header). Throws, saying why, for what it cannot run. */
@@ -115,11 +122,13 @@ export async function createWebGpuPolicyEngine(wrapper: WrapperLike, options: Cr
   const engine = await WebGpuPolicyEngine.fromWeights(rawConfig, weights, {
     adamW: options.adamW,
     sampler,
+    ...(options.precision ? { precision: options.precision } : {}),
+    ...(options.recompute ? { recompute: options.recompute } : {}),
     ...(options.context ? { context: options.context } : {}),
     ...(wrapper.model?.padTokenId !== undefined ? { padTokenId: wrapper.model.padTokenId } : {}),
   });
   options.logger?.(
-    `policy-webgpu: ${engine.config.architecture}, ${engine.layout.entries.length} tensors on ${engine.context.adapterInfo || 'WebGPU'}; sample generates ${generation === 'tfjs' ? 'with tfjs' : 'on the GPU (KV cache, on-GPU sampling)'}`,
+    `policy-webgpu: ${engine.config.architecture}, ${engine.layout.entries.length} tensors on ${engine.context.adapterInfo || 'WebGPU'}; precision ${engine.precision}, recompute ${engine.recompute}; sample generates ${generation === 'tfjs' ? 'with tfjs' : 'on the GPU (KV cache, on-GPU sampling)'}`,
   );
   return engine;
 }

@@ -4,7 +4,9 @@
  * log-probs, backward and AdamW on WebGPU), with the synthetic reward of vlm's
  * `grpo-learns.test.ts` (fraction of completion tokens with ids in [300, 400), ≈ 10 % at the
  * random initialisation). The reward must rise clearly and the k3 KL to the frozen reference (a
- * clone on the same device) stay bounded. The curves are printed.
+ * clone on the same device) stay bounded. The curves are printed. The same run with mixed
+ * precision and activation recomputation (`precision: 'f16'`, `recompute: 'layer'`) must learn
+ * as clearly.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,10 +24,14 @@ const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
 const meanOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 describeGpu('GRPO learns on the tiny GPT-2 fixture (WebGPU engine)', () => {
-  it('seed 1: target-token fraction rises clearly, KL stays bounded', async () => {
+  const variants = [
+    { name: 'fp32', options: {} },
+    { name: 'f16, recompute layer', options: { precision: 'f16', recompute: 'layer' } as const },
+  ];
+  it.each(variants)('seed 1 ($name): target-token fraction rises clearly, KL stays bounded', async ({ name, options }) => {
     await initBackend('wasm');
     const wrapper = await VLMWrapper.fromPretrained(FIXTURE, { backend: null, promptFormat: 'plain', stopStrings: [] });
-    const policy = await createWebGpuPolicyEngine(wrapper, { adamW: {}, context: device() });
+    const policy = await createWebGpuPolicyEngine(wrapper, { adamW: {}, context: device(), ...options });
     const trainer = await GRPOTrainer.create({
       policy,
       dataset: prompts,
@@ -44,11 +50,11 @@ describeGpu('GRPO learns on the tiny GPT-2 fixture (WebGPU engine)', () => {
     const metrics = await trainer.train();
     const reward = metrics.map((m) => m['reward']!);
     const kl = metrics.map((m) => m['kl']!);
-    console.log(`[learns-webgpu] reward: ${fmt(reward)}`);
-    console.log(`[learns-webgpu] kl:     ${fmt(kl)}`);
+    console.log(`[learns-webgpu ${name}] reward: ${fmt(reward)}`);
+    console.log(`[learns-webgpu ${name}] kl:     ${fmt(kl)}`);
     const start = meanOf(reward.slice(0, 5));
     const end = meanOf(reward.slice(-5));
-    console.log(`[learns-webgpu] first-5 mean ${start.toFixed(3)} → last-5 mean ${end.toFixed(3)}, max kl ${Math.max(...kl).toFixed(3)}`);
+    console.log(`[learns-webgpu ${name}] first-5 mean ${start.toFixed(3)} → last-5 mean ${end.toFixed(3)}, max kl ${Math.max(...kl).toFixed(3)}`);
     expect(end).toBeGreaterThan(2 * start);
     expect(end - start).toBeGreaterThan(0.1);
     expect(Math.max(...kl)).toBeLessThan(3);
