@@ -38,6 +38,8 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, string>> = {
   "training_settings.num_inner_iterations": "Optimisation passes μ over each generation batch (default: 1).",
   "training_settings.gradient_accumulation_steps": "Gradient accumulation steps per optimiser step (default: 1).",
   "training_settings.mask_truncated_completions": "Exclude completions that hit `max_new_tokens` from the loss (default: false).",
+  "training_settings.mixed_precision": "Mixed precision of the webgpu policy engine: `no` (fp32) or `fp16` (f16 matmuls with fp32 accumulation, fp32 master weights and AdamW; needs the adapter's shader-f16); the tfjs engine trains in fp32 (default: `no`).",
+  "training_settings.gradient_checkpointing": "Recompute each block's activations during the backward instead of keeping them (webgpu policy engine; same results, less activation memory, one more forward pass); the tfjs engine keeps them (default: false).",
   "training_settings.dynamic_sampling": "DAPO dynamic sampling: drop zero-spread groups and refill from the next prompts.",
   "training_settings.dynamic_sampling.enabled": "Enable dynamic sampling (default: false).",
   "training_settings.dynamic_sampling.max_refill_rounds": "Most extra generation rounds per iteration to refill the batch (default: 2).",

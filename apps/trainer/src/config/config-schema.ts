@@ -29,6 +29,14 @@ export const policyBackendSchema = z.enum(['auto', 'tfjs', 'webgpu'], {
       : `expected one of auto, tfjs, webgpu; received ${JSON.stringify(issue.input)}`,
 });
 
+/** Mixed precision of the webgpu policy engine (Accelerate's names; WebGPU has no bf16). */
+export const mixedPrecisionSchema = z.enum(['no', 'fp16'], {
+  error: (issue) =>
+    issue.input === 'bf16'
+      ? 'expected no or fp16; WebGPU shaders have no bf16 type, use fp16 (the master weights stay fp32)'
+      : `expected one of no, fp16; received ${JSON.stringify(issue.input)}`,
+});
+
 /** Backend of the TensorFlow.js policy engine. */
 export const policyTfjsBackendSchema = z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
 
@@ -104,6 +112,10 @@ export const trainingSettingsSchema = z.strictObject({
   gradient_accumulation_steps: positiveInt().default(1),
   /** Exclude completions that hit `max_new_tokens` from the loss (default: false). */
   mask_truncated_completions: z.boolean().default(false),
+  /** Mixed precision of the webgpu policy engine: `no` (fp32) or `fp16` (f16 matmuls with fp32 accumulation, fp32 master weights and AdamW; needs the adapter's shader-f16); the tfjs engine trains in fp32 (default: `no`). */
+  mixed_precision: mixedPrecisionSchema.default('no'),
+  /** Recompute each block's activations during the backward instead of keeping them (webgpu policy engine; same results, less activation memory, one more forward pass); the tfjs engine keeps them (default: false). */
+  gradient_checkpointing: z.boolean().default(false),
   /** DAPO dynamic sampling: drop zero-spread groups and refill from the next prompts. */
   dynamic_sampling: z
     .strictObject({

@@ -1,11 +1,11 @@
 import type * as tfType from '@tensorflow/tfjs';
 import type { OptimizerStateData, PolicyEngine } from '@vlm-grpo/grpo';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { UnigramModel } from '../__fixtures__/test-components.js';
 import { trainerConfigSchema, type TrainerConfig } from '../config/config-schema.js';
 import { Logger } from '../runtime/logger.js';
-import { adamWFromConfig, createPolicyEngine, engineBackedPolicy, type PolicyWrapperLike } from './policy-engine.js';
+import { adamWFromConfig, createPolicyEngine, engineBackedPolicy, webgpuEngineOptions, type PolicyWrapperLike } from './policy-engine.js';
 
 let tf: typeof tfType;
 beforeAll(async () => {
@@ -111,5 +111,42 @@ describe('engineBackedPolicy with an engine that keeps its own weights', () => {
     expect(w.seen[1]!.map((x) => Math.round(x * 1e4))).toEqual(start.map((x) => Math.round((x + 1) * 1e4)));
     policy.dispose();
     expect(w.model.weights.isDisposed).toBe(true); // the wrapper is freed with a non-tfjs engine
+  });
+});
+
+describe('training_settings.mixed_precision and gradient_checkpointing (webgpu engine options)', () => {
+  it('default to no and false; bf16 and other values are explained; they map to precision f16 and recompute layer', () => {
+    expect(config().training_settings).toMatchObject({ mixed_precision: 'no', gradient_checkpointing: false });
+    expect(webgpuEngineOptions(config())).toEqual({ precision: 'fp32', recompute: 'none' });
+    expect(webgpuEngineOptions(config({}, { mixed_precision: 'fp16' }))).toEqual({ precision: 'f16', recompute: 'none' });
+    expect(webgpuEngineOptions(config({}, { gradient_checkpointing: true }))).toEqual({ precision: 'fp32', recompute: 'layer' });
+    const bf16 = trainerConfigSchema.safeParse({ training_settings: { mixed_precision: 'bf16' } });
+    expect(bf16.error!.issues[0]!.message).toBe('expected no or fp16; WebGPU shaders have no bf16 type, use fp16 (the master weights stay fp32)');
+    expect(trainerConfigSchema.safeParse({ training_settings: { mixed_precision: true } }).error!.issues[0]!.message).toBe('expected one of no, fp16; received true');
+    expect(trainerConfigSchema.safeParse({ training_settings: { gradient_checkpointing: 'yes' } }).success).toBe(false);
+  });
+
+  it('reach createWebGpuPolicyEngine with policy_backend webgpu; the tfjs engine says it does not apply them', async () => {
+    const seen: unknown[] = [];
+    vi.doMock('@vlm-grpo/policy-webgpu', () => ({
+      createWebGpuPolicyEngine: async (_wrapper: unknown, options: unknown) => {
+        seen.push(options);
+        return { dispose: () => undefined } as unknown as PolicyEngine;
+      },
+    }));
+    try {
+      const { logger } = quiet();
+      const cfg = config({ policy_backend: 'webgpu' }, { mixed_precision: 'fp16', gradient_checkpointing: true });
+      const choice = await createPolicyEngine(wrapper(), cfg, logger);
+      expect(choice.backend).toBe('webgpu');
+      expect(seen).toEqual([expect.objectContaining({ precision: 'f16', recompute: 'layer', adamW: adamWFromConfig(cfg) })]);
+      choice.policy.dispose();
+    } finally {
+      vi.doUnmock('@vlm-grpo/policy-webgpu');
+    }
+    const { logger, lines } = quiet();
+    const tfjs = await createPolicyEngine(wrapper(), config({ policy_backend: 'tfjs' }, { mixed_precision: 'fp16' }), logger);
+    expect(lines.filter((line) => line.includes('apply to the webgpu policy engine only'))).toHaveLength(1);
+    tfjs.policy.dispose();
   });
 });

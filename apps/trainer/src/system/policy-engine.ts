@@ -14,6 +14,11 @@
  * - `auto`: `webgpu` only on a hardware WebGPU adapter (@vlm-grpo/device's probe: lavapipe and
  *   other software adapters are never taken) and only when the package provides the engine and
  *   accepts the model; else `tfjs`. One INFO line states the decision; the reasons go to DEBUG.
+ * - `training_settings.mixed_precision` (`fp16` → the engine's `precision: 'f16'`) and
+ *   `gradient_checkpointing` (→ `recompute: 'layer'`) reach the webgpu engine
+ *   ({@link webgpuEngineOptions}); an adapter without shader-f16 makes it refuse `fp16` (an error
+ *   with `webgpu`, tfjs with `auto`). The tfjs engine has neither: it trains in fp32 and keeps its
+ *   activations, and says so in one INFO line when they are set.
  *
  * The wrapper also serves validation (`enhancePrompts`, tfjs generation) and checkpoints (`save`,
  * Hugging Face safetensors). With an engine that keeps its own weights (webgpu), they are copied
@@ -49,7 +54,10 @@ export interface PolicyWebGpuModule {
    * with its tokenizer and template), AdamW with `adamW`. Throws, naming the reason, for a model,
    * dtype or adapter the engine does not support.
    */
-  createWebGpuPolicyEngine?(wrapper: PolicyWrapperLike, options: { adamW: AdamWHyperParameters; logger?: (message: string) => void }): Promise<PolicyEngine>;
+  createWebGpuPolicyEngine?(
+    wrapper: PolicyWrapperLike,
+    options: { adamW: AdamWHyperParameters; logger?: (message: string) => void; precision?: 'fp32' | 'f16'; recompute?: 'none' | 'layer' },
+  ): Promise<PolicyEngine>;
 }
 
 /** The engine chosen for a run and why. */
@@ -68,8 +76,14 @@ export function adamWFromConfig(config: TrainerConfig): AdamWHyperParameters {
   return { beta1: t.adam_beta1, beta2: t.adam_beta2, epsilon: t.adam_epsilon, weightDecay: t.weight_decay };
 }
 
+/** The webgpu engine's options of `training_settings`: mixed_precision fp16 → precision f16, gradient_checkpointing → recompute layer. */
+export function webgpuEngineOptions(config: TrainerConfig): { precision: 'fp32' | 'f16'; recompute: 'none' | 'layer' } {
+  const t = config.training_settings;
+  return { precision: t.mixed_precision === 'fp16' ? 'f16' : 'fp32', recompute: t.gradient_checkpointing ? 'layer' : 'none' };
+}
+
 /** Import @vlm-grpo/policy-webgpu and build its engine, or say why not. */
-async function webgpuEngine(wrapper: PolicyWrapperLike, adamW: AdamWHyperParameters, logger: Logger): Promise<{ engine: PolicyEngine } | { reason: string }> {
+async function webgpuEngine(wrapper: PolicyWrapperLike, adamW: AdamWHyperParameters, config: TrainerConfig, logger: Logger): Promise<{ engine: PolicyEngine } | { reason: string }> {
   let module: PolicyWebGpuModule;
   try {
     module = (await import('@vlm-grpo/policy-webgpu' as string)) as PolicyWebGpuModule;
@@ -80,7 +94,7 @@ async function webgpuEngine(wrapper: PolicyWrapperLike, adamW: AdamWHyperParamet
     return { reason: '@vlm-grpo/policy-webgpu does not provide createWebGpuPolicyEngine yet (this version has no training engine)' };
   }
   try {
-    return { engine: await module.createWebGpuPolicyEngine(wrapper, { adamW, logger: (message) => logger.debug(`policy-webgpu: ${message}`) }) };
+    return { engine: await module.createWebGpuPolicyEngine(wrapper, { adamW, ...webgpuEngineOptions(config), logger: (message) => logger.debug(`policy-webgpu: ${message}`) }) };
   } catch (error) {
     return { reason: `@vlm-grpo/policy-webgpu refused the model: ${(error as Error).message.split('\n')[0]}` };
   }
@@ -100,20 +114,24 @@ export async function createPolicyEngine(
   const requested = options.trainable === false ? 'tfjs' : config.model_settings.policy_backend;
   const adamW = adamWFromConfig(config);
   const tfjs = async (reason: string): Promise<PolicyEngineChoice> => {
+    const t = config.training_settings;
+    if (options.trainable !== false && (t.mixed_precision !== 'no' || t.gradient_checkpointing)) {
+      logger.info('training_settings.mixed_precision and gradient_checkpointing apply to the webgpu policy engine only: the tfjs engine trains in fp32 and keeps its activations');
+    }
     const vlm = (await import('@vlm-grpo/vlm')) as unknown as { TfjsPolicyEngine?: new (policy: PolicyWrapperLike, options: AdamWHyperParameters) => PolicyEngine };
     if (!vlm.TfjsPolicyEngine) throw new TrainerError('TRAINER_COMPONENT_FAILED', '@vlm-grpo/vlm does not export TfjsPolicyEngine; update the workspace packages (npm install at the root)');
     return { backend: 'tfjs', policy: engineBackedPolicy(new vlm.TfjsPolicyEngine(wrapper, adamW), wrapper, { sharesWeights: true }), reason };
   };
   if (requested === 'tfjs') return tfjs(options.trainable === false ? 'enhancement only' : 'policy_backend tfjs');
   if (requested === 'webgpu') {
-    const built = await webgpuEngine(wrapper, adamW, logger);
+    const built = await webgpuEngine(wrapper, adamW, config, logger);
     if ('reason' in built) throw new TrainerError('TRAINER_COMPONENT_FAILED', `model_settings.policy_backend webgpu: ${built.reason}; use policy_backend tfjs or auto`);
     return { backend: 'webgpu', policy: engineBackedPolicy(built.engine, wrapper, { sharesWeights: false }), reason: 'policy_backend webgpu' };
   }
   const { probeWebgpuAdapter, describeWebgpuProbe } = await import('@vlm-grpo/device');
   const probe = await probeWebgpuAdapter();
   if (probe.status !== 'hardware') return tfjs(`auto: no hardware WebGPU adapter (${describeWebgpuProbe(probe)})`);
-  const built = await webgpuEngine(wrapper, adamW, logger);
+  const built = await webgpuEngine(wrapper, adamW, config, logger);
   if ('reason' in built) return tfjs(`auto: ${built.reason}`);
   return { backend: 'webgpu', policy: engineBackedPolicy(built.engine, wrapper, { sharesWeights: false }), reason: `auto: ${describeWebgpuProbe(probe)}` };
 }
