@@ -196,12 +196,14 @@ describe('resume', () => {
 
     // No flags but the folder: the first run's settings (4 iterations, batch 2), not the defaults.
     const { logger, lines } = captureLogger();
-    const plain = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, resume: true, logger, overrides: { 'output_settings.output_dir': output, 'training_settings.num_iterations': 5 }, loadComponents: testComponents() });
+    const plain = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, resume: true, logger, overrides: { 'output_settings.output_dir': output, 'training_settings.num_iterations': 5, 'training_settings.gradient_checkpointing': true }, loadComponents: testComponents() });
     const results = await plain.runTraining();
     await plain.dispose();
     expect(results.iterations).toEqual({ completed: 5, planned: 5, resumed_from: 1 });
     expect((await metricLines(join(output, 'metrics.jsonl'))).map((line) => line.samples.total)).toEqual([4, 4, 4, 4, 4]);
     expect(lines.some((line) => line.line.includes('resume override: training_settings.num_iterations: 4 → 5'))).toBe(true);
+    // Recomputation gives bit-identical results: a resume may turn it on without --allow-config-change.
+    expect(lines.some((line) => line.line.includes('resume override: training_settings.gradient_checkpointing: false → true'))).toBe(true);
 
     // Allowed explicitly: resumes, and the log says what changed.
     const allowedLog = captureLogger();

@@ -99,6 +99,7 @@ export const RESUME_ADJUSTABLE_KEYS = [
   'training_settings.keep_checkpoints',
   'training_settings.max_failure_fraction',
   'training_settings.max_failed_iterations',
+  'training_settings.gradient_checkpointing',
   'model_settings.device',
   'model_settings.policy_backend',
   'model_settings.cache_dir',
