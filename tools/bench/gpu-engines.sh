@@ -2,7 +2,8 @@
 # One device call: what the GPU machine's adapter is, then the fused WebGPU policy engine beside
 # PyTorch on the same GPU, for GPT-2 small and a SmolLM2-135M-sized Llama (random weights):
 #   - train step, 8×128 tokens: ours (GRPO step: forwardTrain + backward + clip + AdamW) vs
-#     PyTorch (LM loss forward + backward + AdamW), fp32 and bf16 autocast;
+#     PyTorch (LM loss forward + backward + AdamW), fp32 and bf16 autocast; ours also with mixed
+#     precision (f16) and with activation recomputation (fp32-layer): step time and plan memory;
 #   - generation, 8 prompt + 48 new tokens (EOS off), batch 1 and 16, greedy and sampled
 #     (T = 1, top-k 50): tokens/s and time to first token, ours (engine.generate) vs Hugging Face
 #     `generate` in eager PyTorch (fp32 and bf16 autocast), plus tfjs on WebGPU (batch 1, greedy)
@@ -10,7 +11,7 @@
 #   - with .tmp/f16probe/probe.mjs carried along: that f16/tensor-core probe, log only.
 # Carry .device (tools/device/bundle.sh) and packages/policy-webgpu/dist (and .tmp/f16probe if any).
 #   bash tools/bench/gpu-engines.sh      → table last; JSON and logs in $OUT
-# Each step has its own timeout (≤ 565 s in all, under one 600 s device call); a step that fails
+# Each step has its own timeout (≤ 570 s in all, under one 600 s device call); a step that fails
 # or times out leaves "–" in its cells, and the Node benches keep the models they finished.
 set -u
 source .device/activate.sh >/dev/null
@@ -19,11 +20,11 @@ step() { local name=$1 limit=$2; shift 2; local s=$(date +%s); timeout "$limit" 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$O/gpu.txt"
 step check-devices 45 node tools/device/check-devices.mjs; tail -n 12 "$O/check-devices.log"
 step torch 180 python3 tools/bench/torch-reference.py --json "$O/torch.json"
-step policy-webgpu 180 node tools/bench/policy-webgpu.mjs --repeats 5 --gen-engines policy-webgpu --out "$O/policy-webgpu.json"
+step policy-webgpu 240 node tools/bench/policy-webgpu.mjs --repeats 5 --train-variants fp32,f16,fp32-layer --gen-engines policy-webgpu --out "$O/policy-webgpu.json"
 grep -v "^Warning: " "$O/policy-webgpu.log" | head -n 70
-step tfjs-generate 100 node tools/bench/policy-webgpu.mjs --sections generate --gen-engines tfjs-webgpu --gen-batches 1 --decoding greedy --tfjs-repeats 1 --out "$O/tfjs-generate.json"
+step tfjs-generate 60 node tools/bench/policy-webgpu.mjs --sections generate --gen-engines tfjs-webgpu --gen-batches 1 --decoding greedy --tfjs-repeats 1 --out "$O/tfjs-generate.json"
 if [ -f .tmp/f16probe/probe.mjs ]; then
-  step f16probe 60 node .tmp/f16probe/probe.mjs; grep -v "^Warning: " "$O/f16probe.log" | tail -n 25
+  step f16probe 45 node .tmp/f16probe/probe.mjs; grep -v "^Warning: " "$O/f16probe.log" | tail -n 25
 fi
 python3 - "$O" <<'PY'
 import json, os, sys
@@ -68,6 +69,10 @@ for model in ("gpt2", "smollm2"):
     step = mine.get("trainStepMs")
     fp32, bf16 = torch.get(f"{model}_train_step_fp32_ms"), torch.get(f"{model}_train_step_bf16_ms")
     print(f"| {names[model]} train step 8×128, ms | {fmt(step)} | {fmt(fp32)} | {fmt(bf16)} | {ratio(fp32, step)} | {ratio(bf16, step)} | – | – | – |")
+    for v in mine.get("trainVariants", [])[1:]:
+        vs = v.get("trainStepMs")
+        print(f"| {names[model]} train step 8×128 {v['variant']}, ms (plan buffers {v['memory']['total'] / 2**20:,.0f} MiB vs {mine['memory']['total'] / 2**20:,.0f}) "
+              f"| {fmt(vs)} | {fmt(fp32)} | {fmt(bf16)} | {ratio(fp32, vs)} | {ratio(bf16, vs)} | – | – | – |")
     for decoding in ("greedy", "sampled"):
         for batch in (1, 16):
             g = gen_row(mine, "policy-webgpu", decoding, batch)

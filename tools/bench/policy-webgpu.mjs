@@ -8,7 +8,10 @@
  * - train: one GRPO training step (forwardTrain + backward + clip/AdamW) of B×T tokens (half
  *   prompt, half completion), median of `--repeats` after a warm-up; forward only; per-kernel GPU
  *   time of one profiled step from timestamp queries; achieved TFLOP/s (6·params·tokens per step,
- *   attention excluded).
+ *   attention excluded). `--train-variants` repeats it with other engine options on a fresh engine
+ *   each: `fp32` (the default), `f16` (precision 'f16': mixed precision), `fp32-layer` / `f16-layer`
+ *   (recompute 'layer': activation recomputation); each variant adds the plan's GPU buffer bytes
+ *   (`engine.planMemory`) so the memory saved is measured beside the time it costs.
  * - generate: `engine.generate` (KV-cache prefill, one recorded encoder per decode step, on-GPU
  *   sampler) of `--prompt-tokens` synthetic prompt tokens and exactly `--new-tokens` new tokens
  *   (EOS disabled: `eosTokenIds: []`; every row's length is checked) at each batch of
@@ -25,14 +28,17 @@
  * Usage: node tools/bench/policy-webgpu.mjs [--models gpt2,smollm2|<folder>] [--sections train,generate]
  *        [--batch 8] [--tokens 128] [--repeats 10] [--gen-batches 1,16] [--prompt-tokens 8]
  *        [--new-tokens 48] [--decoding greedy,sampled] [--gen-engines policy-webgpu,tfjs-webgpu]
- *        [--tfjs-repeats 1] [--out policy-webgpu.json] [--tiny]
+ *        [--tfjs-repeats 1] [--train-variants fp32,f16,fp32-layer,f16-layer] [--out policy-webgpu.json] [--tiny]
  *        (--tiny: 2 layers, vocabulary 4,096: CPU smoke runs; `--gen-engines policy-webgpu` skips tfjs)
  *
  * JSON (--out; rewritten after each model, so a run cut short keeps the finished models):
  * { device, date, options: { the parsed flags }, results: [{
  *     model, params,
  *     train section: batch, tokens, trainStepMs, forwardMs, gpuKernelMsPerStep (null without
- *       timestamp-query), dispatchesPerStep, tflops, profile: [{ kernel, ms, count }],
+ *       timestamp-query), dispatchesPerStep, tflops, profile: [{ kernel, ms, count }], memory
+ *       (planMemory bytes: activations, backward, inputs, total) — all of the first variant;
+ *       trainVariants: [{ variant, precision, recompute, trainStepMs, forwardMs, tflops, memory }]
+ *       (every variant of --train-variants, the first included),
  *     generate section: generation: [{ engine: 'policy-webgpu' | 'tfjs-webgpu', decoding:
  *       'greedy' | 'sampled', batch, promptTokens, newTokens, repeats, msPerCall, tokensPerS,
  *       timeToFirstTokenMs }] }] }
@@ -46,7 +52,8 @@ import { median, syntheticIds } from './bench-utils.mjs';
 
 const USAGE =
   'node tools/bench/policy-webgpu.mjs [--models gpt2,smollm2|<folder>] [--sections train,generate] [--batch 8] [--tokens 128] [--repeats 10] ' +
-  '[--gen-batches 1,16] [--prompt-tokens 8] [--new-tokens 48] [--decoding greedy,sampled] [--gen-engines policy-webgpu,tfjs-webgpu] [--tfjs-repeats 1] [--out file.json] [--tiny]';
+  '[--gen-batches 1,16] [--prompt-tokens 8] [--new-tokens 48] [--decoding greedy,sampled] [--gen-engines policy-webgpu,tfjs-webgpu] [--tfjs-repeats 1] ' +
+  '[--train-variants fp32,f16,fp32-layer,f16-layer] [--out file.json] [--tiny]';
 const { values: args } = parseArgs({
   options: {
     models: { type: 'string', default: 'gpt2,smollm2' },
@@ -60,6 +67,7 @@ const { values: args } = parseArgs({
     decoding: { type: 'string', default: 'greedy,sampled' },
     'gen-engines': { type: 'string', default: 'policy-webgpu,tfjs-webgpu' },
     'tfjs-repeats': { type: 'string', default: '1' },
+    'train-variants': { type: 'string', default: 'fp32' },
     out: { type: 'string' },
     tiny: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -177,6 +185,14 @@ async function timeGeneration({ engine, generate, vocab, batch: rows, decoding, 
   return { engine, decoding, batch: rows, promptTokens, newTokens, repeats: calls, msPerCall, tokensPerS: (rows * newTokens) / (msPerCall / 1000), timeToFirstTokenMs };
 }
 
+/** Engine options of each `--train-variants` name. */
+const TRAIN_VARIANTS = {
+  fp32: { precision: 'fp32', recompute: 'none' },
+  f16: { precision: 'f16', recompute: 'none' },
+  'fp32-layer': { precision: 'fp32', recompute: 'layer' },
+  'f16-layer': { precision: 'f16', recompute: 'layer' },
+};
+
 /** The train section of one model (see the header): timings, profile and TFLOP/s, printed and returned. */
 async function trainSection(engine, vocab, params) {
   const half = tokens / 2;
@@ -232,8 +248,9 @@ async function trainSection(engine, vocab, params) {
     dispatchesPerStep: profile.reduce((s, p) => s + p.count, 0) || null,
     tflops: flop / (stepMs / 1000) / 1e12,
     profile,
+    memory: engine.planMemory({ sequences: batch, promptTokens: half, completionTokens: tokens - half }),
   };
-  console.log(`  train: ${batch}×${tokens} tokens, step ${stepMs.toFixed(1)} ms (median of ${repeats}), forward ${train.forwardMs.toFixed(1)} ms, ${train.tflops.toFixed(2)} TFLOP/s (6·N·tokens)`);
+  console.log(`  train: ${batch}×${tokens} tokens, step ${stepMs.toFixed(1)} ms (median of ${repeats}), forward ${train.forwardMs.toFixed(1)} ms, ${train.tflops.toFixed(2)} TFLOP/s (6·N·tokens), plan buffers ${(train.memory.total / 2 ** 20).toFixed(1)} MiB (activations ${(train.memory.activations / 2 ** 20).toFixed(1)})`);
   if (gpuMs !== null) {
     console.log(`  GPU time in kernels ${gpuMs.toFixed(1)} ms over ${train.dispatchesPerStep} dispatches (profiled step, one pass per dispatch)`);
     console.log('  kernel                          ms   count');
@@ -244,7 +261,8 @@ async function trainSection(engine, vocab, params) {
 
 const context = await createPolicyDevice({ timestamps: true });
 console.log(`device: ${context.adapterInfo}${context.hasTimestamps ? '' : ' (no timestamp-query: no per-kernel profile)'}`);
-const options = { models: args.models, sections, batch, tokens, repeats, genBatches, promptTokens, newTokens, decodings, genEngines, tfjsRepeats, tiny: args.tiny };
+const trainVariants = list('train-variants', Object.keys(TRAIN_VARIANTS));
+const options = { models: args.models, sections, batch, tokens, repeats, genBatches, promptTokens, newTokens, decodings, genEngines, tfjsRepeats, trainVariants, tiny: args.tiny };
 const results = [];
 const save = () => {
   if (args.out) writeFileSync(args.out, `${JSON.stringify({ device: context.adapterInfo, date: new Date().toISOString(), options, results }, null, 2)}\n`);
@@ -259,9 +277,30 @@ for (const name of args.models.split(',').filter(Boolean)) {
   results.push(result);
   console.log(`\n${label}: ${(params / 1e6).toFixed(1)}M params`);
   if (sections.includes('train') || ourGeneration) {
-    const engineOptions = { context, adamW: { weightDecay: 0.01 } };
-    const engine = dir ? await WebGpuPolicyEngine.fromPretrained(dir, engineOptions) : await WebGpuPolicyEngine.fromWeights(raw, randomWeights(raw).weights, engineOptions);
-    if (sections.includes('train')) Object.assign(result, await trainSection(engine, config.vocabSize, params));
+    const weights = dir ? undefined : randomWeights(raw).weights;
+    const load = (extra) => {
+      const engineOptions = { context, adamW: { weightDecay: 0.01 }, ...extra };
+      return dir ? WebGpuPolicyEngine.fromPretrained(dir, engineOptions) : WebGpuPolicyEngine.fromWeights(raw, weights, engineOptions);
+    };
+    const [firstVariant, ...otherVariants] = sections.includes('train') ? trainVariants : ['fp32'];
+    const engine = await load(TRAIN_VARIANTS[firstVariant]);
+    if (sections.includes('train')) {
+      if (trainVariants.length > 1) console.log(`  variant ${firstVariant}`);
+      const first = await trainSection(engine, config.vocabSize, params);
+      Object.assign(result, first);
+      const row = (variant, t) => ({ variant, ...TRAIN_VARIANTS[variant], trainStepMs: t.trainStepMs, forwardMs: t.forwardMs, tflops: t.tflops, memory: t.memory });
+      result.trainVariants = [row(firstVariant, first)];
+      for (const variant of otherVariants) {
+        console.log(`  variant ${variant}`);
+        const other = await load(TRAIN_VARIANTS[variant]);
+        try {
+          result.trainVariants.push(row(variant, await trainSection(other, config.vocabSize, params)));
+        } finally {
+          other.dispose();
+        }
+        save();
+      }
+    }
     if (ourGeneration) {
       result.generation = [];
       for (const rows of genBatches) {
