@@ -3,7 +3,9 @@
  * against @vlm-grpo/vlm's tfjs `CausalLM.generate` on the tiny fixtures: greedy token for token
  * (left-padded prompts of different lengths, several sequences per prompt, repetition penalty and
  * n-gram ban, stop strings, GPT-2's position limit), and sampled runs whose reported log-probs
- * equal the model's own (tfjs `sequenceLogProbs` and the engine's `logProbs`).
+ * equal the model's own (tfjs `sequenceLogProbs` and the engine's `logProbs`). The decode step's
+ * projections and vocabulary head run through kernels/matvec.ts up to 32 sequences and through
+ * kernels/matmul.ts above: both are checked against tfjs.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,12 +14,16 @@ import { CausalLM, initBackend } from '@vlm-grpo/vlm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeGpu, device } from './__fixtures__/gpu-test-utils.js';
 import { WebGpuPolicyEngine } from './engine.js';
+import type { GenerationPlan } from './generation-plan.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../vlm/src/__fixtures__');
 
 // Prompts of 3, 1 and 9 tokens: left-padded to 16 slots in one batch.
 const PROMPTS = [[5, 17, 99], [9], [1, 300, 301, 302, 7, 8, 9, 10, 11]];
 const EOS = { eosTokenIds: [2] };
+
+/** The decode dispatches that multiply by a weight matrix (the 4 projections of each block and the head). */
+const PRODUCTS = /^decode\.(c_attn|attn\.c_proj|c_fc|mlp\.c_proj|qkv_proj|o_proj|gate_up_proj|down_proj|lm_head)(\.|$)/u;
 
 const maxAbs = (a: readonly number[], b: readonly number[]) => a.reduce((w, v, i) => Math.max(w, Math.abs(v - b[i]!)), 0);
 
@@ -80,6 +86,21 @@ for (const name of ['tiny-gpt2', 'tiny-llama', 'tiny-qwen2'] as const) {
         expect(maxAbs(a.completionLogProbs[i]!, Array.from(own.logProbs[r]!))).toBeLessThan(1e-4);
         r += 1;
       });
+    });
+
+    it('decode products: kernels/matvec.ts for N = 6 sequences, matmul.ts for N = 33; greedy at N = 33 is the same as tfjs', async () => {
+      const options = { maxNewTokens: 6, numReturnSequences: 11, ...EOS }; // N = 3 · 11 = 33
+      const [got, want] = [await engine.generate(PROMPTS, options), await model.generate(PROMPTS, options)];
+      expect(got.completionIds).toEqual(want.completionIds);
+      expect(got.finishReasons).toEqual(want.finishReasons);
+      got.completionLogProbs.forEach((row, r) => expect(maxAbs(row, want.completionLogProbs[r]!)).toBeLessThan(1e-4));
+      await engine.generate(PROMPTS, { ...options, numReturnSequences: 2 }); // N = 6
+      const plans = [...(engine as unknown as { generationPlans: Map<string, GenerationPlan> }).generationPlans.values()];
+      const kernels = (n: number) =>
+        plans.find((plan) => plan.sequences === n)!.decode.flatMap((c) => (c.kind === 'dispatch' && PRODUCTS.test(c.label) ? [c.pipeline.label.split('.')[0]] : []));
+      // 2 layers × 4 products + the vocabulary head
+      expect(kernels(6)).toEqual(Array(9).fill('matvec'));
+      expect(kernels(33)).toEqual(Array(9).fill('matmul'));
     });
 
     if (name === 'tiny-llama') {

@@ -14,7 +14,9 @@
  *   buffer): embed the N tokens the sampler chose (and their positions) → per layer norm → qkv →
  *   RoPE at the position + append to the cache (kv-cache.ts) → one-query attention over the
  *   cache (kv-attention.ts) → projection → MLP → final norm → vocabulary matmul [N, V] → sampler
- *   (next token) → step counter + 1.
+ *   (next token) → step counter + 1. Its projections and vocabulary matmul (N rows) run through
+ *   kernels/matvec.ts when N ≤ MATVEC_MAX_ROWS (32), which streams each weight once; the prefill
+ *   and larger N use kernels/matmul.ts's tiles.
  * Shapes: activations [max(B·Lp, N), ·], caches per layer [N, Hkv, Smax, D] for keys and values,
  * history [T, N, 2]. Per call the host writes the prompt ids, mask, positions and RoPE tables,
  * the prompt lengths, the context ids, the sampler settings and state = 0
@@ -29,7 +31,8 @@ import { geluForward } from './kernels/gelu.js';
 import { kvAttention } from './kernels/kv-attention.js';
 import { kvCacheAppend, kvCacheFill } from './kernels/kv-cache.js';
 import { layerNormForward } from './kernels/layernorm.js';
-import { matmul, type MatrixView } from './kernels/matmul.js';
+import { matmul, type MatmulArgs, type MatrixView } from './kernels/matmul.js';
+import { MATVEC_MAX_ROWS, matvec } from './kernels/matvec.js';
 import { rmsNormForward } from './kernels/rmsnorm.js';
 import { ropeForward, ropeTables } from './kernels/rope.js';
 import { advanceStep, sampleTokens, samplerFields, type SamplerSettings, type SamplerShape } from './kernels/sampler.js';
@@ -176,16 +179,19 @@ export function buildGenerationPlan(model: GenerationModel, shape: GenerationSha
   const rowMajor = (b: GPUBuffer, width: number): MatrixView => ({ slice: whole(b), rowStride: width, colStride: 1 });
   const scaleOf = (l: number) => (cfg.scaleAttnByInverseLayerIdx ? 1 / Math.sqrt(D) / (l + 1) : 1 / Math.sqrt(D));
   const cacheShape = { sequences: N, heads: H, kvHeads: Hkv, headDim: D, promptSlots: Lp, slots: Smax };
+  /** A matrix product's launcher: the tiled matmul, or the few-row one (decode, N ≤ its row limit). */
+  type Product = (ctx: GpuContext, label: string, args: MatmulArgs) => Command;
+  const decodeProduct: Product = N <= MATVEC_MAX_ROWS ? matvec : matmul;
 
-  /** The decoder blocks on R rows of `h`; `attention(l)` turns qkv into att. */
-  const blocks = (tag: string, R: number, attention: (l: number) => Command[]): Command[] => {
+  /** The decoder blocks on R rows of `h` with `product`; `attention(l)` turns qkv into att. */
+  const blocks = (tag: string, R: number, product: Product, attention: (l: number) => Command[]): Command[] => {
     const norm = (label: string, src: GPUBuffer, w: string, b: string | null): Command =>
       gpt2
         ? layerNormForward(ctx, label, { rows: R, c: C, eps: cfg.normEps, x: whole(src), weight: P(w), bias: P(b!), y: whole(x), stats: whole(stats) })
         : rmsNormForward(ctx, label, { rows: R, c: C, eps: cfg.normEps, x: whole(src), weight: P(w), y: whole(x), rstd: whole(stats) });
     /** Y[R, out] (+)= X·W (GPT-2 Conv1D [in, out]) or X·Wᵀ (nn.Linear [out, in]). */
     const proj = (label: string, src: GPUBuffer, inDim: number, w: Slice, outDim: number, dst: GPUBuffer, bias: Slice | undefined, accumulate: boolean) =>
-      matmul(ctx, label, {
+      product(ctx, label, {
         m: R, n: outDim, k: inDim, a: rowMajor(src, inDim),
         b: gpt2 ? { slice: w, rowStride: outDim, colStride: 1 } : { slice: w, rowStride: 1, colStride: inDim },
         c: { slice: whole(dst) }, ...(bias ? { bias: { slice: bias } } : {}), ...(accumulate ? { accumulate: true } : {}),
@@ -227,8 +233,8 @@ export function buildGenerationPlan(model: GenerationModel, shape: GenerationSha
     gpt2
       ? layerNormForward(ctx, label, { rows: N, c: C, eps: cfg.normEps, x: whole(src), weight: P('transformer.ln_f.weight'), bias: P('transformer.ln_f.bias'), y: whole(x), stats: whole(stats) })
       : rmsNormForward(ctx, label, { rows: N, c: C, eps: cfg.normEps, x: whole(src), weight: P('model.norm.weight'), y: whole(x), rstd: whole(stats) });
-  const sample = (tag: string): Command[] => [
-    matmul(ctx, `${tag}.lm_head`, { m: N, n: V, k: C, a: rowMajor(x, C), b: { slice: P(head), rowStride: 1, colStride: C }, c: { slice: whole(logits) } }),
+  const sample = (tag: string, product: Product): Command[] => [
+    product(ctx, `${tag}.lm_head`, { m: N, n: V, k: C, a: rowMajor(x, C), b: { slice: P(head), rowStride: 1, colStride: C }, c: { slice: whole(logits) } }),
     sampleTokens(ctx, `${tag}.sampler`, {
       ...samplerShape(model, shape),
       uniform: inputs.sampler,
@@ -246,23 +252,23 @@ export function buildGenerationPlan(model: GenerationModel, shape: GenerationSha
 
   const prefill: Command[] = [
     encoderForward(ctx, 'prefill.encoder', { tokens: Rp, c: C, ids: whole(inputs.ids), wte: P(embed), ...(gpt2 ? { positions: { ids: whole(inputs.pos), wpe: P('transformer.wpe.weight') } } : {}), out: whole(h) }),
-    ...blocks('prefill', Rp, (l) => [
+    ...blocks('prefill', Rp, matmul, (l) => [
       ...(gpt2 ? [] : [ropeForward(ctx, `prefill.rope.${l}`, { tokens: Rp, heads: H + Hkv, headDim: D, width: W, cos: whole(inputs.ropeCos!), sin: whole(inputs.ropeSin!), x: whole(qkv) })]),
       kvCacheFill(ctx, `prefill.kv.${l}`, { ...cacheShape, group: Gr, qkv: whole(qkv), k: whole(cacheK[l]!), v: whole(cacheV[l]!) }),
       attentionForward(ctx, `prefill.attention.${l}`, { batch: B, seq: Lp, heads: H, kvHeads: Hkv, headDim: D, scale: scaleOf(l), qkv: whole(qkv), mask: whole(inputs.mask), out: whole(att), lse: whole(lse) }),
     ]),
     gatherRows(ctx, 'prefill.last_rows', { rows: N, c: C, index: whole(last), src: whole(h), dst: whole(hs) }),
     finalNorm('prefill.final_norm', hs),
-    ...sample('prefill'),
+    ...sample('prefill', matmul),
   ];
   const decode: Command[] = [
     encoderForward(ctx, 'decode.encoder', { tokens: N, c: C, ids: whole(next), wte: P(embed), ...(gpt2 ? { positions: { ids: whole(pos), wpe: P('transformer.wpe.weight') } } : {}), out: whole(h) }),
-    ...blocks('decode', N, (l) => [
+    ...blocks('decode', N, decodeProduct, (l) => [
       kvCacheAppend(ctx, `decode.kv.${l}`, { ...cacheShape, state: whole(inputs.state), positions: whole(pos), rope: decodeRope, qkv: whole(qkv), k: whole(cacheK[l]!), v: whole(cacheV[l]!) }),
       kvAttention(ctx, `decode.attention.${l}`, { ...cacheShape, scale: scaleOf(l), state: whole(inputs.state), promptLengths: whole(inputs.promptLengths), qkv: whole(qkv), k: whole(cacheK[l]!), v: whole(cacheV[l]!), out: whole(att) }),
     ]),
     finalNorm('decode.final_norm', h),
-    ...sample('decode'),
+    ...sample('decode', decodeProduct),
   ];
   return { key: generationKey(shape), shape, sequences: N, slots: Smax, inputs, history, prefill, decode };
 }
