@@ -29,7 +29,8 @@
  * tokens at most; a KV cache [N, Hkv, Lp + T, D] per layer for keys and values. One prefill pass
  * over the B·Lp prompt rows writes the cache of all G sequences of each prompt and samples token
  * 0; then each step embeds the N new tokens, runs the blocks with one-query attention over the
- * cache, the final norm and the vocabulary matmul on those N rows only, and the on-GPU sampler
+ * cache, the final norm and the vocabulary matmul on those N rows only (N ≤ 32: the projections
+ * and the head through kernels/matvec.ts, which reads each weight once), and the on-GPU sampler
  * (repetition penalty, no-repeat n-gram, greedy or temperature/top-k/top-p and a seeded draw):
  * one command encoder per step, replayed unchanged (the step counter lives on the GPU), and a
  * read-back of the N token ids and log-probs per step (generation-plan.ts, generation.ts).
