@@ -145,7 +145,8 @@ function declarationImports(entry) {
     if (seen.has(file) || !existsSync(file)) return;
     seen.add(file);
     const text = readFileSync(file, 'utf8');
-    for (const match of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/gu)) {
+    // import specifiers and `/// <reference types="…" />` directives (global types a .d.ts relies on)
+    for (const match of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+|<reference\s+types\s*=\s*)['"]([^'"]+)['"]/gu)) {
       const specifier = match[1];
       if (specifier.startsWith('.')) visit(resolve(dirname(file), specifier.replace(/\.js$/u, '.d.ts')));
       else if (!specifier.startsWith('node:')) modules.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]);

@@ -79,7 +79,8 @@ import type {
 import type { EngineModelConfig as ModelConfig, EngineWeightSpec as WeightSpec } from './model-types.js';
 import { PolicyWebGpuError } from './errors.js';
 import { createGpuContext, GpuContext, roundUp, TimestampProfiler, type Command, type Slice } from './gpu.js';
-import { normalizeGenerateOptions, runDecodeLoop, type GpuGenerateOptions, type GpuGenerateOutput } from './generation.js';
+import type { GpuGenerateOptions, GpuGenerateOutput } from './generate-types.js';
+import { normalizeGenerateOptions, runDecodeLoop } from './generation.js';
 import { buildGenerationPlan, generationKey, promptSlotsFor, writeGenerationInputs, type GenerationModel, type GenerationPlan, type GenerationShape } from './generation-plan.js';
 import { adamwHyper, adamwStep, lerp } from './kernels/adamw.js';
 import { castF32ToF16, f16Bytes } from './kernels/cast-f16.js';

@@ -14,7 +14,7 @@
  */
 import type { AdamWHyperParameters, PolicySampleOptions, PolicySampleResult } from '@vlm-grpo/grpo';
 import { PolicyWebGpuError } from './errors.js';
-import type { GpuGenerateOptions, GpuGenerateOutput } from './generation.js';
+import type { GpuGenerateOptions, GpuGenerateOutput } from './generate-types.js';
 import type { EnginePrecision, EngineRecompute, PolicyDevice } from './model-types.js';
 import { WebGpuPolicyEngine } from './engine.js';
 

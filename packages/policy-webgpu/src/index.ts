@@ -14,7 +14,7 @@ export const PACKAGE_NAME = '@vlm-grpo/policy-webgpu' as const;
 
 export { WebGpuPolicyEngine, type WebGpuPolicyEngineOptions } from './engine.js';
 export { createWebGpuPolicyEngine, type CreateWebGpuPolicyEngineOptions, type WrapperLike } from './from-wrapper.js';
-export type { GpuFinishReason, GpuGenerateOptions, GpuGenerateOutput } from './generation.js';
+export type { GpuFinishReason, GpuGenerateOptions, GpuGenerateOutput } from './generate-types.js';
 export { PolicyWebGpuError, type PolicyWebGpuErrorCode } from './errors.js';
 export { createPolicyDevice, createProfiler, type PolicyDeviceOptions } from './device.js';
 export type {
