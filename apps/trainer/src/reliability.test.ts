@@ -142,6 +142,48 @@ describe('failures keep every completed iteration', () => {
     expect(final.message).toContain('the policy holds non-finite values and is not checkpointed');
   });
 
+  it('a WASM backend abort (out of memory) ends the run at once with the explanation, keeping the last checkpoint', async () => {
+    const output = join(folder, 'abort');
+    let armed = false; // from iteration 2 on: the next forwardTrain aborts the module
+    let dead = false;
+    let callsAfterAbort = 0;
+    const system = new VLMGRPOSystem(undefined, {
+      baseDirectory: repoRoot,
+      logger: captureLogger().logger,
+      overrides: tiny(output, { 'training_settings.validation_every': 0 }),
+      loadComponents: patched((components) => {
+        // Emscripten's abort(): every later call into the module fails the same way.
+        const policy = components.policy;
+        for (const method of ['forwardTrain', 'backward', 'logProbs', 'sample', 'getOptimizerState'] as const) {
+          const original = (policy[method] as (...args: unknown[]) => unknown).bind(policy);
+          (policy as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+            if (armed && method === 'forwardTrain') dead = true;
+            if (dead) {
+              callsAfterAbort += 1;
+              throw new WebAssembly.RuntimeError('Aborted(). Build with -sASSERTIONS for more info.');
+            }
+            return original(...args);
+          };
+        }
+      }),
+      onIteration: (iteration) => {
+        if (iteration === 1) armed = true;
+      },
+    });
+    const error = await system.runTraining().then(() => undefined, (caught: unknown) => caught);
+    await system.dispose();
+    expect(error).toMatchObject({ code: 'TRAINER_RUN_FAILED' });
+    expect((error as Error).message).toMatch(/TRAINER_POLICY_BACKEND_ABORTED: iteration 2: the policy's tfjs \S+ backend aborted \("Aborted\(\)\. Build with -sASSERTIONS/u);
+    expect((error as Error).message).toMatch(/WASM holds at most 4 GiB; tfjs held [\d.]+ GiB in \d+ tensors\).*gradient_accumulation_steps/u);
+    // Stopped at the first failing call: no more iterations tried against a dead module.
+    expect(callsAfterAbort).toBe(1);
+    expect(await metricLines(join(output, 'metrics.jsonl'))).toHaveLength(1);
+    const final = finalResultsSchema.parse(await readJson(join(output, 'final_results.json')));
+    expect(final.status).toBe('failed');
+    expect(final.message).toContain('the checkpoint of iteration 1 is on disk; continue with --resume');
+    expect((await readdir(output)).filter((name) => name.startsWith('checkpoint_iter_'))).toEqual(['checkpoint_iter_1']);
+  });
+
   it('overflowing combined rewards are failed samples (max_failure_fraction applies), never logged as reward 0', async () => {
     const output = join(folder, 'overflow');
     const system = new VLMGRPOSystem(undefined, {

@@ -821,6 +821,10 @@ export class VLMGRPOSystem {
               this.logger.error(message);
               break;
             }
+            // A WASM abort (most often out of memory) kills the tfjs module for the rest of the
+            // process: end the run now, with the explanation, instead of failing every sample.
+            const abort = await describeBackendAbort(error);
+            if (abort !== undefined) throw new TrainerError('TRAINER_POLICY_BACKEND_ABORTED', `iteration ${state.iteration + 1}: ${abort}`, { cause: error });
             const stage = timed.failed ? 'generation' : (error as { code?: string }).code === 'GRPO_NON_FINITE' ? 'update' : 'rewards';
             stepFailures.push({ stage, sample: -1, message: (error as Error).message });
             this.logger.error(`iteration ${state.iteration + 1}: ${stage} failed for the whole batch: ${(error as Error).message}`);
@@ -891,12 +895,16 @@ export class VLMGRPOSystem {
         const reason = TrainerError.isInstance(error) || DataError.isInstance(error) ? `${error.code}: ${error.message}` : (error as Error).message ?? String(error);
         this.logger.error(`the run failed after iteration ${state.iteration}: ${reason}`);
         let kept: string;
+        let broken: string | undefined;
         if (lastCheckpoint === state.iteration) {
           kept = `the checkpoint of iteration ${state.iteration} is on disk`;
         } else if (trainer.step !== stepOfLastIteration) {
           kept = `the error came in the middle of iteration ${state.iteration + 1}, so the latest checkpoint (iteration ${Math.max(lastCheckpoint, 0)}) is kept`;
-        } else if ((await nonFiniteParameter(components.policy).catch(() => 'unreadable')) !== undefined) {
-          kept = `the policy holds non-finite values and is not checkpointed; the latest checkpoint (iteration ${Math.max(lastCheckpoint, 0)}) is kept`;
+        } else if ((broken = await nonFiniteParameter(components.policy).catch(() => UNREADABLE)) !== undefined) {
+          kept =
+            broken === UNREADABLE
+              ? `the policy cannot be read (its backend failed) and is not checkpointed; the latest checkpoint (iteration ${Math.max(lastCheckpoint, 0)}) is kept`
+              : `the policy holds non-finite values and is not checkpointed; the latest checkpoint (iteration ${Math.max(lastCheckpoint, 0)}) is kept`;
         } else {
           try {
             await saveCheckpoint('error');
@@ -996,6 +1004,19 @@ export class VLMGRPOSystem {
  * Name of the first policy parameter that holds NaN or ±Infinity (undefined when all are finite),
  * read through the engine's optimizer state (weights only).
  */
+/** What {@link nonFiniteParameter} stands for when the policy cannot be read at all. */
+const UNREADABLE = '(unreadable)';
+
+/** @vlm-grpo/vlm's explanation of a dead WASM backend, or undefined (loaded only on this error path). */
+async function describeBackendAbort(error: unknown): Promise<string | undefined> {
+  try {
+    const vlm = (await import('@vlm-grpo/vlm')) as { describeBackendAbort?: (error: unknown) => string | undefined };
+    return vlm.describeBackendAbort?.(error);
+  } catch {
+    return undefined;
+  }
+}
+
 async function nonFiniteParameter(policy: TrainablePolicy): Promise<string | undefined> {
   const state = await policy.getOptimizerState();
   for (const [name, parameter] of Object.entries(state.parameters)) {

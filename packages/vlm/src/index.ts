@@ -11,6 +11,7 @@
 export const PACKAGE_NAME = '@vlm-grpo/vlm' as const;
 
 export { AUTO_BACKEND_ORDER, initBackend, type BackendName, type BackendReport, type InitBackendOptions } from './backend.js';
+export { describeBackendAbort, isBackendAbort, WASM_MEMORY_LIMIT_BYTES } from './backend-abort.js';
 export {
   CausalLM,
   TOKENIZER_FILES,
@@ -51,7 +52,7 @@ export {
   type RopeScaling,
   type WeightSpec,
 } from './model-config.js';
-export { AdamW, clipByGlobalNorm, type AdamWOptions, type AdamWState, type TensorData } from './optim.js';
+export { AdamW, clipByGlobalNorm, DEFAULT_CHUNK_ELEMENTS, globalGradNorm, type AdamWOptions, type AdamWState, type ClipOptions, type TensorData } from './optim.js';
 export type { PolicySampleOptions, PolicySampleResult, SequenceLogProbsOptions, TfjsPolicy } from './policy.js';
 export { TfjsPolicyEngine, type TfjsPolicyEngineOptions } from './tfjs-policy-engine.js';
 export type { TfDataType, TfTensor, TfTensor2D, TfTensor3D, TfVariable } from './tf-tensor.js';

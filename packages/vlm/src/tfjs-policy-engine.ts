@@ -14,6 +14,10 @@
  * - `optimizerStep`: `clipByGlobalNorm` (PyTorch `clip_grad_norm_`) then {@link AdamW} (PyTorch
  *   `torch.optim.AdamW`, decay on rank ≥ 2 variables) from `optim.ts`; a non-finite norm skips the
  *   update (gradients dropped, nothing else changes). Gradients are zeroed either way.
+ * - Memory (the WASM backend holds at most 4 GiB): policy P + accumulated gradients P + AdamW
+ *   moments 2P, a reference model P more; the optimizer step works in chunks of 2^22 values and
+ *   clipping and accumulation free each input as they go, so their temporaries stay far below P
+ *   (SmolLM2-135M: P = 538 MB; one flat update used to need ≈ 17P and aborted WASM).
  * - `clone`: `policy.clone()` in a new engine (fresh optimizer, same hyper-parameters);
  *   `syncFrom`: ref ← α·π + (1−α)·ref per variable (from any engine, by parameter name).
  * - `getOptimizerState`/`setOptimizerState`: weights and AdamW moments by parameter name
@@ -169,9 +173,12 @@ export class TfjsPolicyEngine implements PolicyEngine {
     if (this.grads === null) {
       this.grads = list;
     } else {
-      const previous = this.grads;
-      this.grads = tf.tidy(() => previous.map((a, i) => tf.add(a, list[i]!)));
-      tf.dispose([...previous, ...list]);
+      // One variable at a time, freeing both addends: one gradient's worth of extra memory.
+      this.grads = this.grads.map((a, i) => {
+        const sum = tf.add(a, list[i]!);
+        tf.dispose([a, list[i]!]);
+        return sum;
+      });
     }
   }
 
@@ -181,7 +188,9 @@ export class TfjsPolicyEngine implements PolicyEngine {
     const accumulated = this.grads ?? this.variables.map((v) => tf.zerosLike(v));
     this.grads = null;
     try {
-      const { grads, norm } = await clipByGlobalNorm(accumulated, options.maxGradNorm);
+      // consumeInputs: each accumulated gradient is freed as its clipped copy is made (one copy of
+      // the gradients in memory, not two: SmolLM2-135M's are 538 MB).
+      const { grads, norm } = await clipByGlobalNorm(accumulated, options.maxGradNorm, { consumeInputs: true });
       try {
         if (Number.isFinite(norm)) this.optimizer.step(grads, options.learningRate);
       } finally {
