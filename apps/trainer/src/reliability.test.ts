@@ -20,6 +20,9 @@ import { StopSignal } from './runtime/stop-signal.js';
 import type { SystemComponents } from './system/ports.js';
 import { RUN_CONFIG_FILE, VLMGRPOSystem } from './vlm-grpo-system.js';
 
+/** The WebAssembly.RuntimeError of Node.js (not in this project's TypeScript libs). */
+const WasmRuntimeError = (globalThis as unknown as { WebAssembly: { RuntimeError: new (message: string) => Error } }).WebAssembly.RuntimeError;
+
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 let folder: string;
 beforeEach(async () => {
@@ -160,7 +163,7 @@ describe('failures keep every completed iteration', () => {
             if (armed && method === 'forwardTrain') dead = true;
             if (dead) {
               callsAfterAbort += 1;
-              throw new WebAssembly.RuntimeError('Aborted(). Build with -sASSERTIONS for more info.');
+              throw new WasmRuntimeError('Aborted(). Build with -sASSERTIONS for more info.');
             }
             return original(...args);
           };

@@ -112,6 +112,11 @@ async function tryWasm(): Promise<string> {
 
 async function tryCpu(): Promise<string> {
   if (!(await tf.setBackend('cpu'))) throw new Error('tfjs cpu backend failed to initialise');
+  // The cpu backend prints a banner ("Hi, looks like you are running TensorFlow.js in Node.js …
+  // install our node backend") on its first tensor; the decision above already says which faster
+  // backends were tried and why they were skipped, so the console stays quiet.
+  const backend = tf.backend() as { firstUse?: boolean };
+  if (backend.firstUse === true) backend.firstUse = false;
   return 'pure JavaScript';
 }
 

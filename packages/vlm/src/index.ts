@@ -11,7 +11,7 @@
 export const PACKAGE_NAME = '@vlm-grpo/vlm' as const;
 
 export { AUTO_BACKEND_ORDER, initBackend, type BackendName, type BackendReport, type InitBackendOptions } from './backend.js';
-export { describeBackendAbort, isBackendAbort, WASM_MEMORY_LIMIT_BYTES } from './backend-abort.js';
+export { describeBackendAbort, estimateWasmTrainingBytes, isBackendAbort, WASM_MEMORY_LIMIT_BYTES, type WasmTrainingEstimateOptions } from './wasm-memory.js';
 export {
   CausalLM,
   TOKENIZER_FILES,

@@ -5,7 +5,8 @@
  *   `model_settings.policy_tfjs_backend` (`auto` follows `device`: webgpu → webgpu, else the
  *   package's own fastest-that-initialises order), templates from `generation_settings`, behind
  *   the policy engine of `model_settings.policy_backend` (`policy-engine.ts`: tfjs or the fused
- *   WebGPU engine);
+ *   WebGPU engine); a policy too large to train within the WASM backend's 4 GiB is reloaded on
+ *   tfjs's cpu backend (`auto`) or refused (`wasm`) before training (`wasm-fit.ts`);
  * - renderer: `DiffusionPipeline.fromPretrained` (@vlm-grpo/sd), one image per (prompt, seed),
  *   images with NaN/Inf latents or pixels reported as failed items;
  * - image rewards: `CLIPRewardCalculator.fromPretrained` (@vlm-grpo/clip-reward) and, with
@@ -18,6 +19,7 @@ import type { TrainerConfig } from '../config/config-schema.js';
 import { TrainerError } from '../errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { createPolicyEngine, type PolicyWrapperLike } from './policy-engine.js';
+import { planWasmTraining } from './wasm-fit.js';
 import type {
   ComponentScope,
   ImageRenderer,
@@ -34,6 +36,8 @@ type VlmWrapperLike = PolicyWrapperLike;
 
 interface VlmModule {
   initBackend?: (name: string) => Promise<{ decision?: { detail: string } }>;
+  estimateWasmTrainingBytes?: (numParameters: number, options: { reference: boolean }) => number;
+  WASM_MEMORY_LIMIT_BYTES?: number;
   VLMWrapper?: { fromPretrained(path: string, options: Record<string, unknown>): Promise<VlmWrapperLike> };
 }
 
@@ -166,32 +170,58 @@ export async function loadComponents(config: TrainerConfig, logger: Logger, scop
   const vlm = (await import('@vlm-grpo/vlm')) as unknown as VlmModule;
   if (!vlm.VLMWrapper) throw missing('@vlm-grpo/vlm', 'VLMWrapper');
   const template = config.generation_settings.prompt_template;
-  let wrapper: VlmWrapperLike;
-  try {
-    wrapper = await vlm.VLMWrapper.fromPretrained(m.vlm_model, {
-      ...hub,
-      backend,
-      ...(template === null ? {} : { promptFormat: 'plain', plainTemplate: template }),
-      logger: (message: string) => logger.info(`policy: ${message.replace(/^\[vlm\] (backend: )?/u, '')}`),
-    });
-  } catch (error) {
-    throw new TrainerError('TRAINER_COMPONENT_FAILED', `could not load the policy ${m.vlm_model}: ${(error as Error).message}`, { cause: error });
-  }
   const tf = await import('@tensorflow/tfjs');
-  const policyDevice = tf.getBackend() ?? 'unknown';
-  // The backend decision's full reasons (initBackend returns the first call's report for the same name).
-  const backendReport = await vlm.initBackend?.(backend).catch(() => undefined);
-  if (backendReport?.decision) logger.debug(backendReport.decision.detail);
-  let policy: TrainablePolicy;
-  try {
-    const choice = await createPolicyEngine(wrapper, config, logger, { trainable: scope !== 'policy' });
-    policy = choice.policy;
-    if (scope !== 'policy') logger.info(`policy engine: ${choice.backend}${m.policy_backend === 'auto' ? ' (auto)' : ''}`);
-    logger.debug(`policy engine: ${choice.backend} (${choice.reason})`);
-  } catch (error) {
-    wrapper.dispose();
-    throw error;
+  const loadPolicy = async (tfjsBackend: string): Promise<{ policy: TrainablePolicy; engine: string; reason: string; wrapper: VlmWrapperLike }> => {
+    let wrapper: VlmWrapperLike;
+    try {
+      wrapper = await vlm.VLMWrapper!.fromPretrained(m.vlm_model, {
+        ...hub,
+        backend: tfjsBackend,
+        ...(template === null ? {} : { promptFormat: 'plain', plainTemplate: template }),
+        logger: (message: string) => logger.info(`policy: ${message.replace(/^\[vlm\] (backend: )?/u, '')}`),
+      });
+    } catch (error) {
+      throw new TrainerError('TRAINER_COMPONENT_FAILED', `could not load the policy ${m.vlm_model}: ${(error as Error).message}`, { cause: error });
+    }
+    // The backend decision's full reasons (initBackend returns the first call's report for the same name).
+    const backendReport = await vlm.initBackend?.(tfjsBackend).catch(() => undefined);
+    if (backendReport?.decision) logger.debug(backendReport.decision.detail);
+    try {
+      const choice = await createPolicyEngine(wrapper, config, logger, { trainable: scope !== 'policy' });
+      return { policy: choice.policy, engine: choice.backend, reason: choice.reason, wrapper };
+    } catch (error) {
+      wrapper.dispose();
+      throw error;
+    }
+  };
+  let loaded = await loadPolicy(backend);
+  // The WASM backend holds 4 GiB: a policy too large to train there moves to tfjs's cpu backend
+  // (auto) or is refused before training (explicit wasm); see wasm-fit.ts.
+  if (scope !== 'policy' && loaded.engine === 'tfjs' && vlm.estimateWasmTrainingBytes && vlm.WASM_MEMORY_LIMIT_BYTES) {
+    const plan = planWasmTraining({
+      activeBackend: tf.getBackend() ?? 'unknown',
+      requested: m.policy_tfjs_backend,
+      numParameters: loaded.wrapper.trainableVariables().reduce((n, variable) => n + variable.size, 0),
+      reference: config.training_settings.beta !== 0,
+      estimate: vlm.estimateWasmTrainingBytes,
+      limit: vlm.WASM_MEMORY_LIMIT_BYTES,
+    });
+    if (plan.action !== 'keep') {
+      loaded.policy.dispose();
+      if (plan.action === 'refuse') {
+        throw new TrainerError(
+          'TRAINER_COMPONENT_FAILED',
+          `model_settings.policy_tfjs_backend ${m.policy_tfjs_backend}: ${plan.reason}; use policy_tfjs_backend cpu (no such limit, slower), a GPU (--device webgpu), or a smaller policy`,
+        );
+      }
+      logger.info(`policy: moving to the tfjs cpu backend: ${plan.reason} (the cpu backend has no such limit and is slower; a GPU: --device webgpu)`);
+      loaded = await loadPolicy('cpu');
+    }
   }
+  const policy = loaded.policy;
+  const policyDevice = tf.getBackend() ?? 'unknown';
+  if (scope !== 'policy') logger.info(`policy engine: ${loaded.engine}${m.policy_backend === 'auto' ? ' (auto)' : ''}`);
+  logger.debug(`policy engine: ${loaded.engine} (${loaded.reason})`);
   if (scope === 'policy') {
     return {
       policy,

@@ -1,0 +1,44 @@
+/**
+ * Whether the tfjs WASM backend can train the loaded policy within its memory (4 GiB, wasm32), and
+ * what to do when it cannot. A real-size SmolLM2-135M aborted WASM in its first updates (BENCHMARKS,
+ * "Real scale"); the estimate is @vlm-grpo/vlm's `estimateWasmTrainingBytes` (measured: about 8×
+ * the fp32 weights, 10× with a reference model).
+ *
+ * - `policy_tfjs_backend: auto` on WASM with a policy that does not fit: the policy moves to tfjs's
+ *   `cpu` backend (plain JavaScript memory, no such limit, several times slower), with one INFO line.
+ * - An explicit `policy_tfjs_backend: wasm`: refused before training, with the numbers and the
+ *   ways out (the run would abort in its first updates).
+ * - Any other backend, or inference only (`enhance`): nothing to do.
+ */
+
+/** What {@link planWasmTraining} decides. */
+export type WasmTrainingPlan = { action: 'keep' } | { action: 'use-cpu'; reason: string } | { action: 'refuse'; reason: string };
+
+/** Inputs of {@link planWasmTraining}. */
+export interface WasmTrainingInput {
+  /** The tfjs backend the policy loaded on (`tf.getBackend()`). */
+  activeBackend: string;
+  /** `model_settings.policy_tfjs_backend` as configured (`auto`, `wasm`, …). */
+  requested: string;
+  /** Trainable parameters of the policy. */
+  numParameters: number;
+  /** A reference model is kept (GRPO beta ≠ 0). */
+  reference: boolean;
+  /** @vlm-grpo/vlm's `estimateWasmTrainingBytes`. */
+  estimate(numParameters: number, options: { reference: boolean }): number;
+  /** @vlm-grpo/vlm's `WASM_MEMORY_LIMIT_BYTES`. */
+  limit: number;
+}
+
+const GIB = 1024 ** 3;
+
+/** Keep the WASM backend, move the policy to `cpu`, or refuse (see the file header). */
+export function planWasmTraining(input: WasmTrainingInput): WasmTrainingPlan {
+  if (input.activeBackend !== 'wasm') return { action: 'keep' };
+  const needed = input.estimate(input.numParameters, { reference: input.reference });
+  if (needed <= input.limit) return { action: 'keep' };
+  const reason =
+    `training ${(input.numParameters / 1e6).toFixed(1)}M parameters on the tfjs WASM backend needs about ${(needed / GIB).toFixed(1)} GiB of its memory ` +
+    `(${input.reference ? '10' : '8'}× the fp32 weights${input.reference ? ', with the reference model of beta ≠ 0' : ''}), and WASM holds at most ${(input.limit / GIB).toFixed(0)} GiB`;
+  return input.requested === 'auto' ? { action: 'use-cpu', reason } : { action: 'refuse', reason };
+}
