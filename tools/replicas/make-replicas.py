@@ -123,7 +123,8 @@ def export(module, args, path, input_names, output_names, dynamic_axes, external
 
 
 def policy_reference(model_dir, model_cls, tokenizer_dir, out_json, last=16):
-    """Golden float32 logits of the saved policy for two templated prompts (tiny size only):
+    """Golden float32 logits of the saved policy for two templated prompts (tiny size, or any size
+    with --references):
     reference.json (texts, input_ids, greedy tokens, shapes) and ref_logits.f32 (little-endian
     float32, the logits of the last `last` positions of each row, rows concatenated)."""
     import numpy as np
@@ -155,7 +156,7 @@ def policy_reference(model_dir, model_cls, tokenizer_dir, out_json, last=16):
                           "note": "float32 forward of the saved weights by transformers " + __import__("transformers").__version__})
 
 
-def make_smollm2(out, size, tokenizers, seed):
+def make_smollm2(out, size, tokenizers, seed, references=False):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     real = size == "real"
@@ -172,11 +173,11 @@ def make_smollm2(out, size, tokenizers, seed):
     copy_files(os.path.join(tokenizers, "smollm2"), dst, ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"])
     write_json(os.path.join(dst, "generation_config.json"), {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2})
     log(f"smollm2: {sum(p.numel() for p in model.parameters()):,} parameters (tied) → {dst}")
-    if not real:
+    if not real or references:
         policy_reference(dst, LlamaForCausalLM, dst, os.path.join(dst, "reference.json"))
 
 
-def make_dialogpt(out, size, tokenizers, seed):
+def make_dialogpt(out, size, tokenizers, seed, references=False):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     real = size == "real"
@@ -191,7 +192,7 @@ def make_dialogpt(out, size, tokenizers, seed):
     copy_files(os.path.join(tokenizers, "dialogpt"), dst, ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"])
     write_json(os.path.join(dst, "generation_config.json"), {"bos_token_id": eos, "eos_token_id": eos})
     log(f"dialogpt: {sum(p.numel() for p in model.parameters()):,} parameters (tied) → {dst}")
-    if not real:
+    if not real or references:
         policy_reference(dst, GPT2LMHeadModel, dst, os.path.join(dst, "reference.json"))
 
 
@@ -452,6 +453,8 @@ def main():
     parser.add_argument("--diffusers-src", default=os.path.join(ROOT, ".replicas", "diffusers-src", "src"),
                         help="diffusers' public source, used when diffusers is not installed")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--references", action="store_true",
+                        help="also write the policies' golden logits at real size (reference.json, ref_logits.f32; tiny size always has them)")
     args = parser.parse_args()
     only = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in only if n not in ALL]
@@ -467,9 +470,9 @@ def main():
     for name in only:
         t0 = time.time()
         if name == "smollm2":
-            make_smollm2(args.out, args.size, args.tokenizers, args.seed)
+            make_smollm2(args.out, args.size, args.tokenizers, args.seed, args.references)
         elif name == "dialogpt":
-            make_dialogpt(args.out, args.size, args.tokenizers, args.seed)
+            make_dialogpt(args.out, args.size, args.tokenizers, args.seed, args.references)
         elif name in ("sd-turbo", "sd15"):
             make_diffusion(args.out, name, args.size, args.clip_tokenizers, args.seed)
         elif name == "clip":
