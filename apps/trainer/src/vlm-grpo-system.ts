@@ -34,7 +34,7 @@ import { TrainerError } from './errors.js';
 import { finalResultsSchema, metricsLineSchema, trainerStateSchema, type FinalResults, type MetricsLine, type StageTimings, type TrainerState, type ValidationSummary } from './results/schemas.js';
 import { lengthInRangeReward, subjectKeptReward } from './rewards/text-rewards.js';
 import { MAX_COMBINED_REWARD, TrainingRewards } from './rewards/training-rewards.js';
-import { CheckpointManager, readCheckpointManifest, type CheckpointManifest } from './runtime/checkpoints.js';
+import { CheckpointManager, readCheckpointManifest, readLargeFile, type CheckpointManifest } from './runtime/checkpoints.js';
 import { FailureTracker, type SampleFailure } from './runtime/failures.js';
 import { Logger } from './runtime/logger.js';
 import { Progress, type ProgressStream } from './runtime/progress.js';
@@ -681,7 +681,7 @@ export class VLMGRPOSystem {
         state = { ...state, dataset_epochs: Math.max(state.dataset_epochs, Math.ceil((t.num_iterations * t.batch_size * (1 + (t.dynamic_sampling.enabled ? t.dynamic_sampling.max_refill_rounds : 0))) / this.train!.size)) };
         grpoState = {
           manifest: (await readJson(GRPO_STATE_JSON)) as Record<string, unknown>,
-          data: new Uint8Array(await readFile(join(checkpoint, GRPO_STATE_BIN))),
+          data: await readLargeFile(join(checkpoint, GRPO_STATE_BIN)),
         };
         failures.setState(state.failures);
         rewards.setState(state.reward_normalizers);

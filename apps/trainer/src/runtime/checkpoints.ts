@@ -15,6 +15,7 @@
  * the newest checkpoint that verifies, with a warning naming the damaged file.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { constants as bufferConstants } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,6 +25,9 @@ import { z } from 'zod';
 
 import { TrainerError } from '../errors.js';
 import type { Logger } from './logger.js';
+
+/** Largest Uint8Array length of this Node.js. */
+const MAX_LENGTH = bufferConstants.MAX_LENGTH;
 
 /** Name of the manifest inside a checkpoint folder. */
 export const CHECKPOINT_MANIFEST = 'checkpoint.json';
@@ -111,6 +115,42 @@ async function listFiles(folder: string, prefix = ''): Promise<string[]> {
   return files;
 }
 
+
+/** Options of {@link readLargeFile} (for tests: the defaults are the real limits). */
+export interface ReadLargeFileOptions {
+  /** Bytes per read call (default: 64 MiB). */
+  chunkBytes?: number;
+  /** Largest file that fits one array (default: `buffer.constants.MAX_LENGTH`, 4 GiB in Node.js 20). */
+  maxBytes?: number;
+}
+
+/**
+ * A whole file as one Uint8Array, read in chunks: `fs.readFile` refuses files over 2 GiB
+ * (ERR_FS_FILE_TOO_LARGE, without the file's name), and a real-size policy's GRPO state is larger
+ * (SmolLM2-135M: 2.15 GB of weights, reference and AdamW moments). A file larger than one array
+ * can hold fails with its name, size and the limit.
+ */
+export async function readLargeFile(path: string, options: ReadLargeFileOptions = {}): Promise<Uint8Array> {
+  const chunk = options.chunkBytes ?? 64 * 1024 ** 2;
+  const max = options.maxBytes ?? MAX_LENGTH;
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size > max) {
+      throw new TrainerError('TRAINER_CHECKPOINT_FAILED', `${path}: ${size} bytes, more than one array holds in this Node.js (${max} bytes)`);
+    }
+    const data = new Uint8Array(size);
+    let offset = 0;
+    while (offset < size) {
+      const { bytesRead } = await handle.read(data, offset, Math.min(chunk, size - offset), offset);
+      if (bytesRead === 0) throw new TrainerError('TRAINER_CHECKPOINT_FAILED', `${path}: the file ended at byte ${offset} of ${size} while it was read`);
+      offset += bytesRead;
+    }
+    return data;
+  } finally {
+    await handle.close();
+  }
+}
 
 /** Read and validate the manifest of a checkpoint folder (undefined when absent or invalid). */
 export async function readCheckpointManifest(folder: string): Promise<CheckpointManifest | undefined> {

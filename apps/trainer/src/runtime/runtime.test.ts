@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { CheckpointManager, checkpointFolderName } from './checkpoints.js';
+import { CheckpointManager, checkpointFolderName, readLargeFile } from './checkpoints.js';
 import { FailureTracker } from './failures.js';
 import { Logger, consoleStamp, type LogLevel } from './logger.js';
 import { Progress, formatDuration } from './progress.js';
@@ -170,6 +170,24 @@ describe('CheckpointManager integrity', () => {
     await rm(join(first!.path, 'state.json'));
     expect(await manager.latestVerified()).toBeUndefined();
     expect(warnings.at(-1)).toContain('state.json: missing); no earlier checkpoint is left');
+  });
+});
+
+describe('readLargeFile (GRPO states over 2 GiB)', () => {
+  it('reads a file in chunks into one array, exactly', async () => {
+    const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7 + 3) % 256);
+    const file = join(folder, 'state.bin');
+    await writeFile(file, bytes);
+    for (const chunkBytes of [7, 64, 999, 1000, 4096]) expect(await readLargeFile(file, { chunkBytes })).toEqual(bytes);
+    expect(await readLargeFile(join(folder, 'state.bin'))).toEqual(bytes);
+    await writeFile(join(folder, 'empty.bin'), new Uint8Array(0));
+    expect((await readLargeFile(join(folder, 'empty.bin'))).length).toBe(0);
+  });
+
+  it('names the file, its size and the limit when one array cannot hold it', async () => {
+    const file = join(folder, 'big.bin');
+    await writeFile(file, new Uint8Array(100));
+    await expect(readLargeFile(file, { maxBytes: 99 })).rejects.toThrow(`${file}: 100 bytes, more than one array holds in this Node.js (99 bytes)`);
   });
 });
 

@@ -219,7 +219,9 @@ export async function loadComponents(config: TrainerConfig, logger: Logger, scop
     }
   }
   const policy = loaded.policy;
-  const policyDevice = tf.getBackend() ?? 'unknown';
+  // With the fused engine, training runs on WebGPU and the wrapper's tfjs backend serves enhancement.
+  const tfjsDevice = tf.getBackend() ?? 'unknown';
+  const policyDevice = loaded.engine === 'webgpu' && scope !== 'policy' ? `webgpu engine (enhancement on tfjs ${tfjsDevice})` : tfjsDevice;
   if (scope !== 'policy') logger.info(`policy engine: ${loaded.engine}${m.policy_backend === 'auto' ? ' (auto)' : ''}`);
   logger.debug(`policy engine: ${loaded.engine} (${loaded.reason})`);
   if (scope === 'policy') {
