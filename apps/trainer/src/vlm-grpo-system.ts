@@ -138,6 +138,12 @@ export interface EvaluationOutput {
 }
 
 const GRPO_STATE_JSON = 'trainer_state.json';
+/**
+ * File of part `p` of the GRPO state's data: `trainer_state.bin`, then `trainer_state.part1.bin`, …
+ * (parts of ≤ 1 GiB: one JavaScript array holds at most 4 GiB, and a real-size policy's state is
+ * larger; @vlm-grpo/grpo's encodeTrainerState).
+ */
+const grpoStatePartFile = (p: number): string => (p === 0 ? GRPO_STATE_BIN : `trainer_state.part${p}.bin`);
 const GRPO_STATE_BIN = 'trainer_state.bin';
 const APP_STATE = 'state.json';
 const POLICY_FOLDER = 'policy';
@@ -664,7 +670,7 @@ export class VLMGRPOSystem {
         metrics: [],
         training_seconds: 0,
       };
-      let grpoState: { manifest: Record<string, unknown>; data: Uint8Array } | undefined;
+      let grpoState: { manifest: Record<string, unknown>; parts: Uint8Array[] } | undefined;
       if (checkpoint) {
         const readJson = async (name: string): Promise<unknown> => {
           const file = join(checkpoint, name);
@@ -679,10 +685,11 @@ export class VLMGRPOSystem {
         state = parsed.data;
         // A resume that extends the run needs the data stream laid out further.
         state = { ...state, dataset_epochs: Math.max(state.dataset_epochs, Math.ceil((t.num_iterations * t.batch_size * (1 + (t.dynamic_sampling.enabled ? t.dynamic_sampling.max_refill_rounds : 0))) / this.train!.size)) };
-        grpoState = {
-          manifest: (await readJson(GRPO_STATE_JSON)) as Record<string, unknown>,
-          data: await readLargeFile(join(checkpoint, GRPO_STATE_BIN)),
-        };
+        const manifest = (await readJson(GRPO_STATE_JSON)) as Record<string, unknown>;
+        const partCount = Number.isInteger(manifest['parts']) ? (manifest['parts'] as number) : 1;
+        const parts: Uint8Array[] = [];
+        for (let p = 0; p < partCount; p += 1) parts.push(await readLargeFile(join(checkpoint, grpoStatePartFile(p))));
+        grpoState = { manifest, parts };
         failures.setState(state.failures);
         rewards.setState(state.reward_normalizers);
         // Lines written after the checkpoint belong to iterations that will run again.
@@ -712,7 +719,7 @@ export class VLMGRPOSystem {
       });
       if (grpoState) {
         try {
-          await trainer.setState(grpo.decodeTrainerState(grpoState.manifest, grpoState.data));
+          await trainer.setState(grpo.decodeTrainerState(grpoState.manifest, grpoState.parts));
         } catch (error) {
           throw new TrainerError('TRAINER_CHECKPOINT_FAILED', `${join(checkpoint!, GRPO_STATE_JSON)} / ${GRPO_STATE_BIN}: the GRPO state does not fit this run (${(error as Error).message})`, { cause: error });
         }
@@ -745,7 +752,7 @@ export class VLMGRPOSystem {
         const path = await checkpoints.save(state.iteration, reason, async (folder) => {
           await components.policy.save(join(folder, POLICY_FOLDER));
           await writeFile(join(folder, GRPO_STATE_JSON), JSON.stringify(encoded.manifest));
-          await writeFile(join(folder, GRPO_STATE_BIN), encoded.data);
+          for (const [p, part] of encoded.parts.entries()) await writeFile(join(folder, grpoStatePartFile(p)), part);
           await writeFile(join(folder, APP_STATE), `${JSON.stringify(appState, null, 2)}\n`);
           await writeFile(join(folder, RUN_CONFIG_FILE), `${JSON.stringify(trainerConfigSchema.parse(config), null, 2)}\n`);
         });

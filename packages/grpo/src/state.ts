@@ -1,9 +1,13 @@
 /**
  * The trainer state that makes a run resumable bit for bit: the policy engine's weights, AdamW
  * moments and step count, the reference engine's weights, step counters, the RNG words and the
- * dataset cursor. {@link encodeTrainerState} turns it into a JSON manifest plus one binary blob
- * (all float32 arrays back to back, little-endian), which a trainer application can write
- * atomically; {@link decodeTrainerState} reverses it.
+ * dataset cursor. {@link encodeTrainerState} turns it into a JSON manifest plus binary parts (all
+ * float32 arrays back to back, little-endian, at most `partBytes` per part, default 1 GiB, no
+ * array split across parts), which a trainer application can write atomically;
+ * {@link decodeTrainerState} reverses it. Parts: one JavaScript array holds at most 4 GiB, and a
+ * real-size policy's state is larger (DialoGPT-medium: 354.8M parameters × 4 arrays (weights, two
+ * AdamW moments, reference weights) × 4 bytes = 5.7 GB). A state of one part is what version 2
+ * always wrote (array references `{ offset, length }`); later parts add `part` to the reference.
  */
 import type { GRPOConfig } from './config.js';
 import { GrpoError } from './errors.js';
@@ -34,27 +38,45 @@ export interface GRPOTrainerState {
   reference: OptimizerStateData | null;
 }
 
-/** JSON part of an encoded state: the state with each array replaced by its place in the blob. */
+/** An encoded state: the manifest (the state with each array replaced by its place) and the data. */
 export interface EncodedTrainerState {
   /** JSON-serialisable manifest. */
   manifest: Record<string, unknown>;
-  /** Concatenated float32 data (little-endian). */
-  data: Uint8Array;
+  /** Concatenated float32 data (little-endian), in parts of at most `partBytes` (see the file header). */
+  parts: Uint8Array[];
 }
 
+/** Options of {@link encodeTrainerState}. */
+export interface EncodeTrainerStateOptions {
+  /** Most bytes per part (default: 2^30); an array larger than this gets a part of its own. */
+  partBytes?: number;
+}
+
+/** Where an array is: part (omitted for part 0), offset and length in float32 values. */
 interface ArrayRef {
+  part?: number;
   offset: number;
   length: number;
 }
 
-/** Split a state into a JSON manifest and one binary blob. */
-export function encodeTrainerState(state: GRPOTrainerState): EncodedTrainerState {
-  const chunks: Float32Array[] = [];
-  let offset = 0;
+/** True where typed arrays are little-endian (every platform Node.js runs on): bytes copy as they are. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Split a state into a JSON manifest and binary parts (see the file header). */
+export function encodeTrainerState(state: GRPOTrainerState, options: EncodeTrainerStateOptions = {}): EncodedTrainerState {
+  const partBytes = options.partBytes ?? 2 ** 30;
+  const layout: Float32Array[][] = [[]];
+  const sizes = [0]; // float32 values per part
   const ref = (a: Float32Array): ArrayRef => {
-    const r = { offset, length: a.length };
-    chunks.push(a);
-    offset += a.length;
+    let part = layout.length - 1;
+    if (sizes[part]! > 0 && (sizes[part]! + a.length) * 4 > partBytes) {
+      layout.push([]);
+      sizes.push(0);
+      part += 1;
+    }
+    const r: ArrayRef = part === 0 ? { offset: sizes[part]!, length: a.length } : { part, offset: sizes[part]!, length: a.length };
+    layout[part]!.push(a);
+    sizes[part]! += a.length;
     return r;
   };
   const engine = (s: OptimizerStateData) => ({
@@ -82,18 +104,25 @@ export function encodeTrainerState(state: GRPOTrainerState): EncodedTrainerState
     policy: engine(state.policy),
     reference: state.reference === null ? null : engine(state.reference),
   };
-  const data = new Uint8Array(offset * 4);
-  const view = new DataView(data.buffer);
-  let at = 0;
-  for (const chunk of chunks) {
-    for (let i = 0; i < chunk.length; i++) view.setFloat32((at + i) * 4, chunk[i]!, true);
-    at += chunk.length;
-  }
-  return { manifest, data };
+  const parts = layout.map((arrays, p) => {
+    const data = new Uint8Array(sizes[p]! * 4);
+    const view = new DataView(data.buffer);
+    let at = 0;
+    for (const a of arrays) {
+      if (LITTLE_ENDIAN) data.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at * 4);
+      else for (let i = 0; i < a.length; i++) view.setFloat32((at + i) * 4, a[i]!, true);
+      at += a.length;
+    }
+    return data;
+  });
+  return { manifest: { ...manifest, ...(parts.length > 1 ? { parts: parts.length } : {}) }, parts };
 }
 
-/** Rebuild a state from {@link encodeTrainerState}'s output (e.g. after reading both files back). */
-export function decodeTrainerState(manifest: Record<string, unknown>, data: Uint8Array): GRPOTrainerState {
+/**
+ * Rebuild a state from {@link encodeTrainerState}'s output (e.g. after reading the files back):
+ * the manifest and its parts in order (one Uint8Array for a state of one part).
+ */
+export function decodeTrainerState(manifest: Record<string, unknown>, data: Uint8Array | readonly Uint8Array[]): GRPOTrainerState {
   if (manifest['version'] !== TRAINER_STATE_VERSION) {
     throw new GrpoError(
       'GRPO_STATE_MISMATCH',
@@ -101,20 +130,31 @@ export function decodeTrainerState(manifest: Record<string, unknown>, data: Uint
         (manifest['version'] === 1 ? ' (version 1 states, from before the policy-engine port, cannot be resumed)' : ''),
     );
   }
-  if (data.byteLength % 4 !== 0) {
-    throw new GrpoError('GRPO_STATE_MISMATCH', `trainer state data: ${data.byteLength} bytes is not a multiple of 4`);
+  const parts = data instanceof Uint8Array ? [data] : data;
+  const expectedParts = manifest['parts'] ?? 1;
+  if (expectedParts !== parts.length) {
+    throw new GrpoError('GRPO_STATE_MISMATCH', `trainer state: the manifest has ${JSON.stringify(expectedParts)} data parts, ${parts.length} given`);
   }
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const total = data.byteLength / 4;
+  parts.forEach((part, p) => {
+    if (part.byteLength % 4 !== 0) {
+      throw new GrpoError('GRPO_STATE_MISMATCH', `trainer state data${parts.length > 1 ? ` part ${p}` : ''}: ${part.byteLength} bytes is not a multiple of 4`);
+    }
+  });
   const read = (r: unknown, size: number, what: string): Float32Array => {
     const t = r as Partial<ArrayRef> | null;
-    if (t === null || typeof t !== 'object' || !Number.isInteger(t.offset) || !Number.isInteger(t.length)) {
-      throw new GrpoError('GRPO_STATE_MISMATCH', `trainer state ${what}: expected { offset, length }`);
+    if (t === null || typeof t !== 'object' || !Number.isInteger(t.offset) || !Number.isInteger(t.length) || (t.part !== undefined && !Number.isInteger(t.part))) {
+      throw new GrpoError('GRPO_STATE_MISMATCH', `trainer state ${what}: expected { offset, length } (and part)`);
     }
     if (t.length !== size) throw new GrpoError('GRPO_STATE_MISMATCH', `trainer state ${what}: ${t.length} values for a shape of ${size}`);
+    const part = parts[t.part ?? 0];
+    if (part === undefined) throw new GrpoError('GRPO_STATE_MISMATCH', `trainer state ${what}: part ${t.part} of ${parts.length}`);
+    const total = part.byteLength / 4;
     if (t.offset! < 0 || t.offset! + t.length! > total) {
       throw new GrpoError('GRPO_STATE_MISMATCH', `trainer state ${what}: range ${t.offset}+${t.length} is outside the ${total} stored values`);
     }
+    const start = part.byteOffset + t.offset! * 4;
+    if (LITTLE_ENDIAN) return new Float32Array(part.buffer.slice(start, start + t.length! * 4));
+    const view = new DataView(part.buffer, part.byteOffset, part.byteLength);
     const out = new Float32Array(t.length!);
     for (let i = 0; i < t.length!; i++) out[i] = view.getFloat32((t.offset! + i) * 4, true);
     return out;

@@ -385,8 +385,9 @@ describe('GRPOTrainer: state save/restore', () => {
 
     const first = await makeTrainer(config);
     await first.trainer.train({ steps: 2 });
-    const { manifest, data } = encodeTrainerState(await first.trainer.getState());
-    const restoredState = decodeTrainerState(JSON.parse(JSON.stringify(manifest)) as Record<string, unknown>, data.slice());
+    const { manifest, parts } = encodeTrainerState(await first.trainer.getState());
+    expect(parts).toHaveLength(1);
+    const restoredState = decodeTrainerState(JSON.parse(JSON.stringify(manifest)) as Record<string, unknown>, parts[0]!.slice());
 
     const resumed = await makeTrainer(config, [targetFraction], 99); // different initial weights, overwritten
     await resumed.trainer.setState(restoredState);
@@ -406,12 +407,30 @@ describe('GRPOTrainer: state save/restore', () => {
     expect(state.policy.parameters['w']!.shape).toEqual([10, 10]);
     expect(state.policy.parameters['w']!.m!.some((x) => x !== 0)).toBe(true);
     expect(state.reference!.parameters['w']!.m).toBeUndefined();
-    const { manifest, data } = encodeTrainerState(state);
+    const { manifest, parts } = encodeTrainerState(state);
     // weights + m + v of W and b, and the reference's weights: (100 + 10) · 4 float32 values
-    expect(data.byteLength).toBe(110 * 4 * 4);
-    const decoded = decodeTrainerState(JSON.parse(JSON.stringify(manifest)) as Record<string, unknown>, data);
+    expect(parts.map((part) => part.byteLength)).toEqual([110 * 4 * 4]);
+    expect(manifest['parts']).toBeUndefined(); // one part: the layout version 2 always had
+    const decoded = decodeTrainerState(JSON.parse(JSON.stringify(manifest)) as Record<string, unknown>, parts[0]!);
     expect(decoded.policy.parameters['b']!.v).toEqual(state.policy.parameters['b']!.v);
     expect(decoded.reference!.parameters['w']!.weights).toEqual(state.reference!.parameters['w']!.weights);
+  });
+
+  it('splits large states into parts (no array split), and decodes them to the same state', async () => {
+    const { trainer } = await makeTrainer({ ...small, beta: 0.1 });
+    await trainer.trainStep();
+    const state = await trainer.getState();
+    // 400-byte arrays (w: 100 values) and 40-byte arrays (b): at most 500 bytes per part.
+    const { manifest, parts } = encodeTrainerState(state, { partBytes: 500 });
+    // In order: w's weights, m, v (400 each), b's weights, m, v (40 each), the reference's w and b.
+    expect(parts.map((part) => part.byteLength)).toEqual([400, 400, 400 + 40 + 40, 40 + 400 + 40]);
+    expect(manifest['parts']).toBe(4);
+    const copy = JSON.parse(JSON.stringify(manifest)) as Record<string, unknown>;
+    const decoded = decodeTrainerState(copy, parts);
+    expect(decoded).toEqual(decodeTrainerState(encodeTrainerState(state).manifest, encodeTrainerState(state).parts));
+    expect(decoded.policy.parameters['w']!.v).toEqual(state.policy.parameters['w']!.v);
+    expect(decoded.reference!.parameters['b']!.weights).toEqual(state.reference!.parameters['b']!.weights);
+    expect(() => decodeTrainerState(copy, parts.slice(0, 3))).toThrowError(/the manifest has 4 data parts, 3 given/);
   });
 
   it('refuses states that do not fit and changes nothing', async () => {
