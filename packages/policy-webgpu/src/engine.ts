@@ -85,7 +85,7 @@ import { buildGenerationPlan, generationKey, promptSlotsFor, writeGenerationInpu
 import { adamwHyper, adamwStep, lerp } from './kernels/adamw.js';
 import { castF32ToF16, f16Bytes } from './kernels/cast-f16.js';
 import { f16Scale, f16ScalePartials } from './kernels/f16-scale.js';
-import { attentionBackward, attentionForward } from './kernels/attention.js';
+import { attentionBackward, attentionBackwardScratchFloats, attentionForward } from './kernels/attention.js';
 import { classifierBackward, classifierForward, gatherRows, scatterRows } from './kernels/classifier.js';
 import { buildScatterPlan, encoderBackward, encoderForward } from './kernels/encoder.js';
 import { geluBackward, geluForward } from './kernels/gelu.js';
@@ -1057,6 +1057,9 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     const dqkv = alloc('backward', 'd.qkv', R * W);
     const datt = alloc('backward', 'd.att', R * HD);
     const delta = alloc('backward', 'd.delta', n * H * s);
+    // grouped-query attention: each query head's share of dk and dv before the sum over its group
+    const kvScratchFloats = attentionBackwardScratchFloats({ batch: n, seq: s, heads: H, kvHeads: Hkv, headDim: D });
+    const kvScratch = kvScratchFloats > 0 ? whole(alloc('backward', 'd.kv.shares', kvScratchFloats)) : undefined;
     const dact = alloc('backward', 'd.act', R * M);
     const dpre = alloc('backward', 'd.pre', R * PW);
     const dhsel = alloc('backward', 'd.hsel', sel * C);
@@ -1238,7 +1241,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
           ...normBack(`ln_2.${l}.bwd`, b.mid, dln, b.st2, `${p}.ln_2.weight`, `${p}.ln_2.bias`),
           ...att.commands,
           ...convBack(`attn.c_proj.${l}`, att.a, C, [`${p}.attn.c_proj.weight`], G(`${p}.attn.c_proj.weight`), G(`${p}.attn.c_proj.bias`), C, dres, datt),
-          ...attentionBackward(ctx, `attention.${l}.bwd`, { ...attnShape, ...(cfg.scaleAttnByInverseLayerIdx ? { scale: 1 / Math.sqrt(D) / (l + 1) } : {}), qkv: whole(b.qkv), mask: whole(inputs.mask), out: whole(b.att), dout: whole(datt), lse: whole(b.lse), delta: whole(delta), dqkv: whole(dqkv) }),
+          ...attentionBackward(ctx, `attention.${l}.bwd`, { ...attnShape, ...(cfg.scaleAttnByInverseLayerIdx ? { scale: 1 / Math.sqrt(D) / (l + 1) } : {}), qkv: whole(b.qkv), mask: whole(inputs.mask), out: whole(b.att), dout: whole(datt), lse: whole(b.lse), delta: whole(delta), dqkv: whole(dqkv), ...(kvScratch ? { kvScratch } : {}) }),
           ...convBack(`c_attn.${l}`, b.ln1, C, [`${p}.attn.c_attn.weight`], G(`${p}.attn.c_attn.weight`), G(`${p}.attn.c_attn.bias`), 3 * C, dqkv, dln),
           ...normBack(`ln_1.${l}.bwd`, res[l]!, dln, b.st1, `${p}.ln_1.weight`, `${p}.ln_1.bias`),
         );
@@ -1258,7 +1261,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
           ...normBack(`post_attention_layernorm.${l}.bwd`, b.mid, dln, b.st2, `${p}.post_attention_layernorm.weight`, null),
           ...att.commands,
           ...linearBack(`o_proj.${l}`, att.a, HD, [`${a}.o_proj.weight`], G(`${a}.o_proj.weight`), optG(`${a}.o_proj.bias`), C, dres, datt),
-          ...attentionBackward(ctx, `attention.${l}.bwd`, { ...attnShape, qkv: whole(b.qkv), mask: whole(inputs.mask), out: whole(b.att), dout: whole(datt), lse: whole(b.lse), delta: whole(delta), dqkv: whole(dqkv) }),
+          ...attentionBackward(ctx, `attention.${l}.bwd`, { ...attnShape, qkv: whole(b.qkv), mask: whole(inputs.mask), out: whole(b.att), dout: whole(datt), lse: whole(b.lse), delta: whole(delta), dqkv: whole(dqkv), ...(kvScratch ? { kvScratch } : {}) }),
           ropeBackward(ctx, `rope.${l}.bwd`, { ...rope, x: whole(dqkv) }),
           ...linearBack(`qkv_proj.${l}`, b.ln1, C, qkvNames, G(...qkvNames), qkvBias ? G(...qkvBias) : undefined, W, dqkv, dln),
           ...normBack(`input_layernorm.${l}.bwd`, res[l]!, dln, b.st1, `${p}.input_layernorm.weight`, null),

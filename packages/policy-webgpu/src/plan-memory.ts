@@ -88,6 +88,7 @@ export function estimatePlanMemory(
     bufferBytes(R * W), // d q|k|v
     bufferBytes(R * H * D), // d attention output
     bufferBytes(n * H * s), // attention delta
+    Hkv < H ? bufferBytes(2 * R * H * D) : 0, // grouped-query attention: each query head's share of dk, dv
     bufferBytes(R * M), // d MLP activation
     bufferBytes(R * PW), // d MLP pre-activation
     bufferBytes(sel * C), // d selected rows

@@ -1,9 +1,13 @@
 import { expect, it } from 'vitest';
 import { describeGpu, device, dot, numericGradient, random, read, relativeError, run } from '../__fixtures__/gpu-test-utils.js';
-import { attentionBackward, attentionForward } from './attention.js';
+import { attentionBackward, attentionBackwardScratchFloats, attentionForward } from './attention.js';
 
-describeGpu('fused causal attention kernels vs plain JS (padding mask, GQA)', () => {
-  const [batch, seq, heads, kvHeads, d] = [2, 6, 4, 2, 8];
+for (const [heads, kvHeads] of [
+  [4, 2],
+  [6, 2],
+  [4, 4],
+] as const) describeGpu(`fused causal attention kernels vs plain JS (padding mask; ${heads} query heads on ${kvHeads} kv heads)`, () => {
+  const [batch, seq, d] = [2, 6, 8];
   const width = (heads + 2 * kvHeads) * d;
   // Row 0: all tokens; row 1: two left-padding tokens and one right-padding token.
   const mask = Uint32Array.from([1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0]);
@@ -48,12 +52,25 @@ describeGpu('fused causal attention kernels vs plain JS (padding mask, GQA)', ()
     const lse = { buffer: ctx.buffer('lse', batch * heads * seq * 4) };
     const delta = { buffer: ctx.buffer('delta', batch * heads * seq * 4) };
     const dqkv = { buffer: ctx.upload('dqkv', random(53, qkv.length)) }; // garbage: every element must be overwritten
+    const scratchFloats = attentionBackwardScratchFloats(shape);
+    expect(scratchFloats).toBe(heads > kvHeads ? 2 * batch * seq * heads * d : 0);
+    const kvScratch = scratchFloats > 0 ? { buffer: ctx.upload('kv.scratch', random(54, scratchFloats)) } : undefined;
     await run(ctx, [
       attentionForward(ctx, 'attn', { ...shape, qkv: bqkv, mask: bmask, out, lse }),
-      ...attentionBackward(ctx, 'attn.bwd', { ...shape, qkv: bqkv, mask: bmask, out, dout: { buffer: ctx.upload('dout', dout) }, lse, delta, dqkv }),
+      ...attentionBackward(ctx, 'attn.bwd', { ...shape, qkv: bqkv, mask: bmask, out, dout: { buffer: ctx.upload('dout', dout) }, lse, delta, dqkv, ...(kvScratch ? { kvScratch } : {}) }),
     ]);
     expect(relativeError(await read(ctx, out.buffer, dout.length), ref([Float64Array.from(qkv)]))).toBeLessThan(1e-5);
     const grad = numericGradient((inputs) => dot(ref(inputs), dout), [qkv], 0);
     expect(relativeError(await read(ctx, dqkv.buffer, qkv.length), grad)).toBeLessThan(1e-5);
+  });
+
+  it('needs the scratch with grouped-query attention and names its size', () => {
+    const ctx = device();
+    const shape = { batch, seq, heads, kvHeads, headDim: d };
+    const slice = (name: string, floats: number) => ({ buffer: ctx.buffer(name, floats * 4) });
+    const call = () =>
+      attentionBackward(ctx, 'attn.bwd', { ...shape, qkv: slice('q', batch * seq * width), mask: slice('m', batch * seq), out: slice('o', batch * seq * heads * d), dout: slice('do', batch * seq * heads * d), lse: slice('l', batch * heads * seq), delta: slice('dl', batch * heads * seq), dqkv: slice('dq', batch * seq * width) });
+    if (heads > kvHeads) expect(call).toThrow(new RegExp(`needs kvScratch of ${2 * batch * seq * heads * d} floats`));
+    else expect(call()).toHaveLength(2);
   });
 });
