@@ -70,6 +70,9 @@ for model in ("gpt2", "smollm2"):
     fp32, bf16 = torch.get(f"{model}_train_step_fp32_ms"), torch.get(f"{model}_train_step_bf16_ms")
     print(f"| {names[model]} train step 8×128, ms | {fmt(step)} | {fmt(fp32)} | {fmt(bf16)} | {ratio(fp32, step)} | {ratio(bf16, step)} | – | – | – |")
     for v in mine.get("trainVariants", [])[1:]:
+        if v.get("skipped"):
+            print(f"| {names[model]} train step 8×128 {v['variant']} | skipped: {v['skipped'].split(';')[0]} | | | | | | | – |")
+            continue
         vs = v.get("trainStepMs")
         print(f"| {names[model]} train step 8×128 {v['variant']}, ms (plan buffers {v['memory']['total'] / 2**20:,.0f} MiB vs {mine['memory']['total'] / 2**20:,.0f}) "
               f"| {fmt(vs)} | {fmt(fp32)} | {fmt(bf16)} | {ratio(fp32, vs)} | {ratio(bf16, vs)} | – | – | – |")

@@ -38,7 +38,8 @@
  *       timestamp-query), dispatchesPerStep, tflops, profile: [{ kernel, ms, count }], memory
  *       (planMemory bytes: activations, backward, inputs, total) — all of the first variant;
  *       trainVariants: [{ variant, precision, recompute, trainStepMs, forwardMs, tflops, memory }]
- *       (every variant of --train-variants, the first included),
+ *       (every variant of --train-variants, the first included; a variant the adapter cannot run,
+ *       such as f16 without shader-f16, is { variant, precision, recompute, skipped: reason }),
  *     generate section: generation: [{ engine: 'policy-webgpu' | 'tfjs-webgpu', decoding:
  *       'greedy' | 'sampled', batch, promptTokens, newTokens, repeats, msPerCall, tokensPerS,
  *       timeToFirstTokenMs }] }] }
@@ -292,7 +293,17 @@ for (const name of args.models.split(',').filter(Boolean)) {
       result.trainVariants = [row(firstVariant, first)];
       for (const variant of otherVariants) {
         console.log(`  variant ${variant}`);
-        const other = await load(TRAIN_VARIANTS[variant]);
+        let other;
+        try {
+          other = await load(TRAIN_VARIANTS[variant]);
+        } catch (error) {
+          // a variant the adapter cannot run (f16 without shader-f16) is reported, not fatal
+          if (error?.code !== 'WEBGPU_UNSUPPORTED') throw error;
+          console.log(`  skipped: ${error.message}`);
+          result.trainVariants.push({ variant, ...TRAIN_VARIANTS[variant], skipped: error.message });
+          save();
+          continue;
+        }
         try {
           result.trainVariants.push(row(variant, await trainSection(other, config.vocabSize, params)));
         } finally {
