@@ -44,7 +44,8 @@ const only = args.filter((arg) => !arg.startsWith('--'));
  * (2026-12-07, npm 11.19, `--prefer-offline`): each is the measured size plus ~5 %, so growth is a
  * decision. Measured: data 6.3, device 0.1, eval 27.1, grpo 6.4 (zod only: an algorithm), sd 329.9,
  * clip-reward 492.0, vlm 304.2 (786.1 before its tokenizer left transformers.js), world 0.2, models
- * 14.0 (it ships its weights), policy-webgpu 304.6 (vlm's). Most of the weight
+ * 31.8 (it ships its weights: the prompt enhancer and the world's diffusion and CLIP models; 14.0 with
+ * the random tiny ones), policy-webgpu 304.6 (vlm's). Most of the weight
  * is third-party: onnxruntime-node ships every platform's binaries (≈ 290 MB); transformers.js
  * (clip-reward) brings onnxruntime-web (≈ 140 MB), which it imports at load time even in Node, so
  * no supported install leaves it out; @tensorflow/tfjs (vlm's peer) ≈ 250 MB with its converter,
@@ -59,7 +60,7 @@ const BUDGETS_MB = {
   '@vlm-grpo/clip-reward': 515,
   '@vlm-grpo/vlm': 320,
   '@vlm-grpo/world': 1,
-  '@vlm-grpo/models': 15,
+  '@vlm-grpo/models': 34,
   '@vlm-grpo/policy-webgpu': 320,
 };
 

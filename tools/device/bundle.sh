@@ -8,6 +8,10 @@
 # --split-extra moves sharp's libvips (6.4 MB compressed) into OUT-extra/ when the tree and the
 # bundle together exceed the limit: carry OUT-extra in one call and OUT in the next while the
 # machine is held (ignored folders stay there between calls); activate.sh unpacks both.
+# Since the world's models are tracked (data/models/world-clip and world-sd, 26.7 MB), the tree is
+# ≈ 52 MB and no bundle fits beside it: for a device call that does not need them, move those two
+# folders out of the checkout first and restore them after (`git checkout -- data/models`); this
+# was not tried yet with the folders tracked (they were untracked and excluded when it ran).
 # On the GPU machine:  source .device/activate.sh   (unpacks into /tmp/devnode once, links
 # node_modules into the checkout, exports PATH and VK_DRIVER_FILES).
 #

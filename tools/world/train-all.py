@@ -1047,6 +1047,13 @@ def save_sample_sheet(path, samples, columns=8):
         f.write(sheet.tobytes())
 
 
+
+def sampler_text(sampler):
+    """A recommended sampler as model-card text: '4 DDIM steps, guidance 1.0'."""
+    if not sampler:
+        return "none met the target"
+    return f"{sampler['steps']} DDIM steps, guidance {sampler['guidance_scale']}"
+
 def write_model_cards(out, report):
     """README.md (model card) of world-clip/ and world-sd/, with the recipe and the measured numbers."""
     ev = report["stages"].get("eval", {})
@@ -1096,7 +1103,7 @@ def write_model_cards(out, report):
             "Held-out test: the picture generated for a caption has a higher world-clip cosine with it than with 4 other "
             "held-out captions (target 0.80).", "",
             "| DDIM steps | guidance | share |", "| ---: | ---: | ---: |", rows, "",
-            f"Recommended: {ev.get('recommended_sampler')}. Real held-out pictures score {fmt(ev.get('real_images_beat_4_others'))} on the same test.", "",
+            f"Recommended (the cheapest sampler that met the target): {sampler_text(ev.get('recommended_sampler'))}. Real held-out pictures score {fmt(ev.get('real_images_beat_4_others'))} on the same test.", "",
             common,
             "Limitations: draws only this world's scenes at 64x64; text outside the world's vocabulary is ignored or garbles "
             "the picture; the VAE has no attention or perceptual loss, so fine texture is soft.",

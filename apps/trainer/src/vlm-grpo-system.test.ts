@@ -179,6 +179,24 @@ describe('VLMGRPOSystem with stand-in models', () => {
     await third.dispose();
   });
 
+  it('resolves every configured path against the base directory, the aesthetic head included', async () => {
+    const seen: { sd: string; clip: string; head: string | null }[] = [];
+    const components = testComponents();
+    const system = new VLMGRPOSystem(undefined, {
+      baseDirectory: repoRoot,
+      overrides: { 'output_settings.output_dir': join(folder, 'paths'), 'reward_settings.aesthetic.weight': 0.5, 'reward_settings.aesthetic.head_path': 'data/models/world-clip/aesthetic_head.safetensors' },
+      loadComponents: async (config, logger, scope) => {
+        seen.push({ sd: config.model_settings.sd_model, clip: config.model_settings.clip_model, head: config.reward_settings.aesthetic.head_path });
+        return components(config, logger, scope);
+      },
+      logger: quietLogger(),
+    });
+    await system.initializeComponents();
+    expect(seen[0]!.head).toBe(join(repoRoot, 'data/models/world-clip/aesthetic_head.safetensors'));
+    for (const path of [seen[0]!.sd, seen[0]!.clip]) expect(path.startsWith(repoRoot)).toBe(true);
+    await system.dispose();
+  });
+
   it('enhances prompts and evaluates the policy into <output_dir>/evaluation', async () => {
     const system = new VLMGRPOSystem({ validation_settings: { num_prompts: 3 } }, { baseDirectory: repoRoot, overrides: { 'output_settings.output_dir': join(folder, 'eval') }, loadComponents: testComponents(), logger: quietLogger() });
     const rewrites = await system.enhance(['a cat', 'FAIL me']);

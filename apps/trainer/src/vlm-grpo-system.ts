@@ -218,6 +218,11 @@ export class VLMGRPOSystem {
         sd_model: this.localOrHub(config.model_settings.sd_model),
         clip_model: this.localOrHub(config.model_settings.clip_model),
       },
+      // a relative head path is relative to the base directory, like every configured path
+      reward_settings: {
+        ...config.reward_settings,
+        aesthetic: { ...config.reward_settings.aesthetic, head_path: config.reward_settings.aesthetic.head_path === null ? null : this.path(config.reward_settings.aesthetic.head_path) },
+      },
     };
     this.logger.info(`loading data: ${config.data_settings.train_file}, ${config.data_settings.val_file}`);
     const loadOptions = { mode: config.data_settings.skip_invalid ? 'skipInvalid' : 'strict', duplicates: config.data_settings.drop_duplicates ? 'drop' : 'report' } as const;

@@ -15,7 +15,7 @@ export const MODEL_ROLES: readonly ModelRole[] = ['policy', 'diffusion', 'clip']
 
 /** One embedded model. */
 export interface ModelInfo {
-  /** Folder name (`prompt-enhancer`, `tiny-sd` …). */
+  /** Folder name (`prompt-enhancer`, `world-sd` …). */
   name: string;
   /** Its role. */
   role: ModelRole;
