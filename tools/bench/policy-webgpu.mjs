@@ -61,6 +61,7 @@ const { values: args } = parseArgs({
     sections: { type: 'string', default: 'train,generate' },
     batch: { type: 'string', default: '8' },
     tokens: { type: 'string', default: '128' },
+    'dawn-toggles': { type: 'string' },
     repeats: { type: 'string', default: '10' },
     'gen-batches': { type: 'string', default: '1,16' },
     'prompt-tokens': { type: 'string', default: '8' },
@@ -206,6 +207,8 @@ async function trainSection(engine, vocab, params) {
     await engine.optimizerStep({ learningRate: 1e-5, maxGradNorm: 1 });
   };
   const forwardOnly = () => engine.logProbs(step);
+  // log-probs of the untouched weights, to compare variants (f16 vs fp32) on the same model
+  const initialLogProbs = (await engine.logProbs(step)).logProbs;
   await trainStep();
   await forwardOnly();
   const stepTimes = [];
@@ -250,6 +253,7 @@ async function trainSection(engine, vocab, params) {
     tflops: flop / (stepMs / 1000) / 1e12,
     profile,
     memory: engine.planMemory({ sequences: batch, promptTokens: half, completionTokens: tokens - half }),
+    initialLogProbs,
   };
   console.log(`  train: ${batch}×${tokens} tokens, step ${stepMs.toFixed(1)} ms (median of ${repeats}), forward ${train.forwardMs.toFixed(1)} ms, ${train.tflops.toFixed(2)} TFLOP/s (6·N·tokens), plan buffers ${(train.memory.total / 2 ** 20).toFixed(1)} MiB (activations ${(train.memory.activations / 2 ** 20).toFixed(1)})`);
   if (gpuMs !== null) {
@@ -260,7 +264,10 @@ async function trainSection(engine, vocab, params) {
   return train;
 }
 
-const context = await createPolicyDevice({ timestamps: true });
+// Dawn toggles for the instance, e.g. --dawn-toggles vulkan_enable_f16_on_nvidia (Dawn withholds
+// shader-f16 on NVIDIA's Vulkan driver unless this toggle is on)
+const dawnToggles = args['dawn-toggles'] ? args['dawn-toggles'].split(',').filter(Boolean) : [];
+const context = await createPolicyDevice({ timestamps: true, ...(dawnToggles.length > 0 ? { dawnFlags: [`enable-dawn-features=${dawnToggles.join(',')}`] } : {}) });
 console.log(`device: ${context.adapterInfo}${context.hasTimestamps ? '' : ' (no timestamp-query: no per-kernel profile)'}`);
 const trainVariants = list('train-variants', Object.keys(TRAIN_VARIANTS));
 const options = { models: args.models, sections, batch, tokens, repeats, genBatches, promptTokens, newTokens, decodings, genEngines, tfjsRepeats, trainVariants, tiny: args.tiny };
@@ -288,8 +295,12 @@ for (const name of args.models.split(',').filter(Boolean)) {
     if (sections.includes('train')) {
       if (trainVariants.length > 1) console.log(`  variant ${firstVariant}`);
       const first = await trainSection(engine, config.vocabSize, params);
+      const reference = first.initialLogProbs;
+      delete first.initialLogProbs;
       Object.assign(result, first);
-      const row = (variant, t) => ({ variant, ...TRAIN_VARIANTS[variant], trainStepMs: t.trainStepMs, forwardMs: t.forwardMs, tflops: t.tflops, memory: t.memory });
+      // largest |Δ| of a variant's log-probs (untrained weights, the same tokens) from the first variant's
+      const maxDiff = (a) => a.reduce((m, row, r) => row.reduce((mm, v, t) => Math.max(mm, Math.abs(v - reference[r][t])), m), 0);
+      const row = (variant, t) => ({ variant, ...TRAIN_VARIANTS[variant], trainStepMs: t.trainStepMs, forwardMs: t.forwardMs, tflops: t.tflops, memory: t.memory, logProbMaxAbsDiffVsFirst: t.initialLogProbs ? maxDiff(t.initialLogProbs) : 0 });
       result.trainVariants = [row(firstVariant, first)];
       for (const variant of otherVariants) {
         console.log(`  variant ${variant}`);
@@ -305,7 +316,9 @@ for (const name of args.models.split(',').filter(Boolean)) {
           continue;
         }
         try {
-          result.trainVariants.push(row(variant, await trainSection(other, config.vocabSize, params)));
+          const measured = row(variant, await trainSection(other, config.vocabSize, params));
+          console.log(`  log-probs vs ${firstVariant} (untrained weights, same tokens): max |Δ| ${measured.logProbMaxAbsDiffVsFirst.toExponential(2)}`);
+          result.trainVariants.push(measured);
         } finally {
           other.dispose();
         }
