@@ -10,8 +10,8 @@
 # machine is held (ignored folders stay there between calls); activate.sh unpacks both.
 # Since the world's models are tracked (data/models/world-clip and world-sd, 26.7 MB), the tree is
 # ≈ 52 MB and no bundle fits beside it: for a device call that does not need them, move those two
-# folders out of the checkout first and restore them after (`git checkout -- data/models`); this
-# was not tried yet with the folders tracked (they were untracked and excluded when it ran).
+# folders out of the checkout first and put them back after (tracked files that are missing do not
+# travel: a call with `.device` and policy-webgpu's dist carried ran so on 2026-12-07).
 # On the GPU machine:  source .device/activate.sh   (unpacks into /tmp/devnode once, links
 # node_modules into the checkout, exports PATH and VK_DRIVER_FILES).
 #
