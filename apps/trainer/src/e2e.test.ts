@@ -4,6 +4,7 @@
  * data/models. The CLI tests spawn `src/cli.ts` in a child process (TypeScript run through
  * __fixtures__/ts-loader.mjs), kill it, and resume it.
  */
+import { TINY_DEFAULT_CONFIG } from './__fixtures__/test-components.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -51,7 +52,7 @@ describe('end to end on the tiny models', { timeout: 180_000 }, () => {
     const output = join(folder, 'e2e');
     const config = tiny(output, 3);
     config.training_settings.checkpoint_every = 1;
-    const system = new VLMGRPOSystem(config, { baseDirectory: repoRoot, logger: new Logger({ level: 'DEBUG', console: null }) });
+    const system = new VLMGRPOSystem(config, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, logger: new Logger({ level: 'DEBUG', console: null }) });
     const results = await system.runTraining();
     await system.dispose();
 

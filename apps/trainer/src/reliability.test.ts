@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { testComponents, type UnigramPolicy } from './__fixtures__/test-components.js';
+import { testComponents, type UnigramPolicy, TINY_DEFAULT_CONFIG } from './__fixtures__/test-components.js';
 import type { TrainerConfig } from './config/config-schema.js';
 import { finalResultsSchema, metricsLineSchema } from './results/schemas.js';
 import { checkpointManifestSchema } from './runtime/checkpoints.js';
@@ -73,7 +73,7 @@ describe('failures keep every completed iteration', () => {
     let failSaves = false;
     let calls = 0;
     const { logger, lines } = captureLogger();
-    const system = new VLMGRPOSystem(undefined, {
+    const system = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG,
       baseDirectory: repoRoot,
       logger,
       overrides: tiny(output, { 'training_settings.checkpoint_every': 5 }),
@@ -115,7 +115,7 @@ describe('failures keep every completed iteration', () => {
     expect(lines.some((line) => line.level === 'ERROR' && line.line.includes('the run failed after iteration 2'))).toBe(true);
 
     // The run continues from there.
-    const resumed = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, resume: true, logger: captureLogger().logger, overrides: tiny(output, { 'training_settings.checkpoint_every': 5 }), loadComponents: testComponents() });
+    const resumed = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, resume: true, logger: captureLogger().logger, overrides: tiny(output, { 'training_settings.checkpoint_every': 5 }), loadComponents: testComponents() });
     const results = await resumed.runTraining();
     await resumed.dispose();
     expect(results).toMatchObject({ status: 'completed', iterations: { completed: 3, resumed_from: 2 } });
@@ -124,7 +124,7 @@ describe('failures keep every completed iteration', () => {
   it('a diverged (NaN) policy is never saved as best_model, nor checkpointed', async () => {
     const output = join(folder, 'nan');
     const policies: UnigramPolicy[] = [];
-    const system = new VLMGRPOSystem(undefined, {
+    const system = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG,
       baseDirectory: repoRoot,
       logger: captureLogger().logger,
       overrides: tiny(output),
@@ -150,7 +150,7 @@ describe('failures keep every completed iteration', () => {
     let armed = false; // from iteration 2 on: the next forwardTrain aborts the module
     let dead = false;
     let callsAfterAbort = 0;
-    const system = new VLMGRPOSystem(undefined, {
+    const system = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG,
       baseDirectory: repoRoot,
       logger: captureLogger().logger,
       overrides: tiny(output, { 'training_settings.validation_every': 0 }),
@@ -189,7 +189,7 @@ describe('failures keep every completed iteration', () => {
 
   it('overflowing combined rewards are failed samples (max_failure_fraction applies), never logged as reward 0', async () => {
     const output = join(folder, 'overflow');
-    const system = new VLMGRPOSystem(undefined, {
+    const system = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG,
       baseDirectory: repoRoot,
       logger: captureLogger().logger,
       overrides: tiny(output, { 'reward_settings.quality.weight': 1e308, 'reward_settings.subject_kept.weight': 1e308, 'training_settings.max_failed_iterations': 2, 'training_settings.validation_every': 0 }),
@@ -215,7 +215,7 @@ describe('resume', () => {
   it("resumes with the run's own settings, logs every override, and refuses changed hyperparameters unless allowed", async () => {
     const output = join(folder, 'resume');
     const stop = new StopSignal();
-    const first = new VLMGRPOSystem(undefined, {
+    const first = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG,
       baseDirectory: repoRoot,
       logger: captureLogger().logger,
       stopSignal: stop,
@@ -231,7 +231,7 @@ describe('resume', () => {
     expect(await readdir(join(output, 'checkpoint_iter_1'))).toContain(RUN_CONFIG_FILE);
 
     // Changed hyperparameters: refused, naming the key, nothing touched.
-    const refused = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, resume: true, logger: captureLogger().logger, overrides: { 'output_settings.output_dir': output, 'training_settings.learning_rate': 0.5, 'training_settings.num_generations': 4 }, loadComponents: testComponents() });
+    const refused = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, resume: true, logger: captureLogger().logger, overrides: { 'output_settings.output_dir': output, 'training_settings.learning_rate': 0.5, 'training_settings.num_generations': 4 }, loadComponents: testComponents() });
     const error = (await refused.runTraining().catch((caught: unknown) => caught)) as Error;
     await refused.dispose();
     expect(error).toMatchObject({ code: 'TRAINER_RESUME_CONFIG_CHANGED' });
@@ -241,7 +241,7 @@ describe('resume', () => {
 
     // No flags but the folder: the first run's settings (4 iterations, batch 2), not the defaults.
     const { logger, lines } = captureLogger();
-    const plain = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, resume: true, logger, overrides: { 'output_settings.output_dir': output, 'training_settings.num_iterations': 5, 'training_settings.gradient_checkpointing': true }, loadComponents: testComponents() });
+    const plain = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, resume: true, logger, overrides: { 'output_settings.output_dir': output, 'training_settings.num_iterations': 5, 'training_settings.gradient_checkpointing': true }, loadComponents: testComponents() });
     const results = await plain.runTraining();
     await plain.dispose();
     expect(results.iterations).toEqual({ completed: 5, planned: 5, resumed_from: 1 });
@@ -252,7 +252,7 @@ describe('resume', () => {
 
     // Allowed explicitly: resumes, and the log says what changed.
     const allowedLog = captureLogger();
-    const allowed = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, resume: true, allowConfigChange: true, logger: allowedLog.logger, overrides: { 'output_settings.output_dir': output, 'training_settings.num_iterations': 6, 'training_settings.learning_rate': 0.01 }, loadComponents: testComponents() });
+    const allowed = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, resume: true, allowConfigChange: true, logger: allowedLog.logger, overrides: { 'output_settings.output_dir': output, 'training_settings.num_iterations': 6, 'training_settings.learning_rate': 0.01 }, loadComponents: testComponents() });
     expect((await allowed.runTraining()).iterations.completed).toBe(6);
     await allowed.dispose();
     expect(allowedLog.lines.some((line) => line.level === 'WARNING' && line.line.includes('resume override: training_settings.learning_rate: 0.05 → 0.01 (changes what is trained; allowed by --allow-config-change)'))).toBe(true);
@@ -261,7 +261,7 @@ describe('resume', () => {
   it('falls back to the previous checkpoint when the latest is damaged, naming the bad file', async () => {
     const output = join(folder, 'damaged');
     const stop = new StopSignal();
-    const first = new VLMGRPOSystem(undefined, {
+    const first = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG,
       baseDirectory: repoRoot,
       logger: captureLogger().logger,
       stopSignal: stop,
@@ -277,7 +277,7 @@ describe('resume', () => {
     const text = await readFile(bad, 'utf8');
     await writeFile(bad, text.replace(/\d/u, (digit) => String((Number(digit) + 1) % 10)));
     const { logger, lines } = captureLogger();
-    const resumed = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, resume: true, logger, overrides: { 'output_settings.output_dir': output }, loadComponents: testComponents() });
+    const resumed = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, resume: true, logger, overrides: { 'output_settings.output_dir': output }, loadComponents: testComponents() });
     const results = await resumed.runTraining();
     await resumed.dispose();
     expect(results.iterations).toMatchObject({ completed: 3, resumed_from: 1 });
@@ -289,7 +289,7 @@ describe('resume', () => {
 
 describe('inputs are checked before training', () => {
   it('an output folder that cannot be created fails at once with a clear error (no hang on /proc)', async () => {
-    const system = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, logger: captureLogger().logger, overrides: tiny('/proc/vlm-grpo-output'), loadComponents: testComponents() });
+    const system = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, logger: captureLogger().logger, overrides: tiny('/proc/vlm-grpo-output'), loadComponents: testComponents() });
     const error = (await system.runTraining().catch((caught: unknown) => caught)) as Error;
     expect(error).toMatchObject({ code: 'DATA_WRITE_FAILED' });
     expect(error.message).toContain('/proc does not accept new folders');
@@ -297,7 +297,7 @@ describe('inputs are checked before training', () => {
 
   it('an output folder that is not writable says so (not ENOENT), before any model loads', async () => {
     // sysfs refuses new files even to root (CI runs as root, so chmod cannot make this case).
-    const system = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, logger: captureLogger().logger, overrides: tiny('/sys/kernel'), loadComponents: testComponents() });
+    const system = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, logger: captureLogger().logger, overrides: tiny('/sys/kernel'), loadComponents: testComponents() });
     const error = (await system.runTraining().catch((caught: unknown) => caught)) as Error;
     expect(error.message).toMatch(/^the run folder \/sys\/kernel is not writable \((EACCES|EPERM|EROFS)/u);
     expect(error.message).not.toContain('ENOENT');
@@ -307,7 +307,7 @@ describe('inputs are checked before training', () => {
     const empty = join(folder, 'val.jsonl');
     await writeFile(empty, '\n');
     let loaded = false;
-    const system = new VLMGRPOSystem(undefined, {
+    const system = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG,
       baseDirectory: repoRoot,
       logger: captureLogger().logger,
       overrides: tiny(join(folder, 'run'), { 'data_settings.val_file': empty }),
@@ -321,7 +321,7 @@ describe('inputs are checked before training', () => {
     expect(error.message).toContain(`${empty}: no prompt records`);
     expect(loaded).toBe(false);
     // The folder says how to go on: a plain rerun is told about --resume and overwrite.
-    const again = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, logger: captureLogger().logger, overrides: tiny(join(folder, 'run')), loadComponents: testComponents() });
+    const again = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, logger: captureLogger().logger, overrides: tiny(join(folder, 'run')), loadComponents: testComponents() });
     const conflict = (await again.runTraining().catch((caught: unknown) => caught)) as Error;
     expect(conflict.message).toContain(`To continue that run: --resume --output-dir ${join(folder, 'run')}`);
   });
@@ -331,7 +331,7 @@ describe('inputs are checked before training', () => {
     const line = (prompt: string, category: string) => JSON.stringify({ user_prompt: prompt, category, difficulty: 'easy' });
     await writeFile(train, [line('a cat', 'animals'), 'not json', line('A  cat', 'animals'), line('a city at night', 'urban'), line('a red car', 'vehicles'), line('a mountain lake', 'nature')].join('\n'));
     const { logger, lines } = captureLogger();
-    const system = new VLMGRPOSystem(undefined, {
+    const system = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG,
       baseDirectory: repoRoot,
       logger,
       overrides: tiny(join(folder, 'run'), { 'data_settings.train_file': train, 'data_settings.skip_invalid': true, 'data_settings.drop_duplicates': true, 'training_settings.num_iterations': 1, 'training_settings.validation_every': 0 }),
@@ -347,14 +347,14 @@ describe('inputs are checked before training', () => {
   it('refuses a second training process in the same run folder while the first runs', async () => {
     const output = join(folder, 'shared');
     let second: Promise<unknown> | undefined;
-    const first = new VLMGRPOSystem(undefined, {
+    const first = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG,
       baseDirectory: repoRoot,
       logger: captureLogger().logger,
       overrides: tiny(output, { 'training_settings.validation_every': 0 }),
       loadComponents: testComponents(),
       onIteration: async (iteration) => {
         if (iteration !== 1) return;
-        const other = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, resume: true, logger: captureLogger().logger, overrides: { 'output_settings.output_dir': output }, loadComponents: testComponents() });
+        const other = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, resume: true, logger: captureLogger().logger, overrides: { 'output_settings.output_dir': output }, loadComponents: testComponents() });
         second = other.runTraining().catch((caught: unknown) => caught);
         await second;
       },

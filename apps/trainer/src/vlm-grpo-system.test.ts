@@ -7,7 +7,7 @@ import { parseValidationResult } from '@vlm-grpo/eval';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { fakeWandb, historyRows } from './__fixtures__/fake-wandb-server.js';
-import { testComponents, type UnigramPolicy } from './__fixtures__/test-components.js';
+import { testComponents, type UnigramPolicy, TINY_DEFAULT_CONFIG } from './__fixtures__/test-components.js';
 import { TrainerError } from './errors.js';
 import { finalResultsSchema, metricsLineSchema, trainerStateSchema } from './results/schemas.js';
 import { checkpointManifestSchema } from './runtime/checkpoints.js';
@@ -52,7 +52,7 @@ describe('VLMGRPOSystem with stand-in models', () => {
     const output = join(folder, 'run');
     const calls: { prompts: string[]; seeds: number[] }[] = [];
     const logger = quietLogger();
-    const system = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, overrides: tinyOverrides(output), loadComponents: testComponents({ renderCalls: calls }), logger });
+    const system = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, overrides: tinyOverrides(output), loadComponents: testComponents({ renderCalls: calls }), logger });
     const results = await system.runTraining();
     await system.dispose();
 
@@ -102,14 +102,14 @@ describe('VLMGRPOSystem with stand-in models', () => {
   it('stops on a signal with a checkpoint, and a resumed run ends with the same weights as an uninterrupted one', async () => {
     const weights = (policy: UnigramPolicy) => Array.from(policy.weights.dataSync() as Float32Array);
     const reference: UnigramPolicy[] = [];
-    const straight = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, overrides: tinyOverrides(join(folder, 'straight'), { 'training_settings.checkpoint_every': 2 }), loadComponents: testComponents({ policies: reference }), logger: quietLogger() });
+    const straight = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, overrides: tinyOverrides(join(folder, 'straight'), { 'training_settings.checkpoint_every': 2 }), loadComponents: testComponents({ policies: reference }), logger: quietLogger() });
     await straight.runTraining();
     const expected = weights(reference[0]!);
     await straight.dispose();
 
     const stop = new StopSignal();
     const first: UnigramPolicy[] = [];
-    const interrupted = new VLMGRPOSystem(undefined, {
+    const interrupted = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG,
       baseDirectory: repoRoot,
       overrides: tinyOverrides(join(folder, 'resumed'), { 'training_settings.checkpoint_every': 2 }),
       loadComponents: testComponents({ policies: first }),
@@ -126,7 +126,7 @@ describe('VLMGRPOSystem with stand-in models', () => {
     expect((await readdir(join(folder, 'resumed'))).filter((name) => name.startsWith('checkpoint_iter_'))).toEqual(['checkpoint_iter_1']);
 
     const second: UnigramPolicy[] = [];
-    const resumed = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, resume: true, overrides: tinyOverrides(join(folder, 'resumed'), { 'training_settings.checkpoint_every': 2 }), loadComponents: testComponents({ policies: second }), logger: quietLogger() });
+    const resumed = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, resume: true, overrides: tinyOverrides(join(folder, 'resumed'), { 'training_settings.checkpoint_every': 2 }), loadComponents: testComponents({ policies: second }), logger: quietLogger() });
     const results = await resumed.runTraining();
     expect(results.status).toBe('completed');
     expect(results.iterations.resumed_from).toBe(1);
@@ -142,7 +142,7 @@ describe('VLMGRPOSystem with stand-in models', () => {
   it('excludes failed samples, and stops with a checkpoint and a clear error when failures persist', async () => {
     const output = join(folder, 'failing');
     let failAll = false;
-    const system = new VLMGRPOSystem(undefined, {
+    const system = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG,
       baseDirectory: repoRoot,
       overrides: tinyOverrides(output, { 'training_settings.num_iterations': 6, 'training_settings.max_failed_iterations': 2, 'training_settings.validation_every': 0, 'training_settings.checkpoint_every': 10 }),
       // One rewrite in two fails in iteration 1 (the exclusion path), then everything fails.
@@ -168,13 +168,13 @@ describe('VLMGRPOSystem with stand-in models', () => {
 
   it('refuses to write into the folder of another run and to resume a folder that is not a run', async () => {
     const output = join(folder, 'taken');
-    const first = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, overrides: tinyOverrides(output, { 'training_settings.num_iterations': 1, 'training_settings.validation_every': 0 }), loadComponents: testComponents(), logger: quietLogger() });
+    const first = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, overrides: tinyOverrides(output, { 'training_settings.num_iterations': 1, 'training_settings.validation_every': 0 }), loadComponents: testComponents(), logger: quietLogger() });
     await first.runTraining();
     await first.dispose();
-    const second = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, overrides: tinyOverrides(output, { 'training_settings.num_iterations': 1 }), loadComponents: testComponents(), logger: quietLogger() });
+    const second = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, overrides: tinyOverrides(output, { 'training_settings.num_iterations': 1 }), loadComponents: testComponents(), logger: quietLogger() });
     await expect(second.runTraining()).rejects.toMatchObject({ code: 'DATA_RUN_DIRECTORY_CONFLICT' });
     await second.dispose();
-    const third = new VLMGRPOSystem(undefined, { baseDirectory: repoRoot, resume: true, overrides: tinyOverrides(join(folder, 'empty')), loadComponents: testComponents(), logger: quietLogger() });
+    const third = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, resume: true, overrides: tinyOverrides(join(folder, 'empty')), loadComponents: testComponents(), logger: quietLogger() });
     await expect(third.runTraining()).rejects.toMatchObject({ code: 'TRAINER_CHECKPOINT_NOT_FOUND' });
     await third.dispose();
   });
@@ -182,7 +182,7 @@ describe('VLMGRPOSystem with stand-in models', () => {
   it('resolves every configured path against the base directory, the aesthetic head included', async () => {
     const seen: { sd: string; clip: string; head: string | null }[] = [];
     const components = testComponents();
-    const system = new VLMGRPOSystem(undefined, {
+    const system = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG,
       baseDirectory: repoRoot,
       overrides: { 'output_settings.output_dir': join(folder, 'paths'), 'reward_settings.aesthetic.weight': 0.5, 'reward_settings.aesthetic.head_path': 'data/models/world-clip/aesthetic_head.safetensors' },
       loadComponents: async (config, logger, scope) => {
@@ -198,7 +198,7 @@ describe('VLMGRPOSystem with stand-in models', () => {
   });
 
   it('enhances prompts and evaluates the policy into <output_dir>/evaluation', async () => {
-    const system = new VLMGRPOSystem({ validation_settings: { num_prompts: 3 } }, { baseDirectory: repoRoot, overrides: { 'output_settings.output_dir': join(folder, 'eval') }, loadComponents: testComponents(), logger: quietLogger() });
+    const system = new VLMGRPOSystem({ validation_settings: { num_prompts: 3 } }, { defaultConfigFile: TINY_DEFAULT_CONFIG, baseDirectory: repoRoot, overrides: { 'output_settings.output_dir': join(folder, 'eval') }, loadComponents: testComponents(), logger: quietLogger() });
     const rewrites = await system.enhance(['a cat', 'FAIL me']);
     expect(rewrites[0]!.enhanced.startsWith('a cat ')).toBe(true);
     expect(rewrites[1]).toMatchObject({ prompt: 'FAIL me', enhanced: 'FAIL me', fallback: true, reason: 'enhancer failed' });
@@ -214,7 +214,7 @@ describe('VLMGRPOSystem with stand-in models', () => {
     const saved = process.env['WANDB_API_KEY'];
     process.env['WANDB_API_KEY'] = 'k'.repeat(40);
     try {
-      const system = new VLMGRPOSystem(undefined, {
+      const system = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG,
         baseDirectory: repoRoot,
         overrides: tinyOverrides(join(folder, 'tracked'), { 'tracking.wandb.enabled': true, 'tracking.wandb.base_url': fake.base, 'tracking.wandb.project': 'tracked' }),
         loadComponents: testComponents(),

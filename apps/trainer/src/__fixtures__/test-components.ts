@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 /**
  * Small stand-ins for the model packages, used by the system tests (they run in seconds and
  * make failures easy to inject). The policy is a real, trainable tfjs model: a unigram
@@ -16,6 +17,13 @@ import type { LogProbOptions, OptimizerStateData, OptimizerStepOptions, PolicyEn
 import type { TrainerConfig } from '../config/config-schema.js';
 import type { Logger } from '../runtime/logger.js';
 import type { EnhanceOptions, ImageRenderer, ImageRewardModel, RenderedImage, RewardComponents, SystemComponents, TrainablePolicy } from '../system/ports.js';
+
+/**
+ * The base configuration of the trainer's tests (`defaultConfigFile`): the former default
+ * configuration with the tiny random-weight image models, so that the tests do not follow
+ * config/default_config.json.
+ */
+export const TINY_DEFAULT_CONFIG = fileURLToPath(new URL('./tiny-default-config.json', import.meta.url));
 
 type Tf = typeof tfType;
 

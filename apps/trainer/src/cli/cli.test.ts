@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { testComponents } from '../__fixtures__/test-components.js';
+import { testComponents, TINY_DEFAULT_CONFIG } from '../__fixtures__/test-components.js';
 import { runCli } from '../cli.js';
 import type { TrainerConfig } from '../config/config-schema.js';
 import { Logger } from '../runtime/logger.js';
@@ -34,8 +34,8 @@ describe('--help', () => {
     const train = await cli(['train', '--help']);
     expect(train.code).toBe(0);
     expect(train.stdout).toContain('effective value from config/default_config.json');
-    // default_config.json sets 24 iterations; the schema default is 6.
-    expect(train.stdout).toContain('training_settings.num_iterations  (integer; 24; schema default 6)');
+    // default_config.json sets 96 iterations; the schema default is 6.
+    expect(train.stdout).toContain('training_settings.num_iterations  (integer; 96; schema default 6)');
     expect(train.stdout).toContain('training_settings.batch_size  (integer; 4)');
     expect(train.stdout).toContain('training_settings.group_size = training_settings.num_generations');
     expect(train.stdout).toContain('--resume');
@@ -100,7 +100,7 @@ describe('the end of a run', () => {
     delete process.env['NX_TASK_TARGET_PROJECT'];
     const { code, stdout } = await cli(
       ['train', '--output-dir', output, '--training_settings.num_iterations', '2', '--training_settings.batch_size', '2', '--training_settings.num_generations', '2', '--training_settings.validation_every', '2', '--validation_settings.num_prompts', '2', '--generation_settings.max_new_tokens', '8', '--logging_settings.progress_bar', 'never', '--device', 'cpu'],
-      { baseDirectory: repoRoot, loadComponents: testComponents() },
+      { baseDirectory: repoRoot, defaultConfigFile: TINY_DEFAULT_CONFIG, loadComponents: testComponents() },
     ).finally(() => {
       if (nx !== undefined) process.env['NX_TASK_TARGET_PROJECT'] = nx;
     });
@@ -129,7 +129,7 @@ describe('model paths', () => {
     await mkdir(join(folder, 'vlm_grpo_results', 'best_model'), { recursive: true });
     const seen: TrainerConfig[] = [];
     const load = testComponents();
-    const system = new VLMGRPOSystem(undefined, {
+    const system = new VLMGRPOSystem(undefined, { defaultConfigFile: TINY_DEFAULT_CONFIG,
       baseDirectory: folder,
       logger: new Logger({ console: null }),
       overrides: { 'model_settings.vlm_model': 'vlm_grpo_results/best_model', 'model_settings.sd_model': 'org/not-here', 'data_settings.train_file': join(repoRoot, 'data/train_prompts.jsonl'), 'data_settings.val_file': join(repoRoot, 'data/val_prompts.jsonl') },

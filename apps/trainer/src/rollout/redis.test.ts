@@ -22,6 +22,8 @@ import { finalResultsSchema, metricsLineSchema } from '../results/schemas.js';
 import { Logger } from '../runtime/logger.js';
 import { VLMGRPOSystem } from '../vlm-grpo-system.js';
 import { RedisServer, redisHasTls, selfSignedCertificate } from '../__fixtures__/redis-server.js';
+import { TINY_DEFAULT_CONFIG } from '../__fixtures__/test-components.js';
+import { resolveTrainerConfig, type JsonObject } from '../config/load-config.js';
 import { rolloutConfigHash, rolloutIdentity } from './config-hash.js';
 import { ROLLOUT_FORMAT, ROLLOUT_QUEUE, type GroupJob } from './job-schema.js';
 import { RedisRolloutBackend } from './redis-backend.js';
@@ -61,7 +63,7 @@ const distributed = (extra: Record<string, unknown> = {}) => ({
 });
 
 const train = async (config: TrainerConfigInput, options: { resume?: boolean; onIteration?: (iteration: number) => Promise<void> } = {}) => {
-  const system = new VLMGRPOSystem(config, {
+  const system = new VLMGRPOSystem(config, { defaultConfigFile: TINY_DEFAULT_CONFIG,
     baseDirectory: repoRoot,
     logger: new Logger({ level: 'DEBUG', console: null }),
     ...(options.resume ? { resume: true } : {}),
@@ -82,7 +84,10 @@ interface WorkerProcess {
 
 const startWorker = async (id: string, config: TrainerConfigInput, extra: string[] = [], waitReady = true): Promise<WorkerProcess> => {
   const file = join(folder, `worker-${id}.json`);
-  await writeFile(file, JSON.stringify({ ...config, output_settings: undefined }));
+  // the worker resolves its file over config/default_config.json: give it every key of the
+  // trainer's resolved configuration (over the tests' base file), so both sides run the same models
+  const resolved = await resolveTrainerConfig({ defaultConfigFile: TINY_DEFAULT_CONFIG, config: config as JsonObject });
+  await writeFile(file, JSON.stringify({ ...resolved, output_settings: undefined }));
   const child = spawn(process.execPath, ['--conditions=@vlm-grpo/source', '--import', join(here, '..', '__fixtures__', 'ts-register.mjs'), join(here, 'worker-cli.ts'), '--config', file, '--worker-id', id, ...extra], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],

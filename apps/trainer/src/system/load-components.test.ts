@@ -12,8 +12,9 @@ describe('loadComponents: the console shows one line per device decision', () =>
     const config = await resolveTrainerConfig({
       overrides: {
         'model_settings.vlm_model': repo('data/models/prompt-enhancer'),
-        'model_settings.sd_model': repo('data/models/tiny-sd'),
-        'model_settings.clip_model': repo('data/models/tiny-clip'),
+        'model_settings.sd_model': repo('data/models/world-sd'),
+        'model_settings.clip_model': repo('data/models/world-clip'),
+        'reward_settings.aesthetic.head_path': repo('data/models/world-clip/aesthetic_head.safetensors'),
         'model_settings.device': 'auto',
       },
     });
