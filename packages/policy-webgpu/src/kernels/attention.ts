@@ -134,74 +134,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
 }
 `;
 
-const BACKWARD_KV_WGSL = (d: number) => /* wgsl */ `
-${COMMON(d)}
-@group(0) @binding(1) var<storage, read> qkv: array<f32>;
-@group(0) @binding(2) var<storage, read> mask: array<u32>;
-@group(0) @binding(3) var<storage, read> dout: array<f32>;
-@group(0) @binding(4) var<storage, read> lse: array<f32>;
-@group(0) @binding(5) var<storage, read> delta: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dqkv: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
-  let id = (wg.y * p.nx + wg.x) * ${WG}u + l.x;
-  if (id >= p.n) { return; }
-  let j = id % p.S;
-  let g = (id / p.S) % p.Hkv;
-  let b = id / (p.S * p.Hkv);
-  let tj = b * p.S + j;
-  var k: array<f32, ${d}>;
-  var v: array<f32, ${d}>;
-  var dk: array<f32, ${d}>;
-  var dv: array<f32, ${d}>;
-  for (var d = 0u; d < D; d++) {
-    k[d] = qkv[kAt(tj, g) + d];
-    v[d] = qkv[vAt(tj, g) + d];
-    dk[d] = 0.0;
-    dv[d] = 0.0;
-  }
-  if (mask[tj] != 0u) {
-    let rep = p.H / p.Hkv;
-    for (var h = g * rep; h < (g + 1u) * rep; h++) {
-      for (var i = j; i < p.S; i++) {
-        let ti = b * p.S + i;
-        let row = (b * p.H + h) * p.S + i;
-        let qb = qAt(ti, h);
-        let ob = ti * p.H * D + h * D;
-        var s = 0.0;
-        var dp = 0.0;
-        for (var d = 0u; d < D; d++) {
-          s = fma(qkv[qb + d], k[d], s);
-          dp = fma(dout[ob + d], v[d], dp);
-        }
-        let pr = exp(s * p.scale - lse[row]);
-        let ds = pr * (dp - delta[row]);
-        for (var d = 0u; d < D; d++) {
-          dv[d] = fma(pr, dout[ob + d], dv[d]);
-          dk[d] = fma(ds, qkv[qb + d], dk[d]);
-        }
-      }
-    }
-  }
-  for (var d = 0u; d < D; d++) {
-    dqkv[kAt(tj, g) + d] = dk[d] * p.scale;
-    dqkv[vAt(tj, g) + d] = dv[d];
-  }
-}
-`;
-
 /**
- * GQA dk/dv, first pass: thread (b, h, j) accumulates query head h's contribution to dk_j and dv_j
- * over the queries i ≥ j into partial[0 | 1][(b·S + j)·H + h][D] (dk unscaled).
+ * dk/dv: thread (b, h, j) accumulates query head h's contribution to dk_j and dv_j over the
+ * queries i ≥ j. With `shares` (grouped-query attention) it writes them to
+ * partial[0 | 1][(b·S + j)·H + h][D] (dk unscaled) for the group sum below; without (H = Hkv, so
+ * head h is kv head h) it writes dk_j·α and dv_j into dqkv directly.
  */
-const BACKWARD_KV_SHARE_WGSL = (d: number) => /* wgsl */ `
+const BACKWARD_KV_WGSL = (d: number, shares: boolean) => /* wgsl */ `
 ${COMMON(d)}
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read> mask: array<u32>;
 @group(0) @binding(3) var<storage, read> dout: array<f32>;
 @group(0) @binding(4) var<storage, read> lse: array<f32>;
 @group(0) @binding(5) var<storage, read> delta: array<f32>;
-@group(0) @binding(6) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(6) var<storage, read_write> ${shares ? 'partial' : 'dqkv'}: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
   let id = (wg.y * p.nx + wg.x) * ${WG}u + l.x;
@@ -241,12 +187,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
       }
     }
   }
-  let base = (tj * p.H + h) * D;
+${shares ? `  let base = (tj * p.H + h) * D;
   let half = p.B * p.S * p.H * D;
   for (var d = 0u; d < D; d++) {
     partial[base + d] = dk[d];
     partial[half + base + d] = dv[d];
-  }
+  }` : `  for (var d = 0u; d < D; d++) {
+    dqkv[kAt(tj, g) + d] = dk[d] * p.scale;
+    dqkv[vAt(tj, g) + d] = dv[d];
+  }`}
 }
 `;
 
@@ -359,14 +308,14 @@ export function attentionBackward(ctx: GpuContext, label: string, a: AttentionBa
   const dq = ctx.dispatch(`${label}.q`, ctx.pipeline(`attention_backward_q_d${a.headDim}`, BACKWARD_Q_WGSL(a.headDim)), [q.uniform, a.qkv, a.mask, a.out, a.dout, a.lse, a.delta, a.dqkv], q.groups);
   if (a.heads === a.kvHeads) {
     const kv = uniforms(ctx, `${label}.kv`, a, a.kvHeads);
-    return [dq, ctx.dispatch(`${label}.kv`, ctx.pipeline(`attention_backward_kv_d${a.headDim}`, BACKWARD_KV_WGSL(a.headDim)), [kv.uniform, a.qkv, a.mask, a.dout, a.lse, a.delta, a.dqkv], kv.groups)];
+    return [dq, ctx.dispatch(`${label}.kv`, ctx.pipeline(`attention_backward_kv_d${a.headDim}`, BACKWARD_KV_WGSL(a.headDim, false)), [kv.uniform, a.qkv, a.mask, a.dout, a.lse, a.delta, a.dqkv], kv.groups)];
   }
   assertShape(a.kvScratch !== undefined, `attention ${label}`, `grouped-query attention (heads ${a.heads}, kvHeads ${a.kvHeads}) needs kvScratch of ${attentionBackwardScratchFloats(a)} floats`);
   const share = uniforms(ctx, `${label}.kv`, a, a.heads);
   const groupSum = uniforms(ctx, `${label}.kv.sum`, a, a.kvHeads, a.seq * a.headDim);
   return [
     dq,
-    ctx.dispatch(`${label}.kv`, ctx.pipeline(`attention_backward_kv_share_d${a.headDim}`, BACKWARD_KV_SHARE_WGSL(a.headDim)), [share.uniform, a.qkv, a.mask, a.dout, a.lse, a.delta, a.kvScratch!], share.groups),
+    ctx.dispatch(`${label}.kv`, ctx.pipeline(`attention_backward_kv_share_d${a.headDim}`, BACKWARD_KV_WGSL(a.headDim, true)), [share.uniform, a.qkv, a.mask, a.dout, a.lse, a.delta, a.kvScratch!], share.groups),
     ctx.dispatch(`${label}.kv.sum`, ctx.pipeline(`attention_backward_kv_sum_d${a.headDim}`, BACKWARD_KV_GROUP_SUM_WGSL(a.headDim)), [groupSum.uniform, a.kvScratch!, a.dqkv], groupSum.groups),
   ];
 }
