@@ -9,7 +9,9 @@
  *   prompt, half completion), median of `--repeats` after a warm-up; forward only; per-kernel GPU
  *   time of one profiled step from timestamp queries; achieved TFLOP/s (6·params·tokens per step,
  *   attention excluded). `--train-variants` repeats it with other engine options on a fresh engine
- *   each: `fp32` (the default), `f16` (precision 'f16': mixed precision), `fp32-layer` / `f16-layer`
+ *   each: `fp32` (the default), `f16` (precision 'f16': mixed precision, the f16 matmul kernel the
+ *   engine picks), `f16-plain` / `f16-sgm` (the plain or the subgroup-matrix (tensor-core) f16
+ *   kernel forced; each variant prints and records the kernel it ran), `fp32-layer` / `f16-layer`
  *   (recompute 'layer': activation recomputation); each variant adds the plan's GPU buffer bytes
  *   (`engine.planMemory`) so the memory saved is measured beside the time it costs.
  * - generate: `engine.generate` (KV-cache prefill, one recorded encoder per decode step, on-GPU
@@ -28,7 +30,7 @@
  * Usage: node tools/bench/policy-webgpu.mjs [--models gpt2,smollm2|<folder>] [--sections train,generate]
  *        [--batch 8] [--tokens 128] [--repeats 10] [--gen-batches 1,16] [--prompt-tokens 8]
  *        [--new-tokens 48] [--decoding greedy,sampled] [--gen-engines policy-webgpu,tfjs-webgpu]
- *        [--tfjs-repeats 1] [--train-variants fp32,f16,fp32-layer,f16-layer] [--out policy-webgpu.json] [--tiny]
+ *        [--tfjs-repeats 1] [--train-variants fp32,f16,f16-plain,f16-sgm,fp32-layer,f16-layer] [--out policy-webgpu.json] [--tiny]
  *        (--tiny: 2 layers, vocabulary 4,096: CPU smoke runs; `--gen-engines policy-webgpu` skips tfjs)
  *
  * JSON (--out; rewritten after each model, so a run cut short keeps the finished models):
@@ -37,7 +39,7 @@
  *     train section: batch, tokens, trainStepMs, forwardMs, gpuKernelMsPerStep (null without
  *       timestamp-query), dispatchesPerStep, tflops, profile: [{ kernel, ms, count }], memory
  *       (planMemory bytes: activations, backward, inputs, total) — all of the first variant;
- *       trainVariants: [{ variant, precision, recompute, trainStepMs, forwardMs, tflops, memory }]
+ *       trainVariants: [{ variant, precision, recompute, matmulKernel, matmulKernelNote, trainStepMs, forwardMs, tflops, memory }]
  *       (every variant of --train-variants, the first included; a variant the adapter cannot run,
  *       such as f16 without shader-f16, is { variant, precision, recompute, skipped: reason }),
  *     generate section: generation: [{ engine: 'policy-webgpu' | 'tfjs-webgpu', decoding:
@@ -54,7 +56,7 @@ import { median, syntheticIds } from './bench-utils.mjs';
 const USAGE =
   'node tools/bench/policy-webgpu.mjs [--models gpt2,smollm2|<folder>] [--sections train,generate] [--batch 8] [--tokens 128] [--repeats 10] ' +
   '[--gen-batches 1,16] [--prompt-tokens 8] [--new-tokens 48] [--decoding greedy,sampled] [--gen-engines policy-webgpu,tfjs-webgpu] [--tfjs-repeats 1] ' +
-  '[--train-variants fp32,f16,fp32-layer,f16-layer] [--out file.json] [--tiny]';
+  '[--train-variants fp32,f16,f16-plain,f16-sgm,fp32-layer,f16-layer] [--out file.json] [--tiny]';
 const { values: args } = parseArgs({
   options: {
     models: { type: 'string', default: 'gpt2,smollm2' },
@@ -191,6 +193,8 @@ async function timeGeneration({ engine, generate, vocab, batch: rows, decoding, 
 const TRAIN_VARIANTS = {
   fp32: { precision: 'fp32', recompute: 'none' },
   f16: { precision: 'f16', recompute: 'none' },
+  'f16-plain': { precision: 'f16', recompute: 'none', f16Matmul: 'plain' },
+  'f16-sgm': { precision: 'f16', recompute: 'none', f16Matmul: 'subgroup-matrix' },
   'fp32-layer': { precision: 'fp32', recompute: 'layer' },
   'f16-layer': { precision: 'f16', recompute: 'layer' },
 };
@@ -254,7 +258,10 @@ async function trainSection(engine, vocab, params) {
     profile,
     memory: engine.planMemory({ sequences: batch, promptTokens: half, completionTokens: tokens - half }),
     initialLogProbs,
+    matmulKernel: engine.matmulKernel,
+    matmulKernelNote: engine.matmulKernelNote,
   };
+  console.log(`  matmul kernel: ${engine.matmulKernel}${engine.matmulKernelNote ? ` (${engine.matmulKernelNote})` : ''}`);
   console.log(`  train: ${batch}×${tokens} tokens, step ${stepMs.toFixed(1)} ms (median of ${repeats}), forward ${train.forwardMs.toFixed(1)} ms, ${train.tflops.toFixed(2)} TFLOP/s (6·N·tokens), plan buffers ${(train.memory.total / 2 ** 20).toFixed(1)} MiB (activations ${(train.memory.activations / 2 ** 20).toFixed(1)})`);
   if (gpuMs !== null) {
     console.log(`  GPU time in kernels ${gpuMs.toFixed(1)} ms over ${train.dispatchesPerStep} dispatches (profiled step, one pass per dispatch)`);
@@ -300,7 +307,7 @@ for (const name of args.models.split(',').filter(Boolean)) {
       Object.assign(result, first);
       // largest |Δ| of a variant's log-probs (untrained weights, the same tokens) from the first variant's
       const maxDiff = (a) => a.reduce((m, row, r) => row.reduce((mm, v, t) => Math.max(mm, Math.abs(v - reference[r][t])), m), 0);
-      const row = (variant, t) => ({ variant, ...TRAIN_VARIANTS[variant], trainStepMs: t.trainStepMs, forwardMs: t.forwardMs, tflops: t.tflops, memory: t.memory, logProbMaxAbsDiffVsFirst: t.initialLogProbs ? maxDiff(t.initialLogProbs) : 0 });
+      const row = (variant, t) => ({ variant, ...TRAIN_VARIANTS[variant], matmulKernel: t.matmulKernel, matmulKernelNote: t.matmulKernelNote, trainStepMs: t.trainStepMs, forwardMs: t.forwardMs, tflops: t.tflops, memory: t.memory, logProbMaxAbsDiffVsFirst: t.initialLogProbs ? maxDiff(t.initialLogProbs) : 0 });
       result.trainVariants = [row(firstVariant, first)];
       for (const variant of otherVariants) {
         console.log(`  variant ${variant}`);

@@ -1,6 +1,7 @@
 /**
  * tools/bench/policy-webgpu.mjs runs end to end on the tiny GPT-2 fixture: a 2×16 train step and
- * the generation section (2 new tokens at batches 1 and 2, greedy and sampled, the engine and the
+ * three train variants (fp32, the plain and the subgroup-matrix f16 kernels, each recording its
+ * kernel), the generation section (2 new tokens at batches 1 and 2, greedy and sampled, the engine and the
  * tfjs WebGPU path at batch 1), with the JSON its header documents. Timings are only checked to
  * be positive and finite. Needs a WebGPU adapter (Mesa's lavapipe on a CPU machine:
  * VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.json) and the built @vlm-grpo/policy-webgpu and
@@ -24,7 +25,7 @@ const positiveFinite = (value) => typeof value === 'number' && Number.isFinite(v
 describe('tools/bench/policy-webgpu.mjs', () => {
   it('times a train step and generation (engine and tfjs-webgpu) of the tiny fixture and writes the documented JSON', (context) => {
     const out = join(scratch, 'policy-webgpu.json');
-    const flags = ['--models', fixture, '--batch', '2', '--tokens', '16', '--repeats', '1', '--new-tokens', '2', '--gen-batches', '1,2', '--out', out];
+    const flags = ['--models', fixture, '--batch', '2', '--tokens', '16', '--repeats', '1', '--new-tokens', '2', '--gen-batches', '1,2', '--train-variants', 'fp32,f16-plain,f16-sgm', '--out', out];
     const run = spawnSync(process.execPath, [script, ...flags], { encoding: 'utf8' });
     if (run.status !== 0 && run.stderr.includes('WEBGPU_UNAVAILABLE') && !process.env.CI) {
       console.warn(`[tools] policy-webgpu bench test skipped: no WebGPU adapter (${run.stderr.trim().split('\n').find((line) => line.includes('Error')) ?? 'WEBGPU_UNAVAILABLE'})`);
@@ -38,6 +39,15 @@ describe('tools/bench/policy-webgpu.mjs', () => {
     const [result] = report.results;
     expect(result).toMatchObject({ model: 'tiny-gpt2', params: 59_520, batch: 2, tokens: 16 });
     for (const key of ['trainStepMs', 'forwardMs', 'tflops']) expect(positiveFinite(result[key]), `${key} = ${result[key]}`).toBe(true);
+    // each variant records the matmul kernel it ran; the tensor-core one is skipped with the reason where the adapter lacks it (lavapipe)
+    const [fp32, plain, sgm] = result.trainVariants;
+    expect(fp32).toMatchObject({ variant: 'fp32', matmulKernel: 'fp32', matmulKernelNote: null });
+    expect(plain).toMatchObject({ variant: 'f16-plain', precision: 'f16', f16Matmul: 'plain', matmulKernel: 'f16-plain' });
+    expect(positiveFinite(plain.trainStepMs)).toBe(true);
+    expect(plain.logProbMaxAbsDiffVsFirst).toBeGreaterThan(0);
+    if (sgm.skipped) expect(sgm.skipped).toMatch(/subgroup-matrix kernel cannot run here/u);
+    else expect(sgm).toMatchObject({ variant: 'f16-sgm', matmulKernel: 'f16-subgroup-matrix', matmulKernelNote: null });
+    expect(run.stdout).toMatch(/matmul kernel: f16-plain \(f16Matmul: 'plain' asked for the plain kernel\)/u);
     expect(result.generation.map((g) => `${g.engine} ${g.decoding} b${g.batch}`)).toEqual([
       'policy-webgpu greedy b1',
       'policy-webgpu sampled b1',

@@ -154,6 +154,39 @@ describeGpu("precision 'f16' trains like fp32 (tiny GPT-2 and Llama)", () => {
   }
 });
 
+describeGpu("precision 'f16': the engine reports its matmul kernel, and f16Matmul forces one (tiny Llama)", () => {
+  it("fp32 reports 'fp32'; f16 reports the kernel 'auto' chose (with the reason where it is not the tensor-core one); 'plain' gives the same log-probs as an 'auto' that chose plain", async () => {
+    const dir = join(FIXTURES, 'tiny-llama');
+    const fp32 = await WebGpuPolicyEngine.fromPretrained(dir, { context: device() });
+    const auto = await WebGpuPolicyEngine.fromPretrained(dir, { context: device(), precision: 'f16' });
+    const plain = await WebGpuPolicyEngine.fromPretrained(dir, { context: device(), precision: 'f16', f16Matmul: 'plain' });
+    try {
+      expect([fp32.matmulKernel, fp32.matmulKernelNote]).toEqual(['fp32', null]);
+      expect([plain.matmulKernel, plain.matmulKernelNote]).toEqual(['f16-plain', "f16Matmul: 'plain' asked for the plain kernel"]);
+      console.log(`[f16 kernel] ${auto.matmulKernel}${auto.matmulKernelNote ? ` (${auto.matmulKernelNote})` : ''}`);
+      if (auto.matmulKernel === 'f16-plain') {
+        // a device without usable subgroup matrices (lavapipe): the note says why, and 'auto' runs the plain kernel
+        expect(auto.matmulKernelNote).toMatch(/\S/u);
+        const [a, b] = [await auto.logProbs(BATCH), await plain.logProbs(BATCH)];
+        expect(a.logProbs).toEqual(b.logProbs);
+        await expect(WebGpuPolicyEngine.fromPretrained(dir, { context: device(), precision: 'f16', f16Matmul: 'subgroup-matrix' })).rejects.toMatchObject({
+          code: 'WEBGPU_UNSUPPORTED',
+          message: expect.stringMatching(/subgroup-matrix kernel cannot run here/u),
+        });
+      } else {
+        expect([auto.matmulKernel, auto.matmulKernelNote]).toEqual(['f16-subgroup-matrix', null]);
+      }
+      const copy = await plain.clone();
+      expect(copy.matmulKernel).toBe('f16-plain');
+      copy.dispose();
+    } finally {
+      fp32.dispose();
+      auto.dispose();
+      plain.dispose();
+    }
+  }, 60_000);
+});
+
 it("precision 'f16' on a device without shader-f16 fails at creation with WEBGPU_UNSUPPORTED; bad option values are named", async () => {
   const stub = new GpuContext({ features: new Set<string>(), limits: {} } as unknown as GPUDevice, 'stub adapter');
   await expect(WebGpuPolicyEngine.fromPretrained(join(FIXTURES, 'tiny-gpt2'), { context: stub, precision: 'f16' })).rejects.toMatchObject({
@@ -162,4 +195,5 @@ it("precision 'f16' on a device without shader-f16 fails at creation with WEBGPU
   });
   await expect(WebGpuPolicyEngine.fromPretrained(join(FIXTURES, 'tiny-gpt2'), { context: stub, precision: 'bf16' as never })).rejects.toThrow(/precision must be 'fp32' or 'f16', received "bf16"/u);
   await expect(WebGpuPolicyEngine.fromPretrained(join(FIXTURES, 'tiny-gpt2'), { context: stub, recompute: 'full' as never })).rejects.toThrow(/recompute must be 'none' or 'layer', received "full"/u);
+  await expect(WebGpuPolicyEngine.fromPretrained(join(FIXTURES, 'tiny-gpt2'), { context: stub, f16Matmul: 'tensor' as never })).rejects.toThrow(/f16Matmul must be 'auto', 'plain' or 'subgroup-matrix', received "tensor"/u);
 });

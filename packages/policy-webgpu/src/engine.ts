@@ -92,7 +92,7 @@ import { geluBackward, geluForward } from './kernels/gelu.js';
 import { globalNormFinal, globalNormPartial, globalNormUniform, normPartials } from './kernels/global-norm.js';
 import { layerNormBackward, layerNormForward } from './kernels/layernorm.js';
 import { biasGrad, COLUMN_CHUNK, matmul, type MatrixView } from './kernels/matmul.js';
-import { matmulF16, prepareMatmulF16, supportsF16, type MatmulF16Args } from './kernels/matmul-f16.js';
+import { matmulF16, matmulF16FallbackReason, matmulF16Kernel, prepareMatmulF16, supportsF16, type MatmulF16Args, type MatmulF16Path } from './kernels/matmul-f16.js';
 import { rmsNormBackward, rmsNormForward } from './kernels/rmsnorm.js';
 import { ropeBackward, ropeForward, ropeInverseFrequencies, ropeTables } from './kernels/rope.js';
 import { swigluBackward, swigluForward } from './kernels/swiglu.js';
@@ -128,6 +128,13 @@ export interface WebGpuPolicyEngineOptions {
    * extra forward of the blocks per backward, a fraction of the activation memory) (default: `none`).
    */
   recompute?: EngineRecompute;
+  /**
+   * precision 'f16' only: the f16 matmul kernel (kernels/matmul-f16.ts). 'auto' takes the
+   * subgroup-matrix (tensor-core) kernel where it compiled on this device, else the plain one;
+   * 'plain' and 'subgroup-matrix' force one ('subgroup-matrix' throws `WEBGPU_UNSUPPORTED` where
+   * it cannot run). The benchmark times both (default: 'auto').
+   */
+  f16Matmul?: MatmulF16Path;
 }
 
 /** Shape bucket rounding (positions) of prompts and completions. */
@@ -206,6 +213,18 @@ export class WebGpuPolicyEngine implements PolicyEngine {
   readonly precision: EnginePrecision;
   /** Activation recomputation (fixed at creation). */
   readonly recompute: EngineRecompute;
+  /**
+   * The matmul kernel of the training passes (fixed at creation): 'fp32' (kernels/matmul.ts), or
+   * under precision 'f16' 'f16-plain' or 'f16-subgroup-matrix' (kernels/matmul-f16.ts).
+   */
+  readonly matmulKernel: 'fp32' | 'f16-plain' | 'f16-subgroup-matrix';
+  /**
+   * Why the f16 matmuls do not use the subgroup-matrix (tensor-core) kernel: the adapter lacks
+   * the feature or a usable configuration, it did not compile, or `f16Matmul: 'plain'` asked for
+   * the plain one; null when they use it, or under precision 'fp32'.
+   */
+  readonly matmulKernelNote: string | null;
+  private readonly f16MatmulPath: MatmulF16Path;
   private readonly params: GPUBuffer;
   /**
    * precision 'f16': the f16 copy of the matmul weights (same layout as `params`), the recorded
@@ -260,6 +279,18 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     }
     if (this.recompute !== 'none' && this.recompute !== 'layer') {
       throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine: recompute must be 'none' or 'layer', received ${JSON.stringify(options.recompute)}`);
+    }
+    this.f16MatmulPath = options.f16Matmul ?? 'auto';
+    if (!['auto', 'plain', 'subgroup-matrix'].includes(this.f16MatmulPath)) {
+      throw new PolicyWebGpuError('WEBGPU_INVALID_ARGUMENT', `WebGpuPolicyEngine: f16Matmul must be 'auto', 'plain' or 'subgroup-matrix', received ${JSON.stringify(options.f16Matmul)}`);
+    }
+    if (this.precision === 'f16') {
+      const kernel = matmulF16Kernel(context, this.f16MatmulPath);
+      this.matmulKernel = kernel === 'subgroup-matrix' ? 'f16-subgroup-matrix' : 'f16-plain';
+      this.matmulKernelNote = kernel === 'subgroup-matrix' ? null : this.f16MatmulPath === 'plain' ? "f16Matmul: 'plain' asked for the plain kernel" : matmulF16FallbackReason(context);
+    } else {
+      this.matmulKernel = 'fp32';
+      this.matmulKernelNote = null;
     }
     this.params = context.buffer('params', this.layout.total * 4);
     this.invTemperature = context.upload('invTemperature', Float32Array.of(1, 0, 0, 0));
@@ -557,7 +588,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
     this.assertLive('clone');
     // No sampler: the sampler of createWebGpuPolicyEngine writes weights into its wrapper, which a
     // reference copy must not overwrite.
-    const copy = new WebGpuPolicyEngine(this.gpu, this.config, this.rawConfig, this.specs, { adamW: this.adamW, padTokenId: this.padTokenId, precision: this.precision, recompute: this.recompute });
+    const copy = new WebGpuPolicyEngine(this.gpu, this.config, this.rawConfig, this.specs, { adamW: this.adamW, padTokenId: this.padTokenId, precision: this.precision, recompute: this.recompute, f16Matmul: this.f16MatmulPath });
     this.submit([{ kind: 'copy', label: 'clone', src: this.params, srcOffset: 0, dst: copy.params, dstOffset: 0, size: this.params.size }]);
     await this.gpu.device.queue.onSubmittedWorkDone();
     return copy;
@@ -1074,7 +1105,7 @@ export class WebGpuPolicyEngine implements PolicyEngine {
 
     const rowMajor = (buffer: GPUBuffer, width: number): MatrixView => ({ slice: whole(buffer), rowStride: width, colStride: 1 });
     /** One matmul: f16 operands with fp32 accumulation under mixed precision, else fp32. */
-    const mm = (label: string, args: MatmulF16Args): Command => (f16 ? matmulF16(ctx, label, args) : matmul(ctx, label, args));
+    const mm = (label: string, args: MatmulF16Args): Command => (f16 ? matmulF16(ctx, label, { ...args, path: this.f16MatmulPath }) : matmul(ctx, label, args));
     /** fp32 → f16 copy of `count` elements (mixed precision only). */
     const toF16 = (label: string, src: GPUBuffer, dst: GPUBuffer, count: number): Command => castF32ToF16(ctx, label, { n: count, src: { slice: whole(src) }, dst: { slice: whole(dst) } });
     /**
