@@ -22,9 +22,14 @@ describe('backend aborts (a dead WASM module)', () => {
     expect(describeBackendAbort(new Error('ENOSPC: no space left on device'))).toBeUndefined();
   });
 
-  it('estimates that a 135M-parameter policy cannot train within 4 GiB of WASM memory, a 30M one can', () => {
+  it('estimates that a 135M-parameter policy cannot train within 4 GiB of WASM memory, a 30M one can; the rule in numbers', () => {
     expect(estimateWasmTrainingBytes(134_515_008, { reference: false })).toBeGreaterThan(WASM_MEMORY_LIMIT_BYTES);
     expect(estimateWasmTrainingBytes(134_515_008)).toBeGreaterThan(estimateWasmTrainingBytes(134_515_008, { reference: false }));
     expect(estimateWasmTrainingBytes(30_000_000)).toBeLessThan(WASM_MEMORY_LIMIT_BYTES);
+    const MiB = 2 ** 20;
+    // 10× / 11× the fp32 weights + 20 logits-sized buffers of one micro-batch + 64 MiB
+    expect(estimateWasmTrainingBytes(1_000_000, { reference: false })).toBe(40e6 + 64 * MiB);
+    expect(estimateWasmTrainingBytes(1_000_000)).toBe(44e6 + 64 * MiB);
+    expect(estimateWasmTrainingBytes(1_000_000, { sequences: 16, completionTokens: 77, vocabSize: 49_152 })).toBe(44e6 + 20 * 16 * 77 * 49_152 * 4 + 64 * MiB);
   });
 });

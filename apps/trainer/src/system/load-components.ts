@@ -36,7 +36,7 @@ type VlmWrapperLike = PolicyWrapperLike;
 
 interface VlmModule {
   initBackend?: (name: string) => Promise<{ decision?: { detail: string } }>;
-  estimateWasmTrainingBytes?: (numParameters: number, options: { reference: boolean }) => number;
+  estimateWasmTrainingBytes?: (numParameters: number, options: { reference: boolean; sequences: number; completionTokens: number; vocabSize: number }) => number;
   WASM_MEMORY_LIMIT_BYTES?: number;
   VLMWrapper?: { fromPretrained(path: string, options: Record<string, unknown>): Promise<VlmWrapperLike> };
 }
@@ -203,6 +203,9 @@ export async function loadComponents(config: TrainerConfig, logger: Logger, scop
       requested: m.policy_tfjs_backend,
       numParameters: loaded.wrapper.trainableVariables().reduce((n, variable) => n + variable.size, 0),
       reference: config.training_settings.beta !== 0,
+      sequences: Math.ceil((config.training_settings.batch_size * config.training_settings.num_generations) / config.training_settings.gradient_accumulation_steps),
+      completionTokens: config.generation_settings.max_new_tokens,
+      vocabSize: loaded.wrapper.model?.config.vocabSize ?? 0,
       estimate: vlm.estimateWasmTrainingBytes,
       limit: vlm.WASM_MEMORY_LIMIT_BYTES,
     });

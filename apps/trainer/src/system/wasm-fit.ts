@@ -1,8 +1,8 @@
 /**
  * Whether the tfjs WASM backend can train the loaded policy within its memory (4 GiB, wasm32), and
  * what to do when it cannot. A real-size SmolLM2-135M aborted WASM in its first updates (BENCHMARKS,
- * "Real scale"); the estimate is @vlm-grpo/vlm's `estimateWasmTrainingBytes` (measured: about 8×
- * the fp32 weights, 10× with a reference model).
+ * "Real scale"); the estimate is @vlm-grpo/vlm's `estimateWasmTrainingBytes` (measured: about 11×
+ * the fp32 weights, 12× with a reference model, plus the logits of one GRPO micro-batch).
  *
  * - `policy_tfjs_backend: auto` on WASM with a policy that does not fit: the policy moves to tfjs's
  *   `cpu` backend (plain JavaScript memory, no such limit, several times slower), with one INFO line.
@@ -24,8 +24,14 @@ export interface WasmTrainingInput {
   numParameters: number;
   /** A reference model is kept (GRPO beta ≠ 0). */
   reference: boolean;
+  /** Sequences per forward/backward call: batch_size × num_generations / gradient_accumulation_steps. */
+  sequences: number;
+  /** Longest completion: generation_settings.max_new_tokens. */
+  completionTokens: number;
+  /** The policy's vocabulary size. */
+  vocabSize: number;
   /** @vlm-grpo/vlm's `estimateWasmTrainingBytes`. */
-  estimate(numParameters: number, options: { reference: boolean }): number;
+  estimate(numParameters: number, options: { reference: boolean; sequences: number; completionTokens: number; vocabSize: number }): number;
   /** @vlm-grpo/vlm's `WASM_MEMORY_LIMIT_BYTES`. */
   limit: number;
 }
@@ -35,10 +41,12 @@ const GIB = 1024 ** 3;
 /** Keep the WASM backend, move the policy to `cpu`, or refuse (see the file header). */
 export function planWasmTraining(input: WasmTrainingInput): WasmTrainingPlan {
   if (input.activeBackend !== 'wasm') return { action: 'keep' };
-  const needed = input.estimate(input.numParameters, { reference: input.reference });
+  const { reference, sequences, completionTokens, vocabSize } = input;
+  const needed = input.estimate(input.numParameters, { reference, sequences, completionTokens, vocabSize });
   if (needed <= input.limit) return { action: 'keep' };
   const reason =
     `training ${(input.numParameters / 1e6).toFixed(1)}M parameters on the tfjs WASM backend needs about ${(needed / GIB).toFixed(1)} GiB of its memory ` +
-    `(${input.reference ? '10' : '8'}× the fp32 weights${input.reference ? ', with the reference model of beta ≠ 0' : ''}), and WASM holds at most ${(input.limit / GIB).toFixed(0)} GiB`;
+    `(the ${((input.numParameters * 4) / GIB).toFixed(2)} GiB of fp32 weights, their gradients, AdamW's moments${reference ? ', the reference model of beta ≠ 0' : ''} and their packed matmul copies, ` +
+    `and the logits of ${sequences} sequences × ${completionTokens} tokens × ${vocabSize} vocabulary), and WASM holds at most ${(input.limit / GIB).toFixed(0)} GiB`;
   return input.requested === 'auto' ? { action: 'use-cpu', reason } : { action: 'refuse', reason };
 }
