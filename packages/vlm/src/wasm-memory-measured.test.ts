@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { expect, it } from 'vitest';
 import { initBackend } from './backend.js';
 import { CausalLM } from './causal-lm.js';
+import type { TfjsPolicy } from './policy.js';
 import { TfjsPolicyEngine } from './tfjs-policy-engine.js';
 import { estimateWasmTrainingBytes } from './wasm-memory.js';
 
@@ -32,12 +33,21 @@ const RAW = {
   hidden_act: 'silu',
 };
 
+/** The model as the engine's policy port (training only: no sampling here). */
+const asPolicy = (model: CausalLM): TfjsPolicy => ({
+  sample: () => Promise.reject(new Error('wasm-memory-measured.test: sampling is not part of this test')),
+  sequenceLogProbs: (promptIds, completionIds, options) => model.sequenceLogProbs(promptIds, completionIds, options),
+  trainableVariables: () => model.trainableVariables(),
+  clone: () => Promise.resolve(asPolicy(model.clone())),
+  dispose: () => model.dispose(),
+});
+
 it('the WASM heap of 4 updates with a reference model stays under estimateWasmTrainingBytes and reaches 75 % of it', async () => {
   expect((await initBackend('wasm')).backend).toBe('wasm');
   const heap = (): number => (tf.backend() as unknown as { wasm: { HEAP8: Int8Array } }).wasm.HEAP8.buffer.byteLength;
   const policy = CausalLM.fromConfig({ ...RAW }, { seed: 0 });
-  const engine = new TfjsPolicyEngine(policy);
-  const reference = new TfjsPolicyEngine(policy.clone());
+  const engine = new TfjsPolicyEngine(asPolicy(policy));
+  const reference = new TfjsPolicyEngine(asPolicy(policy.clone()));
   try {
     const params = policy.trainableVariables().reduce((n, v) => n + v.size, 0);
     const rows = (seed: number): number[][] => Array.from({ length: 6 }, (_, r) => Array.from({ length: 42 }, (_, i) => ((r * 131 + i * 17 + seed) % 49000) + 10));
