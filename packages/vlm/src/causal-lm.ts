@@ -23,7 +23,7 @@
  * of `disable_dropout=True`); sliding-window attention (Qwen2 `use_sliding_window`) and other RoPE
  * scalings are rejected at load time.
  */
-import { copyFile, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { createSeededRandom, writeFileAtomic, writeJsonAtomic, type SeededRandom } from '@vlm-grpo/data';
@@ -233,8 +233,14 @@ export class CausalLM {
   readonly rawConfig: Record<string, unknown>;
   /** `generation_config.json`, when the checkpoint had one. */
   readonly generationConfig: Record<string, unknown> | null;
-  /** Folder the model was loaded from (tokenizer files are copied from it on save), if any. */
+  /** Folder the model was loaded from, if any. */
   readonly sourceDir: string | null;
+  /**
+   * The {@link TOKENIZER_FILES} of `sourceDir`, read when the model was loaded and written by
+   * `save`: checkpoints keep them even when the source folder is gone by then (a cleaned hub
+   * cache during a long run). Empty without a source folder.
+   */
+  readonly sourceFiles: ReadonlyMap<string, Uint8Array>;
   /** The backend report of the load, when `fromPretrained` initialised one. */
   backendReport: BackendReport | null = null;
   private readonly weights: Map<string, tf.Variable>;
@@ -248,12 +254,14 @@ export class CausalLM {
     weights: Map<string, tf.Variable>,
     generationConfig: Record<string, unknown> | null,
     sourceDir: string | null,
+    sourceFiles: ReadonlyMap<string, Uint8Array> = new Map(),
   ) {
     this.config = config;
     this.rawConfig = rawConfig;
     this.weights = weights;
     this.generationConfig = generationConfig;
     this.sourceDir = sourceDir;
+    this.sourceFiles = sourceFiles;
     this.specs = weightSpecs(config);
     this.invFreq = config.architecture === 'gpt2' ? null : ropeInverseFrequencies(config);
   }
@@ -282,7 +290,12 @@ export class CausalLM {
       : null;
     const tensors = await readCheckpoint(dir);
     const weights = buildWeights(config, tensors, dir, options.logger);
-    const model = new CausalLM(config, rawConfig, weights, generationConfig, dir);
+    const sourceFiles = new Map<string, Uint8Array>();
+    for (const file of TOKENIZER_FILES) {
+      const path = join(dir, file);
+      if (await fileExists(path)) sourceFiles.set(file, await readFile(path));
+    }
+    const model = new CausalLM(config, rawConfig, weights, generationConfig, dir, sourceFiles);
     model.backendReport = report;
     return model;
   }
@@ -701,7 +714,7 @@ export class CausalLM {
       weights.set(name, tf.variable(copy, variable.trainable));
       copy.dispose();
     }
-    const copy = new CausalLM(this.config, structuredClone(this.rawConfig), weights, this.generationConfig, this.sourceDir);
+    const copy = new CausalLM(this.config, structuredClone(this.rawConfig), weights, this.generationConfig, this.sourceDir, this.sourceFiles);
     copy.backendReport = this.backendReport;
     return copy;
   }
@@ -725,12 +738,8 @@ export class CausalLM {
     const config: Record<string, unknown> = { ...this.rawConfig, dtype, torch_dtype: dtype };
     await writeJsonAtomic(join(dir, 'config.json'), config);
     if (this.generationConfig) await writeJsonAtomic(join(dir, 'generation_config.json'), this.generationConfig);
-    if (this.sourceDir) {
-      for (const file of TOKENIZER_FILES) {
-        const from = join(this.sourceDir, file);
-        const to = join(dir, file);
-        if (from !== to && (await fileExists(from)) && !(options.extraFiles && file in options.extraFiles)) await copyFile(from, to);
-      }
+    for (const [file, content] of this.sourceFiles) {
+      if (!(options.extraFiles && file in options.extraFiles)) await writeFileAtomic(join(dir, file), content);
     }
     for (const [name, content] of Object.entries(options.extraFiles ?? {})) await writeFileAtomic(join(dir, name), content);
   }

@@ -104,6 +104,32 @@ describe('sample (TfjsPolicy contract)', () => {
   });
 });
 
+describe('save after the source folders are gone', () => {
+  it('writes the tokenizer files read at load, of the model folder and of a separate tokenizerPath, byte for byte', async () => {
+    const modelCopy = join(scratch, 'vanishing-model');
+    const tokenizerCopy = join(scratch, 'vanishing-tokenizer');
+    await cp(join(FIXTURES, 'tiny-qwen2'), modelCopy, { recursive: true });
+    await cp(join(FIXTURES, 'tiny-qwen2'), tokenizerCopy, { recursive: true });
+    const ownTokenizer = await VLMWrapper.fromPretrained(modelCopy, { backend: null });
+    const otherTokenizer = await VLMWrapper.fromPretrained(modelCopy, { backend: null, tokenizerPath: tokenizerCopy });
+    const cloned = await otherTokenizer.clone();
+    // what a cleaned hub cache does to a long run's source folders
+    await rm(modelCopy, { recursive: true });
+    await rm(tokenizerCopy, { recursive: true });
+    for (const [name, wrapper] of [['own', ownTokenizer], ['other', otherTokenizer], ['clone', cloned]] as const) {
+      const dir = join(scratch, `saved-after-rm-${name}`);
+      await wrapper.save(dir);
+      for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
+        expect(await readFile(join(dir, file)), `${name}: ${file}`).toEqual(await readFile(join(FIXTURES, 'tiny-qwen2', file)));
+      }
+      const reloaded = await VLMWrapper.fromPretrained(dir, { backend: null });
+      expect(await reloaded.formatPrompt('a cat')).toBe(await chat.formatPrompt('a cat'));
+      reloaded.dispose();
+      wrapper.dispose();
+    }
+  });
+});
+
 describe('completion prefix (completionPrefix)', () => {
   it('fills {prompt} with the prompt minus trailing commas, semicolons and space; off by default', () => {
     expect(plain.completionPrefix).toBeNull();

@@ -151,7 +151,15 @@ export class VLMWrapper implements TfjsPolicy {
   private readonly settings: Required<Omit<VLMWrapperSettings, 'logger' | 'promptFormat' | 'completionPrefix'>> & { logger?: (message: string) => void };
   private truncatedCount = 0;
 
-  private constructor(model: CausalLM, tokenizer: TextTokenizer, settings: VLMWrapperSettings) {
+  /**
+   * tokenizer.json and tokenizer_config.json of a tokenizer folder other than the model's, read
+   * at load (as the model keeps its own: CausalLM's `sourceFiles`), so that `save` writes them
+   * even if that folder is gone by then; null when the tokenizer is the model folder's.
+   */
+  private readonly tokenizerFiles: ReadonlyMap<string, Uint8Array> | null;
+
+  private constructor(model: CausalLM, tokenizer: TextTokenizer, settings: VLMWrapperSettings, tokenizerFiles: ReadonlyMap<string, Uint8Array> | null = null) {
+    this.tokenizerFiles = tokenizerFiles;
     this.model = model;
     this.tokenizer = tokenizer;
     const format = settings.promptFormat ?? 'auto';
@@ -196,7 +204,8 @@ export class VLMWrapper implements TfjsPolicy {
       if (tokenizer.eosTokenId !== null && tokenizer.eosTokenId >= model.config.vocabSize) {
         throw new VlmError('VLM_TOKENIZER_FAILED', `tokenizer EOS id ${tokenizer.eosTokenId} is outside the model's vocabulary (${model.config.vocabSize})`);
       }
-      return new VLMWrapper(model, tokenizer, options);
+      const tokenizerFiles = tokenizer.dir === model.sourceDir ? null : await readTokenizerFiles(tokenizer.dir);
+      return new VLMWrapper(model, tokenizer, options, tokenizerFiles);
     } catch (error) {
       model.dispose();
       throw error;
@@ -441,14 +450,14 @@ export class VLMWrapper implements TfjsPolicy {
 
   /** A deep copy with its own variables (tokenizer and settings shared). */
   async clone(): Promise<VLMWrapper> {
-    return new VLMWrapper(this.model.clone(), this.tokenizer, { ...this.settings, promptFormat: this.promptFormat, completionPrefix: this.completionPrefix });
+    return new VLMWrapper(this.model.clone(), this.tokenizer, { ...this.settings, promptFormat: this.promptFormat, completionPrefix: this.completionPrefix }, this.tokenizerFiles);
   }
 
   /** Save model, config and tokenizer files so that transformers (and `fromPretrained`) load them. */
   async save(dir: string, options: SaveOptions = {}): Promise<void> {
     const extraFiles: Record<string, string | Uint8Array> = { ...options.extraFiles };
     if (this.tokenizer instanceof HfTokenizer && this.tokenizer.dir !== this.model.sourceDir) {
-      for (const file of ['tokenizer.json', 'tokenizer_config.json']) extraFiles[file] = await readFile(join(this.tokenizer.dir, file));
+      for (const [file, content] of this.tokenizerFiles ?? (await readTokenizerFiles(this.tokenizer.dir))) extraFiles[file] = content;
     }
     await this.model.save(dir, { ...options, extraFiles });
   }
@@ -457,4 +466,11 @@ export class VLMWrapper implements TfjsPolicy {
   dispose(): void {
     this.model.dispose();
   }
+}
+
+/** tokenizer.json and tokenizer_config.json of a tokenizer folder (HfTokenizer needs both). */
+async function readTokenizerFiles(dir: string): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  for (const file of ['tokenizer.json', 'tokenizer_config.json']) files.set(file, await readFile(join(dir, file)));
+  return files;
 }
