@@ -275,6 +275,8 @@ describeGpu('f16 matmul, plain kernel (every adapter with shader-f16; lavapipe i
     expect(await prepareMatmulF16(ctx)).toBe('plain');
     expect(matmulF16FallbackReason(ctx)).toMatch(/did not compile: .*extension '(subgroups|chromium_experimental_subgroup_matrix)' is not allowed/u);
     expect(matmulF16Kernel(ctx)).toBe('plain');
+    // forcing the kernel that did not compile is refused with that reason, not left to fail at the first dispatch
+    expect(() => matmulF16Kernel(ctx, 'subgroup-matrix')).toThrow(/subgroup-matrix kernel cannot run here: the subgroup-matrix kernel did not compile/u);
   });
   suite('plain', device, false);
 });

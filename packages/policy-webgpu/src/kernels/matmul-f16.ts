@@ -403,13 +403,16 @@ export async function prepareMatmulF16(ctx: GpuContext): Promise<'plain' | 'subg
 /**
  * The kernel {@link matmulF16} runs on this device for `path` (default 'auto'): 'auto' gives
  * 'subgroup-matrix' once {@link prepareMatmulF16} has verified it on this device, else 'plain';
- * 'subgroup-matrix' needs {@link subgroupMatrixSupport} only. Throws like {@link matmulF16}.
+ * 'subgroup-matrix' needs {@link subgroupMatrixSupport}, and no failed compile by
+ * {@link prepareMatmulF16}. Throws like {@link matmulF16}.
  */
 export function matmulF16Kernel(ctx: GpuContext, path: MatmulF16Path = 'auto'): 'plain' | 'subgroup-matrix' {
   requireF16(ctx);
   if (path === 'plain') return 'plain';
   if (path === 'auto') return prepared.get(ctx.device) && 'support' in prepared.get(ctx.device)! ? 'subgroup-matrix' : 'plain';
-  const found = subgroupMatrixSupport(ctx);
+  // a compile failure that prepareMatmulF16 saw on this device counts as much as a missing feature
+  const verdict = prepared.get(ctx.device);
+  const found = verdict && 'reason' in verdict ? verdict : subgroupMatrixSupport(ctx);
   if ('reason' in found) throw new PolicyWebGpuError('WEBGPU_UNSUPPORTED', `matmulF16: the subgroup-matrix kernel cannot run here: ${found.reason}`);
   return 'subgroup-matrix';
 }
