@@ -8,6 +8,7 @@
 # replicas-original (DialoGPT + SD 1.5), train-original, bench-original (config/original_design.json).
 # Replicas stay in /tmp/rep/real while the machine is held (later calls reuse them).
 # Logs, run folders' small files and JSON go to $OUT/logs-<steps>/; a summary prints last.
+# BENCH_ITERATIONS / BENCH_REPEATS (default 3 / 2) shorten bench-turbo to fit one call after replicas-turbo.
 set -u
 PART=$(IFS=-; echo "$*")
 [ -f .device/activate.sh ] && source .device/activate.sh >/dev/null
@@ -58,7 +59,7 @@ for STEP in "$@"; do case $STEP in
     done ;;
   bench-turbo)
     t bench-turbo 540 node tools/bench/bench.mjs --suite iteration --skip-build --device webgpu --config config/sd-turbo-clip.json \
-      --policy $REAL/smollm2-135m-instruct --sd-model $REAL/sd-turbo --clip-model $REAL/clip-vit-base-patch32 --iterations 3 --repeats 2 --json $L/iteration-turbo.json ;;
+      --policy $REAL/smollm2-135m-instruct --sd-model $REAL/sd-turbo --clip-model $REAL/clip-vit-base-patch32 --iterations ${BENCH_ITERATIONS:-3} --repeats ${BENCH_REPEATS:-2} --json $L/iteration-turbo.json ;;
   train-original)
     t train-original 400 node apps/trainer/dist/cli.js train --config config/original_design.json "${MO[@]}" "${COMMON[@]}" \
       --training_settings.num_iterations 1 --training_settings.batch_size 1 --validation_settings.num_prompts 1 --output-dir /tmp/run-original
