@@ -38,3 +38,28 @@ describe('loadComponents: the console shows one line per device decision', () =>
     expect(lines.filter((line) => line.level === 'WARNING')).toEqual([]);
   }, 120_000);
 });
+
+describe('loadComponents: a policy whose training does not fit the WASM backend moves to tfjs cpu', () => {
+  it('the estimate counts the micro-batch logits with the policy vocabulary (1,024 sequences × 77 tokens × 3,072)', async () => {
+    const config = await resolveTrainerConfig({
+      overrides: {
+        'model_settings.vlm_model': repo('data/models/prompt-enhancer'),
+        'model_settings.sd_model': repo('data/models/world-sd'),
+        'model_settings.clip_model': repo('data/models/world-clip'),
+        'reward_settings.aesthetic.head_path': repo('data/models/world-clip/aesthetic_head.safetensors'),
+        'model_settings.device': 'cpu',
+        'model_settings.policy_tfjs_backend': 'auto',
+        'training_settings.batch_size': 64,
+        'training_settings.num_generations': 16,
+        'generation_settings.max_new_tokens': 77,
+      },
+    });
+    const lines: { level: LogLevel; text: string }[] = [];
+    const logger = new Logger({ level: 'INFO', console: { write: (line, level) => lines.push({ level, text: line.replace(/^\S+ (?:\w+ )?/u, '') }) } });
+    const components = await loadComponents(config, logger);
+    await components.dispose();
+    const moved = lines.filter((line) => line.text.startsWith('policy: moving to the tfjs cpu backend'));
+    expect(moved, lines.map((line) => line.text).join('\n')).toHaveLength(1);
+    expect(moved[0]!.text).toMatch(/needs about \d+\.\d GiB of its memory .*the logits of 1024 sequences × 77 tokens × 3072 vocabulary\), and WASM holds at most 4 GiB/u);
+  }, 120_000);
+});

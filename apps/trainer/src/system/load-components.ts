@@ -205,7 +205,7 @@ export async function loadComponents(config: TrainerConfig, logger: Logger, scop
       reference: config.training_settings.beta !== 0,
       sequences: Math.ceil((config.training_settings.batch_size * config.training_settings.num_generations) / config.training_settings.gradient_accumulation_steps),
       completionTokens: config.generation_settings.max_new_tokens,
-      vocabSize: loaded.wrapper.model?.config.vocabSize ?? 0,
+      vocabSize: vocabSizeOf(loaded.wrapper),
       estimate: vlm.estimateWasmTrainingBytes,
       limit: vlm.WASM_MEMORY_LIMIT_BYTES,
     });
@@ -374,4 +374,10 @@ export async function loadRewardModels(config: TrainerConfig, logger: Logger): P
       await safety?.dispose?.();
     },
   };
+}
+
+/** The vocabulary size of a VLMWrapper's model (`model.config.vocabSize`), or 0 for a policy that does not say. */
+function vocabSizeOf(wrapper: object): number {
+  const size = (wrapper as { model?: { config?: { vocabSize?: unknown } } }).model?.config?.vocabSize;
+  return typeof size === 'number' && Number.isFinite(size) ? size : 0;
 }

@@ -41,8 +41,6 @@ export interface PolicyWrapperLike {
   clone(): Promise<PolicyWrapperLike>;
   dispose(): void;
   save(directory: string): Promise<void>;
-  /** The wrapped model's configuration (the WASM memory estimate reads its vocabulary size). */
-  readonly model?: { readonly config: { readonly vocabSize: number } };
   enhancePromptsDetailed(
     prompts: string[],
     options?: { maxNewTokens?: number; temperature?: number; seed?: number; categories?: (string | undefined)[] },
