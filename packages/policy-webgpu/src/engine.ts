@@ -92,11 +92,11 @@ import { geluBackward, geluForward } from './kernels/gelu.js';
 import { globalNormFinal, globalNormPartial, globalNormUniform, normPartials } from './kernels/global-norm.js';
 import { layerNormBackward, layerNormForward } from './kernels/layernorm.js';
 import { biasGrad, COLUMN_CHUNK, matmul, type MatrixView } from './kernels/matmul.js';
-import { matmulF16, matmulF16FallbackReason, matmulF16Kernel, prepareMatmulF16, supportsF16, type MatmulF16Args, type MatmulF16Path } from './kernels/matmul-f16.js';
+import { matmulF16, matmulF16FallbackReason, matmulF16Kernel, prepareMatmulF16, supportsF16, type MatmulF16Args } from './kernels/matmul-f16.js';
 import { rmsNormBackward, rmsNormForward } from './kernels/rmsnorm.js';
 import { ropeBackward, ropeForward, ropeInverseFrequencies, ropeTables } from './kernels/rope.js';
 import { swigluBackward, swigluForward } from './kernels/swiglu.js';
-import type { EnginePrecision, EngineRecompute, ParamLayout, PlanMemory, PlanShape, PolicyDevice, PolicyProfiler } from './model-types.js';
+import type { EnginePrecision, EngineRecompute, MatmulF16Path, ParamLayout, PlanMemory, PlanShape, PolicyDevice, PolicyProfiler } from './model-types.js';
 import { buildParamLayout, PARAM_ALIGN, paramSlice, paramSliceF16 } from './param-layout.js';
 import { PLAN_BUCKET } from './plan-memory.js';
 

@@ -23,6 +23,7 @@ export type {
   EngineRecompute,
   EngineRopeScaling,
   EngineWeightSpec,
+  MatmulF16Path,
   ParamEntry,
   ParamLayout,
   PlanMemory,

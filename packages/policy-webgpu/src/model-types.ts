@@ -125,6 +125,13 @@ export type EnginePrecision = 'fp32' | 'f16';
  */
 export type EngineRecompute = 'none' | 'layer';
 
+/**
+ * The f16 matmul kernel under `precision: 'f16'` (kernels/matmul-f16.ts): 'auto' (the
+ * subgroup-matrix kernel where it compiled on the device, else the plain one), 'plain' (tiled,
+ * fp32 arithmetic on f16 operands) or 'subgroup-matrix' (tensor cores).
+ */
+export type MatmulF16Path = 'auto' | 'plain' | 'subgroup-matrix';
+
 /** A training batch shape, as the engine buckets it (prompts and completions rounded up to 8 positions). */
 export interface PlanShape {
   /** Sequences N (rows of the batch). */

@@ -49,12 +49,13 @@ import { PolicyWebGpuError, assertShape } from '../errors.js';
 import type { Command, GpuContext, Slice } from '../gpu.js';
 import { F32_TO_F16_BITS_WGSL } from './cast-f16.js';
 import type { MatmulArgs } from './matmul.js';
+import type { MatmulF16Path } from '../model-types.js';
 
 /** Element type of C in {@link matmulF16}. */
 export type MatmulF16Output = 'f32' | 'f16';
 
-/** Kernel choice of {@link matmulF16}. */
-export type MatmulF16Path = 'auto' | 'plain' | 'subgroup-matrix';
+/** Kernel choice of {@link matmulF16} (defined with the engine's other GPU-free option types). */
+export type { MatmulF16Path } from '../model-types.js';
 
 /** Arguments of {@link matmulF16}: those of matmul.ts's `matmul`, with f16 operands. */
 export interface MatmulF16Args extends MatmulArgs {
