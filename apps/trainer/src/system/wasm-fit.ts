@@ -1,8 +1,8 @@
 /**
  * Whether the tfjs WASM backend can train the loaded policy within its memory (4 GiB, wasm32), and
  * what to do when it cannot. A real-size SmolLM2-135M aborted WASM in its first updates (BENCHMARKS,
- * "Real scale"); the estimate is @vlm-grpo/vlm's `estimateWasmTrainingBytes` (measured: about 11×
- * the fp32 weights, 12× with a reference model, plus the logits of one GRPO micro-batch).
+ * "Real scale"); the estimate is @vlm-grpo/vlm's `estimateWasmTrainingBytes` (measured: about 10×
+ * the fp32 weights, 11× with a reference model, plus 20× the logits of one GRPO micro-batch).
  *
  * - `policy_tfjs_backend: auto` on WASM with a policy that does not fit: the policy moves to tfjs's
  *   `cpu` backend (plain JavaScript memory, no such limit, several times slower), with one INFO line.
