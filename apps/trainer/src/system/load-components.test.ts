@@ -7,17 +7,21 @@ import { loadComponents } from './load-components.js';
 
 const repo = (path: string): string => fileURLToPath(new URL(`../../../../${path}`, import.meta.url));
 
+/** The default policy and the world's models (repository paths), with `overrides` on top. */
+const worldModels = (overrides: Record<string, unknown>) =>
+  resolveTrainerConfig({
+    overrides: {
+      'model_settings.vlm_model': repo('data/models/prompt-enhancer'),
+      'model_settings.sd_model': repo('data/models/world-sd'),
+      'model_settings.clip_model': repo('data/models/world-clip'),
+      'reward_settings.aesthetic.head_path': repo('data/models/world-clip/aesthetic_head.safetensors'),
+      ...overrides,
+    },
+  });
+
 describe('loadComponents: the console shows one line per device decision', () => {
   it('policy, diffusion and CLIP each log one INFO decision line; the reasons are at DEBUG', async () => {
-    const config = await resolveTrainerConfig({
-      overrides: {
-        'model_settings.vlm_model': repo('data/models/prompt-enhancer'),
-        'model_settings.sd_model': repo('data/models/world-sd'),
-        'model_settings.clip_model': repo('data/models/world-clip'),
-        'reward_settings.aesthetic.head_path': repo('data/models/world-clip/aesthetic_head.safetensors'),
-        'model_settings.device': 'auto',
-      },
-    });
+    const config = await worldModels({ 'model_settings.device': 'auto' });
     const lines: { level: LogLevel; text: string }[] = [];
     const logger = new Logger({ level: 'DEBUG', console: { write: (line, level) => lines.push({ level, text: line.replace(/^\S+ (?:\w+ )?/u, '') }) } });
     const components = await loadComponents(config, logger);
@@ -41,18 +45,12 @@ describe('loadComponents: the console shows one line per device decision', () =>
 
 describe('loadComponents: a policy whose training does not fit the WASM backend moves to tfjs cpu', () => {
   it('the estimate counts the micro-batch logits with the policy vocabulary (1,024 sequences × 77 tokens × 3,072)', async () => {
-    const config = await resolveTrainerConfig({
-      overrides: {
-        'model_settings.vlm_model': repo('data/models/prompt-enhancer'),
-        'model_settings.sd_model': repo('data/models/world-sd'),
-        'model_settings.clip_model': repo('data/models/world-clip'),
-        'reward_settings.aesthetic.head_path': repo('data/models/world-clip/aesthetic_head.safetensors'),
-        'model_settings.device': 'cpu',
-        'model_settings.policy_tfjs_backend': 'auto',
-        'training_settings.batch_size': 64,
-        'training_settings.num_generations': 16,
-        'generation_settings.max_new_tokens': 77,
-      },
+    const config = await worldModels({
+      'model_settings.device': 'cpu',
+      'model_settings.policy_tfjs_backend': 'auto',
+      'training_settings.batch_size': 64,
+      'training_settings.num_generations': 16,
+      'generation_settings.max_new_tokens': 77,
     });
     const lines: { level: LogLevel; text: string }[] = [];
     const logger = new Logger({ level: 'INFO', console: { write: (line, level) => lines.push({ level, text: line.replace(/^\S+ (?:\w+ )?/u, '') }) } });
