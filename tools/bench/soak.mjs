@@ -2,8 +2,11 @@
  * Soak benchmark: the default configuration (config/default_config.json) trained for many
  * iterations in this process, with the resident set size (RSS) sampled after every iteration.
  * Reports the RSS slope after warm-up (least squares, MiB per 1,000 iterations): flat means no
- * leak. Validation, checkpoints, the best model and the report run as configured (every 12 and 6
- * iterations), so their memory is part of the measure.
+ * leak. The slope is also given for `external` (tfjs's WASM memory, which grows to the largest
+ * update seen) and for native memory (RSS − external: V8, ONNX Runtime, libvips, the allocator's
+ * fragmentation), with the allocator the process was launched on. Validation, checkpoints, the
+ * best model and the report run as configured (every 12 and 6 iterations), so their memory is part
+ * of the measure.
  *
  *   node tools/bench/soak.mjs [--iterations 1000] [--warmup 100] [--tracking flaky]
  *     [--max-minutes 0] [--samples soak-samples.jsonl] [--json soak.json] [--keep]
@@ -59,6 +62,16 @@ if (!existsSync(DIST) && !process.execArgv.some((flag) => flag.includes('ts-regi
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
 } else {
   await main();
+}
+
+/**
+ * The native allocator this process runs on, as set at launch: `jemalloc` when LD_PRELOAD names it,
+ * else glibc's malloc with its MALLOC_ARENA_MAX / MALLOC_TRIM_THRESHOLD_ settings when set.
+ */
+export function allocatorInUse(env = process.env) {
+  if (/jemalloc/u.test(env.LD_PRELOAD ?? '')) return 'jemalloc (LD_PRELOAD)';
+  const tunings = ['MALLOC_ARENA_MAX', 'MALLOC_TRIM_THRESHOLD_', 'GLIBC_TUNABLES'].filter((key) => env[key] !== undefined).map((key) => `${key}=${env[key]}`);
+  return process.platform === 'linux' ? `system malloc${tunings.length ? ` (${tunings.join(', ')})` : ''}` : 'system malloc';
 }
 
 /** Least-squares slope of y over x. */
@@ -143,7 +156,7 @@ async function main() {
   const started = performance.now();
   const sample = (iteration) => {
     const usage = process.memoryUsage();
-    const entry = { iteration, seconds: (performance.now() - started) / 1000, rssMiB: mib(usage.rss), heapUsedMiB: mib(usage.heapUsed), externalMiB: mib(usage.external), arrayBuffersMiB: mib(usage.arrayBuffers) };
+    const entry = { iteration, seconds: (performance.now() - started) / 1000, rssMiB: mib(usage.rss), heapUsedMiB: mib(usage.heapUsed), externalMiB: mib(usage.external), nativeMiB: mib(usage.rss - usage.external), arrayBuffersMiB: mib(usage.arrayBuffers) };
     samples.push(entry);
     if (values.samples) appendFileSync(values.samples, `${JSON.stringify(entry)}\n`);
     return entry;
@@ -183,13 +196,13 @@ async function main() {
   const after = samples.filter((entry) => entry.iteration > warmup);
   const perKiloIteration = (key) => slope(after.map((entry) => entry.iteration), after.map((entry) => entry[key])) * 1000;
   const summary = {
-    environment: { date: new Date().toISOString(), host: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: totalmem() / 2 ** 30, node: process.version, command: `node tools/bench/soak.mjs ${process.argv.slice(2).join(' ')}`.trim() },
+    environment: { date: new Date().toISOString(), host: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: totalmem() / 2 ** 30, node: process.version, command: `node tools/bench/soak.mjs ${process.argv.slice(2).join(' ')}`.trim(), allocator: allocatorInUse() },
     status: results?.status ?? 'error',
     error: error ? String(error.message ?? error) : null,
     iterations: { planned: iterations, completed: samples.at(-1)?.iteration ?? 0, warmup },
     secondsPerIteration: samples.length > 1 ? (samples.at(-1).seconds - samples[0].seconds) / (samples.at(-1).iteration - samples[0].iteration) : null,
     rssMiB: { afterWarmup: after[0]?.rssMiB ?? null, last: samples.at(-1)?.rssMiB ?? null, max: samples.length ? Math.max(...samples.map((entry) => entry.rssMiB)) : null },
-    slopeMiBPer1000Iterations: { rss: perKiloIteration('rssMiB'), heapUsed: perKiloIteration('heapUsedMiB'), external: perKiloIteration('externalMiB'), arrayBuffers: perKiloIteration('arrayBuffersMiB') },
+    slopeMiBPer1000Iterations: { rss: perKiloIteration('rssMiB'), heapUsed: perKiloIteration('heapUsedMiB'), external: perKiloIteration('externalMiB'), native: perKiloIteration('nativeMiB'), arrayBuffers: perKiloIteration('arrayBuffersMiB') },
     tracking: values.tracking === 'flaky' ? { server: serverStats } : null,
   };
   if (values.json) writeFileSync(values.json, `${JSON.stringify(summary, null, 2)}\n`);

@@ -18,15 +18,19 @@ describe('tools/bench/soak.mjs', () => {
   it('trains a few iterations against a server that fails half its requests, and reports the RSS slope', () => {
     const json = join(scratch, 'soak.json');
     const samples = join(scratch, 'samples.jsonl');
-    const run = spawnSync(process.execPath, [script, '--iterations', '3', '--warmup', '0', '--tracking', 'flaky', '--json', json, '--samples', samples, '--', '--device', 'cpu', '--training_settings.validation_every', '2'], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [script, '--iterations', '3', '--warmup', '0', '--tracking', 'flaky', '--json', json, '--samples', samples, '--', '--device', 'cpu', '--training_settings.validation_every', '2'], { encoding: 'utf8', env: { ...process.env, LD_PRELOAD: '', MALLOC_ARENA_MAX: '2' } });
     expect(run.status, run.stderr).toBe(0);
     const summary = JSON.parse(readFileSync(json, 'utf8'));
     expect(summary.status).toBe('completed');
     expect(summary.iterations).toEqual({ planned: 3, completed: 3, warmup: 0 });
     expect(Number.isFinite(summary.slopeMiBPer1000Iterations.rss)).toBe(true);
+    expect(Number.isFinite(summary.slopeMiBPer1000Iterations.native)).toBe(true);
+    expect(summary.environment.allocator).toBe(process.platform === 'linux' ? 'system malloc (MALLOC_ARENA_MAX=2)' : 'system malloc');
     expect(summary.rssMiB.max).toBeGreaterThan(0);
     expect(summary.tracking.server.requests).toBeGreaterThan(2);
     expect(summary.tracking.server.failed).toBeGreaterThan(0);
-    expect(readFileSync(samples, 'utf8').trim().split('\n').map((line) => JSON.parse(line).iteration)).toEqual([1, 2, 3]);
+    const rows = readFileSync(samples, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(rows.map((row) => row.iteration)).toEqual([1, 2, 3]);
+    for (const row of rows) expect(row.nativeMiB).toBeCloseTo(row.rssMiB - row.externalMiB, 6);
   }, 300_000);
 });
