@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -142,5 +142,14 @@ describe('model paths', () => {
     await system.dispose();
     expect(seen[0]!.model_settings.vlm_model).toBe(join(folder, 'vlm_grpo_results', 'best_model'));
     expect(seen[0]!.model_settings.sd_model).toBe('org/not-here');
+  });
+});
+
+describe('the nx targets of long runs', () => {
+  it('start training and rollout workers with glibc malloc limited to 2 arenas (flat memory over long runs: BENCHMARKS.md, "Soak")', async () => {
+    const manifest = JSON.parse(await readFile(join(repoRoot, 'apps', 'trainer', 'package.json'), 'utf8')) as { nx: { targets: Record<string, { options: { command: string; env?: Record<string, string> } }> } };
+    for (const target of ['train', 'worker']) {
+      expect(manifest.nx.targets[target].options.env, `trainer:${target}`).toEqual({ MALLOC_ARENA_MAX: '2' });
+    }
   });
 });
