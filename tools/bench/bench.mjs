@@ -4,7 +4,7 @@
  *   npx nx run tools:bench -- [--device webgpu] [--suite tiny|real|all] [--clip-model <folder>]
  *     [--sd-model <folder>] [--iterations 4] [--skip-build] [--json bench-results.json]
  *   npx nx run tools:bench -- --suite iteration [--config FILE] [--policy DIR] [--sd-model DIR]
- *     [--clip-model DIR] [--device webgpu] [--iterations 3] [--torch auto|skip]
+ *     [--clip-model DIR] [--device webgpu] [--iterations 3] [--torch auto|skip] [--run-dir DIR]
  *
  * For every stage it runs a child process on the CPU (the reference) and, when `--device` is not
  * `cpu`, one on the device; the children print JSON and the parent compares their outputs (the
@@ -48,6 +48,7 @@ const { values } = parseArgs({
     model: { type: 'string' },
     'clip-model': { type: 'string' },
     'sd-model': { type: 'string' },
+    'run-dir': { type: 'string' },
     config: { type: 'string' },
     policy: { type: 'string' },
     torch: { type: 'string', default: 'auto' },
@@ -246,6 +247,7 @@ if (values.suite === 'iteration') {
     sdModel: values['sd-model'],
     clipModel: values['clip-model'],
     torch: values.torch,
+    runDir: values['run-dir'],
   });
   const environment = { date: new Date().toISOString(), host: hostname(), cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, command: `node tools/bench/bench.mjs ${process.argv.slice(2).join(' ')}` };
   if (values.json) writeFileSync(values.json, `${JSON.stringify({ environment, ...result }, null, 2)}\n`);

@@ -39,9 +39,16 @@ describe('tools/bench/bench.mjs', () => {
   it('suite iteration: times one GRPO iteration per stage with the tiny stand-ins, and says why PyTorch did not run', () => {
     const json = join(scratch, 'iteration.json');
     // No CUDA here: the PyTorch reference is skipped with its reason (the GPU machine runs it).
-    const run = spawnSync(process.execPath, [script, '--suite', 'iteration', '--skip-build', '--repeats', '1', '--iterations', '2', '--json', json], { encoding: 'utf8' });
+    const runDir = join(scratch, 'iteration-run');
+    const run = spawnSync(process.execPath, [script, '--suite', 'iteration', '--skip-build', '--repeats', '1', '--iterations', '2', '--run-dir', runDir, '--json', json], { encoding: 'utf8' });
     expect(run.status, run.stderr).toBe(0);
     const result = JSON.parse(readFileSync(json, 'utf8'));
+    // The trainer's log streams as it runs, our stage times print before PyTorch starts, and
+    // --run-dir keeps the run's metrics (a device call cut at its limit still has them).
+    expect(run.stderr).toMatch(/^ {2}trainer: .*iter 2\/2/mu);
+    expect(run.stderr).toMatch(/^ {2}ours per stage \(mean after the first\): generation \d+\.\d{3} s, rendering /mu);
+    expect(run.stderr.indexOf('ours per stage')).toBeLessThan(run.stderr.indexOf('PyTorch reference'));
+    expect(readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
     expect(result.environment.command).toContain('--suite iteration');
     expect(result.ours.iterations).toBe(2);
     expect(Object.keys(result.ours.seconds)).toEqual(['generation', 'rendering', 'scoring', 'update', 'total']);

@@ -6,10 +6,10 @@
  * GRPO step, of the same models and shapes), with the ratio per stage and in total.
  *
  *   node tools/bench/bench.mjs --suite iteration [--config FILE] [--policy DIR] [--sd-model DIR]
- *     [--clip-model DIR] [--device webgpu] [--iterations 3] [--torch auto|skip] [--json out.json]
+ *     [--clip-model DIR] [--device webgpu] [--iterations 3] [--torch auto|skip] [--run-dir DIR] [--json out.json]
  *
  * Ours: the trainer (`apps/trainer/dist/cli.js train`) with the configuration and the model
- * folders as overrides, validation off, for `--iterations` iterations; seconds per stage from its
+ * folders as overrides, validation cut to one prompt, for `--iterations` iterations; seconds per stage from its
  * metrics.jsonl, the mean over the iterations after the first (the first pays model loading and
  * kernel compilation; with one iteration, that one). PyTorch: a spec of the same work (the
  * effective configuration's batch, G, sampling, diffusion steps/guidance/size, and our run's mean
@@ -19,26 +19,63 @@
  * With no model flags it runs the configuration's own models (on the CPU: the tiny defaults, which
  * is what `tools:test` does so that the suite cannot rot).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const STAGES = ['generation', 'rendering', 'scoring', 'update', 'total'];
 
-/** Run our trainer for `iterations` and return seconds per stage (mean after the first) and the run's facts. */
-function runOurs(root, options) {
-  const out = mkdtempSync(join(tmpdir(), 'vlm-grpo-iteration-'));
+/**
+ * Run a command, relaying each line of its stdout and stderr to our stderr as `  <label>: …` as
+ * it comes; resolves with its exit status and its last 40 lines.
+ */
+function runRelayed(command, args, cwd, label) {
+  const tail = [];
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const relay = (stream) => {
+      let pending = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        const lines = (pending + chunk).split(/\r?\n|\r/u);
+        pending = lines.pop();
+        for (const line of lines.filter((l) => l.trim())) {
+          process.stderr.write(`  ${label}: ${line}\n`);
+          tail.push(line);
+          if (tail.length > 40) tail.shift();
+        }
+      });
+    };
+    relay(child.stdout);
+    relay(child.stderr);
+    child.on('error', reject);
+    child.on('close', (status) => resolvePromise({ status, tail }));
+  });
+}
+
+/**
+ * Run our trainer for `iterations` and return seconds per stage (mean after the first) and the run's
+ * facts. Validation is cut to what the trainer cannot skip (the baseline and the final one, on one
+ * prompt, no images, no best model): it is not part of an iteration, and on a real configuration
+ * two validations of 24 prompts cost more than the iterations. The trainer's log lines stream to
+ * stderr as `  trainer: …`, so a run cut short (a device call's time limit) still shows how far
+ * it got. `options.runDir` keeps the run folder (metrics.jsonl with each iteration's stage
+ * timings as it is written, the log) instead of a removed temporary one.
+ */
+async function runOurs(root, options) {
+  const out = options.runDir ? resolve(options.runDir) : mkdtempSync(join(tmpdir(), 'vlm-grpo-iteration-'));
   try {
     const args = [join(root, 'apps', 'trainer', 'dist', 'cli.js'), 'train', '--device', options.device, '--output-dir', out,
       '--training_settings.num_iterations', String(options.iterations), '--training_settings.validation_every', '0',
       '--training_settings.checkpoint_every', String(options.iterations + 1)];
     if (options.config) args.push('--config', options.config);
     for (const [key, value] of Object.entries(options.overrides)) args.push(`--${key}`, String(value));
+    args.push('--validation_settings.num_prompts', '1', '--validation_settings.save_images', 'false', '--output_settings.save_best_model', 'false');
     const started = performance.now();
-    const child = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 256 << 20 });
+    const { status, tail } = await runRelayed(process.execPath, args, root, 'trainer');
     const wall = (performance.now() - started) / 1000;
-    if (child.status !== 0) throw new Error(`trainer failed (${child.status}): ${(child.stderr || child.stdout).slice(-3000)}`);
+    if (status !== 0) throw new Error(`trainer failed (${status}): ${tail.join('\n').slice(-3000)}`);
     const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
     const measured = lines.length > 1 ? lines.slice(1) : lines;
     const mean = (pick) => measured.reduce((sum, line) => sum + pick(line), 0) / measured.length;
@@ -50,8 +87,13 @@ function runOurs(root, options) {
       completionLength: mean((line) => line.metrics['completions/mean_length'] ?? 0),
     };
   } finally {
-    rmSync(out, { recursive: true, force: true });
+    if (!options.runDir) rmSync(out, { recursive: true, force: true });
   }
+}
+
+/** `generation 1.234 s, rendering …` for the stages of one timing record. */
+function stageLine(seconds) {
+  return STAGES.map((stage) => `${stage} ${Number.isFinite(seconds[stage]) ? seconds[stage].toFixed(3) : '–'} s`).join(', ');
 }
 
 /** Whether python3 has torch with a CUDA device; the reason when not. */
@@ -108,7 +150,7 @@ async function torchSpec(root, options, config, ours) {
 /**
  * Run the iteration suite; prints the table last and returns everything measured.
  * @param {string} root repository root
- * @param {{ device: string, iterations: number, config?: string, policy?: string, sdModel?: string, clipModel?: string, torch: 'auto'|'skip', repeats: number }} options
+ * @param {{ device: string, iterations: number, config?: string, policy?: string, sdModel?: string, clipModel?: string, torch: 'auto'|'skip', repeats: number, runDir?: string }} options
  */
 export async function runIterationSuite(root, options) {
   const overrides = {};
@@ -118,8 +160,10 @@ export async function runIterationSuite(root, options) {
   const { resolveTrainerConfig } = await import('@vlm-grpo/trainer');
   const config = await resolveTrainerConfig({ config: options.config ? resolve(options.config) : undefined, overrides });
   console.error(`iteration suite: ${options.config ?? 'config/default_config.json'} on ${options.device}, ${options.iterations} iteration(s)…`);
-  const ours = runOurs(root, { ...options, overrides });
-  console.error(`  ours: ${ours.wallSeconds.toFixed(1)} s for ${ours.iterations} iteration(s)`);
+  const ours = await runOurs(root, { ...options, overrides });
+  console.error(`  ours: ${ours.wallSeconds.toFixed(1)} s for ${ours.iterations} iteration(s) (with model loading and two one-prompt validations)`);
+  console.error(`  ours per stage${ours.iterations > 1 ? ' (mean after the first)' : ''}: ${stageLine(ours.seconds)}`);
+  if (ours.iterations > 1) console.error(`  ours, first iteration: ${stageLine(ours.firstIteration)}`);
   let torch = { skipped: 'not asked (--torch skip)' };
   if (options.torch !== 'skip') {
     const available = torchAvailable();
@@ -131,9 +175,8 @@ export async function runIterationSuite(root, options) {
         const specFile = join(scratch, 'spec.json');
         const outFile = join(scratch, 'out.json');
         writeFileSync(specFile, JSON.stringify(await torchSpec(root, options, config, ours), null, 2));
-        const child = spawnSync('python3', [join(root, 'tools', 'bench', 'torch-iteration.py'), '--spec', specFile, '--json', outFile, '--repeats', String(options.repeats)],
-          { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
-        torch = child.status === 0 ? JSON.parse(readFileSync(outFile, 'utf8')) : { error: (child.stderr || child.stdout).trim().split('\n').slice(-8).join(' | ') };
+        const child = await runRelayed('python3', [join(root, 'tools', 'bench', 'torch-iteration.py'), '--spec', specFile, '--json', outFile, '--repeats', String(options.repeats)], root, 'pytorch');
+        torch = child.status === 0 ? JSON.parse(readFileSync(outFile, 'utf8')) : { error: child.tail.slice(-8).join(' | ') };
       } finally {
         rmSync(scratch, { recursive: true, force: true });
       }

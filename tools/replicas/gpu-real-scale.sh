@@ -59,7 +59,8 @@ for STEP in "$@"; do case $STEP in
     done ;;
   bench-turbo)
     t bench-turbo 540 node tools/bench/bench.mjs --suite iteration --skip-build --device webgpu --config config/sd-turbo-clip.json \
-      --policy $REAL/smollm2-135m-instruct --sd-model $REAL/sd-turbo --clip-model $REAL/clip-vit-base-patch32 --iterations ${BENCH_ITERATIONS:-3} --repeats ${BENCH_REPEATS:-2} --json $L/iteration-turbo.json ;;
+      --policy $REAL/smollm2-135m-instruct --sd-model $REAL/sd-turbo --clip-model $REAL/clip-vit-base-patch32 --iterations ${BENCH_ITERATIONS:-3} --repeats ${BENCH_REPEATS:-2} --run-dir $L/run-bench-turbo --json $L/iteration-turbo.json
+    find $L/run-bench-turbo -name "*.safetensors" -delete 2>/dev/null ;;
   train-original)
     t train-original 400 node apps/trainer/dist/cli.js train --config config/original_design.json "${MO[@]}" "${COMMON[@]}" \
       --training_settings.num_iterations 1 --training_settings.batch_size 1 --validation_settings.num_prompts 1 --output-dir /tmp/run-original
@@ -67,7 +68,8 @@ for STEP in "$@"; do case $STEP in
     cp -r /tmp/run-original $L/run-original 2>/dev/null; find $L/run-original \( -name "*.safetensors" -o -name "*.png" \) -delete 2>/dev/null ;;
   bench-original)
     t bench-original 540 node tools/bench/bench.mjs --suite iteration --skip-build --device webgpu --config config/original_design.json \
-      --policy $REAL/dialogpt-medium --sd-model $REAL/stable-diffusion-v1-5-onnx --clip-model $REAL/clip-vit-base-patch32 --iterations 1 --repeats 1 --json $L/iteration-original.json ;;
+      --policy $REAL/dialogpt-medium --sd-model $REAL/stable-diffusion-v1-5-onnx --clip-model $REAL/clip-vit-base-patch32 --iterations 1 --repeats 1 --run-dir $L/run-bench-original --json $L/iteration-original.json
+    find $L/run-bench-original -name "*.safetensors" -delete 2>/dev/null ;;
   *) echo "unknown step $STEP"; exit 2 ;;
 esac; done
 echo "--- summary"; cat $L/summary.txt; grep -h "^|\|^One GRPO" $L/bench-*.log 2>/dev/null
