@@ -34,18 +34,22 @@ function runRelayed(command, args, cwd, label) {
   const tail = [];
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const emit = (lines) => {
+      for (const line of lines.filter((l) => l.trim())) {
+        process.stderr.write(`  ${label}: ${line}\n`);
+        tail.push(line);
+        if (tail.length > 40) tail.shift();
+      }
+    };
     const relay = (stream) => {
       let pending = '';
       stream.setEncoding('utf8');
       stream.on('data', (chunk) => {
         const lines = (pending + chunk).split(/\r?\n|\r/u);
         pending = lines.pop();
-        for (const line of lines.filter((l) => l.trim())) {
-          process.stderr.write(`  ${label}: ${line}\n`);
-          tail.push(line);
-          if (tail.length > 40) tail.shift();
-        }
+        emit(lines);
       });
+      stream.on('end', () => emit([pending])); // a last line without a newline (a crash message) is kept too
     };
     relay(child.stdout);
     relay(child.stderr);
