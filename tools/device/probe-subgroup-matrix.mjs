@@ -11,9 +11,11 @@
  *   node tools/device/probe-subgroup-matrix.mjs [--toggles t1,t2]
  *
  * The instance is created with `enable-dawn-features=allow_unsafe_apis` (the feature is
- * experimental); `--toggles` adds Dawn toggles (e.g. `vulkan_enable_f16_on_nvidia`). Measured
- * 2026-12-07 on the H100 (driver 580.159.04, webgpu 0.6.2): the device got the feature but the
- * adapter listed no configuration, so the policy engine's f16 matmuls ran the plain kernel.
+ * experimental); `--toggles` adds Dawn toggles to that list (e.g. `vulkan_enable_f16_on_nvidia`;
+ * the binding reads no other flag for toggles). Measured
+ * 2026-12-07 on the H100 (driver 580.159.04, webgpu 0.6.2): the device got the feature, but the
+ * engine read the configurations from `device.adapterInfo`, which Dawn's binding fills without them
+ * (`deviceAdapterInfoConfigs` below counts them there), so its f16 matmuls ran the plain kernel.
  * Exit status 0 when an adapter was found, 1 when none.
  */
 import { parseArgs } from 'node:util';
@@ -22,8 +24,8 @@ import { create, globals } from 'webgpu';
 const FEATURE = 'chromium-experimental-subgroup-matrix';
 const { values } = parseArgs({ options: { toggles: { type: 'string' } } });
 Object.assign(globalThis, globals);
-const flags = ['enable-dawn-features=allow_unsafe_apis'];
-if (values.toggles) flags.push(`enable-dawn-toggles=${values.toggles}`);
+// Dawn's node binding reads instance toggles from `enable-dawn-features=` alone (its TogglesLoader)
+const flags = [['enable-dawn-features=allow_unsafe_apis', ...(values.toggles ? values.toggles.split(',').filter(Boolean) : [])].join(',')];
 const adapter = await create(flags).requestAdapter({ powerPreference: 'high-performance' });
 if (!adapter) {
   console.log(JSON.stringify({ adapter: null, flags }, null, 2));
@@ -40,6 +42,8 @@ const report = {
 };
 if (report.subgroupMatrixFeature && adapter.features.has('shader-f16') && adapter.features.has('subgroups')) {
   const device = await adapter.requestDevice({ requiredFeatures: ['shader-f16', 'subgroups', FEATURE] });
+  // Dawn's binding fills device.adapterInfo without the configurations (only adapter.info lists them)
+  report.deviceAdapterInfoConfigs = [...(device.adapterInfo?.subgroupMatrixConfigs ?? [])].length;
   for (const size of [16, 8]) {
     const code = [
       'enable f16;',

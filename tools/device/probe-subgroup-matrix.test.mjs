@@ -20,7 +20,7 @@ describe('tools/device/probe-subgroup-matrix.mjs', () => {
     }
     expect(run.status, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
-    expect(report.flags).toEqual(['enable-dawn-features=allow_unsafe_apis', 'enable-dawn-toggles=vulkan_enable_f16_on_nvidia']);
+    expect(report.flags).toEqual(['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia']);
     expect(typeof report.adapter.description).toBe('string');
     expect(report.features.length).toBeGreaterThan(0);
     expect(report.subgroupMatrixFeature).toBe(report.features.includes('chromium-experimental-subgroup-matrix'));

@@ -4,7 +4,7 @@
  * adapter lists it under that flag; elsewhere (lavapipe) the same features as without the option.
  */
 import { expect, it } from 'vitest';
-import { describeGpu } from './__fixtures__/gpu-test-utils.js';
+import { describeGpu, testDawnFlags } from './__fixtures__/gpu-test-utils.js';
 import { createGpuContext, withDawnFeature } from './gpu.js';
 import { prepareMatmulF16, SUBGROUP_MATRIX_DAWN_FLAG, SUBGROUP_MATRIX_FEATURE, subgroupMatrixSupport } from './kernels/matmul-f16.js';
 
@@ -17,7 +17,7 @@ it('withDawnFeature adds the toggle once, into an existing enable-dawn-features 
 
 describeGpu('createGpuContext and subgroup matrices', () => {
   it('requests the subgroup-matrix feature where the adapter offers it, and changes no feature where it does not', async () => {
-    const [withOption, without] = [await createGpuContext(), await createGpuContext({ subgroupMatrix: false })];
+    const [withOption, without] = [await createGpuContext({ dawnFlags: testDawnFlags }), await createGpuContext({ dawnFlags: testDawnFlags, subgroupMatrix: false })];
     const offered = withOption.device.features.has(SUBGROUP_MATRIX_FEATURE);
     const extra = [...withOption.device.features].filter((f) => !without.device.features.has(f)).sort();
     expect(extra).toEqual(offered ? [SUBGROUP_MATRIX_FEATURE, 'subgroups'].filter((f) => !without.device.features.has(f)).sort() : []);

@@ -369,7 +369,7 @@ export async function createGpuContext(options: GpuContextOptions = {}): Promise
       maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
     },
   });
-  // matmul-f16.ts reads the subgroup-matrix configurations from the adapter info (Dawn's device has no adapterInfo)
+  // matmul-f16.ts reads the subgroup-matrix configurations from adapter.info: Dawn's device.adapterInfo lists none
   if (features.includes(SUBGROUP_MATRIX_FEATURE as GPUFeatureName)) registerAdapterInfo(device, adapter.info);
   void device.lost.then((lost) => {
     if (lost.reason !== 'destroyed') console.error(`WebGPU device lost (${description}): ${lost.message}`);

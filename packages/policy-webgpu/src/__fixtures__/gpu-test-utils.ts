@@ -10,9 +10,19 @@
 import { describe } from 'vitest';
 import { createGpuContext, type Command, type GpuContext } from '../gpu.js';
 
+/**
+ * Extra Dawn instance toggles for the test devices, from env `VLM_GRPO_TEST_DAWN_TOGGLES`
+ * (comma-separated; e.g. `vulkan_enable_f16_on_nvidia`, without which Dawn offers no `shader-f16`
+ * on NVIDIA and the f16 tests are skipped there). Default: none.
+ */
+export const testDawnToggles: string[] = (process.env.VLM_GRPO_TEST_DAWN_TOGGLES ?? '').split(',').filter(Boolean);
+
+/** The Dawn instance flags carrying {@link testDawnToggles} (empty without them). */
+export const testDawnFlags: string[] = testDawnToggles.length > 0 ? [`enable-dawn-features=${testDawnToggles.join(',')}`] : [];
+
 async function testContext(): Promise<GpuContext | null> {
   try {
-    return await createGpuContext();
+    return await createGpuContext({ dawnFlags: testDawnFlags });
   } catch (error) {
     if (process.env.CI) {
       throw new Error(`CI is set but no WebGPU adapter initialised (install Mesa lavapipe): ${(error as Error).message}`, { cause: error });

@@ -9,9 +9,9 @@
  */
 import { expect, it } from 'vitest';
 import { f16Value, fromF16Array, packF16, roundF16, toF16Array } from '../__fixtures__/f16.js';
-import { describeGpu, device, gpu, random, run } from '../__fixtures__/gpu-test-utils.js';
+import { describeGpu, device, gpu, random, run, testDawnFlags } from '../__fixtures__/gpu-test-utils.js';
 import { PolicyWebGpuError } from '../errors.js';
-import { createGpuContext, GpuContext } from '../gpu.js';
+import { createGpuContext, GpuContext, withDawnFeature } from '../gpu.js';
 import { f16Bytes } from './cast-f16.js';
 import { matmul } from './matmul.js';
 import {
@@ -264,7 +264,8 @@ describeGpu('f16 matmul, plain kernel (every adapter with shader-f16; lavapipe i
     const claiming = new Proxy(real, {
       get: (target, key) => {
         if (key === 'features') return features;
-        if (key === 'adapterInfo') return undefined; // as on implementations without it: registerAdapterInfo below
+        // as Dawn's binding does: device.adapterInfo exists but lists no configurations (the registered adapter.info must win)
+        if (key === 'adapterInfo') return { subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: [] };
         const value = Reflect.get(target, key, target) as unknown;
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
       },
@@ -272,6 +273,11 @@ describeGpu('f16 matmul, plain kernel (every adapter with shader-f16; lavapipe i
     registerAdapterInfo(claiming, { subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }] });
     const ctx = await createGpuContext({ device: claiming });
     expect(subgroupMatrixSupport(ctx)).toEqual({ support: { size: 16, subgroupSize: 32 } });
+    // without the registration, device.adapterInfo's empty list is all there is, and the reason says where to look
+    const unregistered = await createGpuContext({ device: new Proxy(claiming, {}) });
+    expect(subgroupMatrixSupport(unregistered)).toEqual({
+      reason: expect.stringMatching(/lists: none; on Dawn, device\.adapterInfo lists none: pass adapter\.info to registerAdapterInfo/u) as unknown as string,
+    });
     expect(await prepareMatmulF16(ctx)).toBe('plain');
     expect(matmulF16FallbackReason(ctx)).toMatch(/did not compile: .*extension '(subgroups|chromium_experimental_subgroup_matrix)' is not allowed/u);
     expect(matmulF16Kernel(ctx)).toBe('plain');
@@ -288,7 +294,7 @@ const instances: unknown[] = [];
 async function subgroupMatrixContext(): Promise<{ ctx: GpuContext } | { reason: string }> {
   if (!gpu) return { reason: 'no WebGPU adapter' };
   const dawn = (await import('webgpu')) as { create: (flags: string[]) => GPU };
-  const instance = dawn.create([SUBGROUP_MATRIX_DAWN_FLAG]);
+  const instance = dawn.create(withDawnFeature(testDawnFlags, SUBGROUP_MATRIX_DAWN_FLAG));
   instances.push(instance);
   const adapter = await instance.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) return { reason: 'no adapter' };

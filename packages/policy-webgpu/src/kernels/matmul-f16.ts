@@ -131,12 +131,16 @@ export interface SubgroupMatrixSupport {
   subgroupSize: number;
 }
 
-/** The adapter info registered for devices whose `adapterInfo` attribute is missing. */
+/** The adapter info registered per device (`adapter.info`, which lists the configurations). */
 const adapterInfos = new WeakMap<GPUDevice, SubgroupMatrixAdapterInfo>();
 
 /**
- * Tell the subgroup-matrix path which adapter a device came from (its `adapter.info`), for
- * WebGPU implementations without `GPUDevice.adapterInfo`. Not needed where that attribute exists.
+ * Tell the subgroup-matrix path which adapter a device came from (its `adapter.info`). Needed on
+ * Dawn (the `webgpu` package): its `GPUDevice.adapterInfo` exists but never lists
+ * `subgroupMatrixConfigs` (the binding's `GPUDevice::getAdapterInfo` chains no
+ * `AdapterPropertiesSubgroupMatrixConfigs`, while `GPUAdapter::getInfo` does when the adapter has
+ * the feature), and on implementations without that attribute. A registered info wins over
+ * `device.adapterInfo`. `createGpuContext` registers it.
  */
 export function registerAdapterInfo(device: DeviceLike, info: SubgroupMatrixAdapterInfo): void {
   adapterInfos.set(deviceOf(device), info);
@@ -156,20 +160,24 @@ export function subgroupMatrixFeatures(adapter: { features: ReadonlySet<string> 
  * Whether the subgroup-matrix kernel can run on this device, and why not: the device must have
  * `shader-f16`, `subgroups` and {@link SUBGROUP_MATRIX_FEATURE}, its adapter a fixed subgroup
  * size and an f16 × f16 → f32 configuration of 16×16×16 or 8×8×8 (16 preferred). The adapter
- * info comes from `device.adapterInfo`, else from {@link registerAdapterInfo}.
+ * info comes from {@link registerAdapterInfo}, else from `device.adapterInfo` (which on Dawn lists
+ * no configurations: measured on the H100, 2026-12-07, where the kernel was therefore never chosen).
  */
 export function subgroupMatrixSupport(device: DeviceLike): { support: SubgroupMatrixSupport } | { reason: string } {
   const dev = deviceOf(device);
   const missing = ['shader-f16', 'subgroups', SUBGROUP_MATRIX_FEATURE].filter((f) => !dev.features.has(f));
   if (missing.length > 0) return { reason: `the device lacks ${missing.join(', ')}` };
-  const info = (dev as GPUDevice & { adapterInfo?: SubgroupMatrixAdapterInfo }).adapterInfo ?? adapterInfos.get(dev);
+  const info = adapterInfos.get(dev) ?? (dev as GPUDevice & { adapterInfo?: SubgroupMatrixAdapterInfo }).adapterInfo;
   if (!info) return { reason: 'the adapter info is unknown (no device.adapterInfo; call registerAdapterInfo)' };
   const configs = [...(info.subgroupMatrixConfigs ?? [])];
   const sizes = ([16, 8] as const).filter((s) =>
     configs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === s && c.N === s && c.K === s),
   );
   const listed = configs.map((c) => `${c.componentType}→${c.resultComponentType} ${c.M}×${c.N}×${c.K}`).join(', ') || 'none';
-  if (sizes.length === 0) return { reason: `no f16→f32 16×16×16 or 8×8×8 subgroup-matrix configuration (the adapter lists: ${listed})` };
+  if (sizes.length === 0) {
+    const hint = adapterInfos.has(dev) ? '' : '; on Dawn, device.adapterInfo lists none: pass adapter.info to registerAdapterInfo';
+    return { reason: `no f16→f32 16×16×16 or 8×8×8 subgroup-matrix configuration (the adapter lists: ${listed}${hint})` };
+  }
   const min = info.subgroupMinSize ?? 0;
   const max = info.subgroupMaxSize ?? 0;
   if (min !== max || max === 0) return { reason: `the subgroup size varies (${min}…${max}); the kernel needs a fixed one` };
