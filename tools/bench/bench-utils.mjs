@@ -1,6 +1,21 @@
 /** Small helpers shared by the benchmark scripts in tools/bench. */
 
 
+/**
+ * With `device` `cuda`: exit with status 1 and one line naming why when ONNX Runtime's CUDA provider
+ * is not installed beside onnxruntime-node or a library it links would not be found
+ * (@vlm-grpo/device's check, from the files), instead of a native error from the first session.
+ * Other devices pass through.
+ */
+export async function requireCudaProvider(device, script) {
+  if (device !== 'cuda') return;
+  const { cudaProviderStatus } = await import('@vlm-grpo/device');
+  const status = cudaProviderStatus({ resolveFrom: [import.meta.url] });
+  if (status.ready) return;
+  console.error(`${script}: --device cuda: ${status.reason}`);
+  process.exit(1);
+}
+
 /** Median of a non-empty list. */
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);

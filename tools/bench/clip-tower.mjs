@@ -4,9 +4,12 @@
  * output read back to the host (`--keep-on-gpu` leaves image_embeds on the GPU instead, as a caller
  * that feeds another GPU model would). This is the number to hold against PyTorch's 7.6 ms per 64
  * images (../shared/notes/gpu.md); `clip-bench.mjs` of @vlm-grpo/clip-reward adds decoding and
- * preprocessing.
+ * preprocessing. On `--device cuda` (ONNX Runtime's CUDA EP: provider installed beside
+ * onnxruntime-node, e.g. by tools/device/bundle-cuda-provider.sh's activate-cuda.sh) and `cpu` every
+ * output comes back to the host (the Node binding has no GPU output location for CUDA), so
+ * `--keep-on-gpu` is WebGPU's only.
  *
- *   node tools/bench/clip-tower.mjs --model <clip folder> [--device webgpu|cpu] [--batches 1,8,32,64]
+ *   node tools/bench/clip-tower.mjs --model <clip folder> [--device webgpu|cuda|cpu] [--batches 1,8,32,64]
  *     [--dtype fp32|fp16] [--repeats 10] [--keep-on-gpu] [--json out.json]
  *
  * With `--dtype fp16` (onnx/vision_model_fp16.onnx) it also runs the fp32 model on the same 8
@@ -17,7 +20,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { median } from './bench-utils.mjs';
+import { median, requireCudaProvider } from './bench-utils.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +34,9 @@ const { values } = parseArgs({
   },
 });
 if (!values.model) throw new Error('clip-tower: --model <folder with onnx/vision_model.onnx> is required');
+const onWebgpu = values.device === 'webgpu';
+if (values['keep-on-gpu'] && !onWebgpu) throw new Error(`clip-tower: --keep-on-gpu needs --device webgpu (${values.device} returns every output to the host)`);
+await requireCudaProvider(values.device, 'clip-tower');
 const ort = (await import('onnxruntime-node')).default;
 const config = JSON.parse(readFileSync(join(values.model, 'config.json'), 'utf8'));
 const size = config.vision_config?.image_size ?? 224;
@@ -38,8 +44,8 @@ const open = (dtype, keepOnGpu) =>
   ort.InferenceSession.create(join(values.model, 'onnx', `vision_model${dtype === 'fp32' ? '' : `_${dtype}`}.onnx`), {
     executionProviders: values.device === 'cpu' ? ['cpu'] : [values.device],
     graphOptimizationLevel: 'all',
-    // last_hidden_state is never needed by the reward: keep it on the GPU unread
-    preferredOutputLocation: keepOnGpu ? 'gpu-buffer' : values.device === 'cpu' ? 'cpu' : { last_hidden_state: 'gpu-buffer' },
+    // last_hidden_state is never needed by the reward: on WebGPU keep it on the GPU unread
+    ...(onWebgpu ? { preferredOutputLocation: keepOnGpu ? 'gpu-buffer' : { last_hidden_state: 'gpu-buffer' } } : {}),
   });
 const session = await open(values.dtype, values['keep-on-gpu']);
 function noise(batch) {
@@ -101,6 +107,6 @@ for (const batch of values.batches.split(',').map(Number)) {
 await session.release();
 const result = { model: values.model, device: values.device, dtype: values.dtype, imageSize: size, keepOnGpu: values['keep-on-gpu'], accuracy, rows };
 if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
-console.log(`| CLIP image tower ${size}px, ${values.device}, ${values.dtype}${values['keep-on-gpu'] ? ', all outputs on GPU' : ''} | batch | ms / call | images/s |`);
+console.log(`| CLIP image tower ${size}px, ${values.device}, ${values.dtype}${values['keep-on-gpu'] ? ', all outputs on GPU' : onWebgpu ? '' : ', outputs to the host'} | batch | ms / call | images/s |`);
 console.log('| --- | ---: | ---: | ---: |');
 for (const r of rows) console.log(`| | ${r.batch} | ${r.ms.toFixed(2)} | ${r.imagesPerSecond.toFixed(0)} |`);

@@ -1,6 +1,7 @@
 /**
- * The diffusion UNet on ONNX Runtime's WebGPU EP, for an Optimum/diffusers ONNX model folder
- * (fp16 or fp32: the dtype is read from the UNet's inputs):
+ * The diffusion UNet on ONNX Runtime's WebGPU EP (or, with `--device cuda|cpu`, on the CUDA or CPU
+ * EP), for an Optimum/diffusers ONNX model folder (fp16 or fp32: the dtype is read from the UNet's
+ * inputs):
  *
  * 1. UNet step alone at each `--batches` size (CFG batch: 2 = one image with guidance), median ms
  *    per call over `--repeats`, output left on the GPU (`preferredOutputLocation: 'gpu-buffer'`,
@@ -13,10 +14,19 @@
  * 3. With `--profile`: ONNX Runtime's profiler (`enableProfiling`) over `--profile-steps` UNet
  *    calls at the largest batch; per operator type, the summed node time of the trace (on WebGPU
  *    the time ORT spends in each node's dispatch, not the GPU kernel time) and the top nodes.
+ * 4. With `--vae`: the VAE decoder alone (`vae_decoder/model.onnx`) at each `--vae-batches` size,
+ *    latents `--vae-latent`² (default 64: 512² images with SD's VAE), median ms per call over
+ *    `--repeats` after one warm-up; output left on the GPU on WebGPU, on the host elsewhere.
+ *
+ * On `cuda` and `cpu` there is no `gpu-buffer` output location and no `preferredLayout`: every
+ * output comes back to the host after each call (the Node binding takes only `deviceId` for CUDA,
+ * no IO binding), `--layouts` is ignored, and part 2 runs the host loop only (GPU-resident latents
+ * are a WebGPU feature). The CUDA provider must be installed beside onnxruntime-node (on the GPU
+ * machine: tools/device/bundle-cuda-provider.sh's activate-cuda.sh).
  *
  *   node tools/bench/unet-webgpu.mjs --model <sd folder> [--batches 2,8] [--steps 50] [--repeats 5]
- *     [--layouts NCHW,NHWC] [--device webgpu] [--scheduler pndm] [--profile] [--profile-steps 3]
- *     [--json out.json]
+ *     [--layouts NCHW,NHWC] [--device webgpu|cuda|cpu] [--scheduler pndm] [--profile] [--profile-steps 3]
+ *     [--vae] [--vae-batches 1,8] [--vae-latent 64] [--skip-image] [--json out.json]
  *
  * Needs the built packages (`npx nx run @vlm-grpo/sd:build`). Prints one table per part, last.
  */
@@ -25,7 +35,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { median } from './bench-utils.mjs';
+import { median, requireCudaProvider, timeMs } from './bench-utils.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -38,10 +48,17 @@ const { values } = parseArgs({
     scheduler: { type: 'string', default: 'pndm' },
     profile: { type: 'boolean', default: false },
     'profile-steps': { type: 'string', default: '3' },
+    vae: { type: 'boolean', default: false },
+    'vae-batches': { type: 'string', default: '1,8' },
+    'vae-latent': { type: 'string', default: '64' },
+    'skip-image': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
 if (!values.model) throw new Error('unet-webgpu: --model <folder with unet/model.onnx> is required');
+/** WebGPU keeps outputs on the GPU and has layouts; the CUDA and CPU EPs return every output to the host. */
+const onWebgpu = values.device === 'webgpu';
+await requireCudaProvider(values.device, 'unet-webgpu');
 const ort = (await import('onnxruntime-node')).default;
 const { StableDiffusionPipeline, float32ToFloat16Bits } = await import('@vlm-grpo/sd');
 const unetPath = join(values.model, 'unet', 'model.onnx');
@@ -55,10 +72,13 @@ try {
 const latentSize = unetConfig.sample_size ?? 64;
 const latentChannels = unetConfig.in_channels ?? 4;
 const textWidth = unetConfig.cross_attention_dim ?? 768;
-const results = { model: values.model, device: values.device, date: new Date().toISOString(), unet: [], image: [], profile: undefined };
+const results = { model: values.model, device: values.device, date: new Date().toISOString(), unet: [], image: [], vae: [], profile: undefined };
+/** The layouts to time: WebGPU's `preferredLayout` values, or one pass (`-`) on other providers. */
+const layouts = onWebgpu ? values.layouts.split(',') : ['-'];
 
+/** Execution providers of a session: WebGPU with `layout`, else the device's provider alone. */
 function provider(layout) {
-  return values.device === 'cpu' ? ['cpu'] : [{ name: values.device, preferredLayout: layout }];
+  return onWebgpu ? [{ name: values.device, preferredLayout: layout }] : [values.device];
 }
 
 /** Deterministic values in [−1, 1). */
@@ -93,12 +113,16 @@ function inputFor(meta, batch) {
   return new ort.Tensor('float32', data, dims);
 }
 
+/**
+ * A session of the UNet at `layout`, run once and then `--repeats` times on inputs at `batch`:
+ * the session, the median ms per call and the sample's dtype.
+ */
 async function unetStep(layout, batch, extra = {}) {
   const session = await ort.InferenceSession.create(unetPath, {
     executionProviders: provider(layout),
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
-    preferredOutputLocation: values.device === 'cpu' ? 'cpu' : 'gpu-buffer',
+    ...(onWebgpu ? { preferredOutputLocation: 'gpu-buffer' } : {}),
     ...extra,
   });
   const feeds = Object.fromEntries(session.inputMetadata.map((m) => [m.name, inputFor(m, batch)]));
@@ -117,7 +141,7 @@ async function unetStep(layout, batch, extra = {}) {
 }
 
 // 1. UNet step alone
-for (const layout of values.layouts.split(',')) {
+for (const layout of layouts) {
   for (const batch of values.batches.split(',').map(Number)) {
     try {
       const { session, ms, dtype } = await unetStep(layout, batch);
@@ -129,10 +153,10 @@ for (const layout of values.layouts.split(',')) {
   }
 }
 
-// 2. a whole image: host loop vs GPU-resident latents
+// 2. a whole image: host loop vs GPU-resident latents (WebGPU), the host loop alone elsewhere
 const steps = Number(values.steps);
 let reference;
-for (const gpuResidentLatents of [false, true]) {
+for (const gpuResidentLatents of values['skip-image'] ? [] : onWebgpu ? [false, true] : [false]) {
   const pipe = await StableDiffusionPipeline.fromPretrained(values.model, { device: values.device, fallbackToCpu: false, gpuResidentLatents });
   const options = { steps, guidanceScale: 7.5, seed: 7, scheduler: values.scheduler, outputType: 'float32', validation: 'off' };
   await pipe.generateImage('a photo of a cat', { ...options, steps: 2 }); // warm-up: sessions, shaders
@@ -156,7 +180,7 @@ for (const gpuResidentLatents of [false, true]) {
 if (values.profile) {
   const batch = Math.max(...values.batches.split(',').map(Number));
   const prefix = join(tmpdir(), `unet-profile-${process.pid}`);
-  const { session } = await unetStep(values.layouts.split(',')[0], batch, { enableProfiling: true, profileFilePrefix: prefix });
+  const { session } = await unetStep(layouts[0], batch, { enableProfiling: true, profileFilePrefix: prefix });
   session.endProfiling();
   await session.release();
   const dir = tmpdir();
@@ -184,15 +208,54 @@ if (values.profile) {
   } else results.profile = { batch, error: `no profile file with prefix ${prefix}` };
 }
 
+// 4. the VAE decoder alone
+if (values.vae) {
+  const vaePath = join(values.model, 'vae_decoder', 'model.onnx');
+  const latent = Number(values['vae-latent']);
+  const session = await ort.InferenceSession.create(vaePath, {
+    executionProviders: provider(layouts[0]),
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    ...(onWebgpu ? { preferredOutputLocation: 'gpu-buffer' } : {}),
+  });
+  const meta = session.inputMetadata[0];
+  for (const batch of values['vae-batches'].split(',').map(Number)) {
+    const dims = [batch, latentChannels, latent, latent];
+    const data = fill(dims.reduce((a, b) => a * b, 1), 3);
+    const feeds = { [meta.name]: meta.type === 'float16' ? new ort.Tensor('float16', Uint16Array.from(data, float32ToFloat16Bits), dims) : new ort.Tensor('float32', data, dims) };
+    let image = '?';
+    try {
+      const first = await session.run(feeds); // the image side from the output (the VAE's scale factor)
+      image = Object.values(first)[0].dims.at(-1);
+      for (const t of Object.values(first)) t.dispose();
+      const ms = await timeMs(async () => {
+        const out = await session.run(feeds);
+        for (const t of Object.values(out)) t.dispose();
+      }, Number(values.repeats));
+      results.vae.push({ batch, latent, image, dtype: meta.type, ms, output: onWebgpu ? 'gpu-buffer' : 'host' });
+    } catch (error) {
+      results.vae.push({ batch, latent, image, dtype: meta.type, error: String(error.message ?? error).split('\n')[0] });
+    }
+  }
+  await session.release();
+}
+
 if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
 const pad = (v, n) => String(v).padEnd(n);
-console.log(`\nUNet step (${values.device}, ${unetPath}), median of ${values.repeats}${values.device === 'cpu' ? '' : ', output left on the GPU'}`);
+console.log(`\nUNet step (${values.device}, ${unetPath}), median of ${values.repeats}${onWebgpu ? ', output left on the GPU' : ', outputs copied to the host'}`);
 console.log(`${pad('layout', 8)}${pad('batch', 7)}${pad('dtype', 9)}ms`);
 for (const r of results.unet) console.log(`${pad(r.layout, 8)}${pad(r.batch, 7)}${pad(r.dtype ?? '-', 9)}${r.error ?? r.ms.toFixed(1)}`);
-console.log(`\n${steps}-step image, guidance 7.5 (UNet batch 2), ${values.scheduler}`);
-console.log(`${pad('loop', 14)}${pad('total s', 10)}${pad('loop s', 10)}${pad('ms/step', 10)}${pad('VAE s', 8)}max |Δ| vs host`);
-for (const r of results.image) {
-  console.log(`${pad(r.loop, 14)}${pad(r.totalS.toFixed(2), 10)}${pad(r.loopS.toFixed(2), 10)}${pad(((r.loopS / r.steps) * 1000).toFixed(1), 10)}${pad(r.vaeS.toFixed(2), 8)}${r.maxAbsVsHost.toExponential(2)}`);
+if (results.image.length > 0) {
+  console.log(`\n${steps}-step image, guidance 7.5 (UNet batch 2), ${values.scheduler}`);
+  console.log(`${pad('loop', 14)}${pad('total s', 10)}${pad('loop s', 10)}${pad('ms/step', 10)}${pad('VAE s', 8)}max |Δ| vs host`);
+  for (const r of results.image) {
+    console.log(`${pad(r.loop, 14)}${pad(r.totalS.toFixed(2), 10)}${pad(r.loopS.toFixed(2), 10)}${pad(((r.loopS / r.steps) * 1000).toFixed(1), 10)}${pad(r.vaeS.toFixed(2), 8)}${r.maxAbsVsHost.toExponential(2)}`);
+  }
+}
+if (results.vae.length > 0) {
+  console.log(`\nVAE decode (${values.device}), median of ${values.repeats}`);
+  console.log(`${pad('batch', 7)}${pad('image', 8)}${pad('dtype', 9)}${pad('output', 12)}ms`);
+  for (const r of results.vae) console.log(`${pad(r.batch, 7)}${pad(`${r.image}²`, 8)}${pad(r.dtype, 9)}${pad(r.output ?? '-', 12)}${r.error ?? r.ms.toFixed(1)}`);
 }
 if (results.profile?.byOp) {
   console.log(`\nORT profile, UNet batch ${results.profile.batch}: node time per call by operator (dispatch side on WebGPU)`);
