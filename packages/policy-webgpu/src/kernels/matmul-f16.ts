@@ -160,8 +160,9 @@ export function subgroupMatrixFeatures(adapter: { features: ReadonlySet<string> 
  * Whether the subgroup-matrix kernel can run on this device, and why not: the device must have
  * `shader-f16`, `subgroups` and {@link SUBGROUP_MATRIX_FEATURE}, its adapter a fixed subgroup
  * size and an f16 × f16 → f32 configuration of 16×16×16 or 8×8×8 (16 preferred). The adapter
- * info comes from {@link registerAdapterInfo}, else from `device.adapterInfo` (which on Dawn lists
- * no configurations: measured on the H100, 2026-12-07, where the kernel was therefore never chosen).
+ * info comes from {@link registerAdapterInfo}, else from `device.adapterInfo` (which Dawn's binding
+ * fills without configurations, as its source shows: the H100 runs of 2026-12-07 read it first and
+ * so never chose the kernel).
  */
 export function subgroupMatrixSupport(device: DeviceLike): { support: SubgroupMatrixSupport } | { reason: string } {
   const dev = deviceOf(device);
