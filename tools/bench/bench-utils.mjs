@@ -1,4 +1,18 @@
-/** Small helpers shared by the benchmark scripts in tools/bench. */
+/** Small helpers shared by the benchmark scripts in tools/bench (and tools/device). */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+/**
+ * True when the module of `moduleUrl` (its `import.meta.url`) is the script node was started
+ * with, also through a symbolic link; false when it is imported (e.g. by a test).
+ */
+export function isEntryPoint(moduleUrl) {
+  try {
+    return moduleUrl === pathToFileURL(realpathSync(process.argv[1] ?? '')).href;
+  } catch {
+    return false;
+  }
+}
 
 
 /**

@@ -13,10 +13,11 @@
  *
  *   node tools/bench/cuda-summary.mjs DIR [--json summary.json]
  */
-import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
+
+import { isEntryPoint } from './bench-utils.mjs';
 
 /** The parsed JSON file `name` of `dir`, or undefined when it is missing or not JSON. */
 function readJson(dir, name) {
@@ -122,16 +123,7 @@ export function formatSummary(summary) {
   return `${lines.join('\n')}\n`;
 }
 
-/** True when this file is the script node was started with (also through a symbolic link). */
-function isEntryPoint() {
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(process.argv[1] ?? '')).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { json: { type: 'string' } } });
   if (positionals.length !== 1) {
     console.error('usage: node tools/bench/cuda-summary.mjs DIR [--json summary.json]');

@@ -16,9 +16,10 @@
  * binaries left with no image of a kept architecture (their kernels cannot run on those GPUs; in
  * the original they could not either when no kept architecture was there).
  */
-import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
+
+import { isEntryPoint } from '../bench/bench-utils.mjs';
 
 /** The fat binary header's magic number (`0xBA55ED50`, little-endian in the file). */
 const FATBIN_MAGIC = 0xba55ed50;
@@ -110,16 +111,7 @@ export function pruneFatbin(buffer, keepSm, label = 'file') {
   return { keepSm: [...keep], fatbins, withoutKept, byArch };
 }
 
-/** True when this file is the script node was started with (also through a symbolic link). */
-function isEntryPoint() {
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(process.argv[1] ?? '')).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { 'keep-sm': { type: 'string' } } });
   if (positionals.length !== 2 || !values['keep-sm']) {
     console.error('usage: node tools/device/prune-fatbin.mjs IN OUT --keep-sm 90[,89…]');
