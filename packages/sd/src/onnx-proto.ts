@@ -1,10 +1,12 @@
 /**
  * A minimal ONNX protobuf writer for small graphs built at run time (GPU uploads, scheduler steps):
  * `ModelProto { ir_version 8, graph, opset_import }` with nodes, typed inputs/outputs (fixed or
- * symbolic dimensions) and integer or float node attributes. No initializers: constants are
- * passed as inputs. Field numbers follow onnx.proto3 (ModelProto 1/2/7/8, GraphProto 1/2/11/12,
- * NodeProto 1–5, AttributeProto 1/2/3/20, ValueInfoProto 1/2, TypeProto.Tensor 1/2,
- * TensorShapeProto.Dimension 1/2, OperatorSetIdProto 1/2).
+ * symbolic dimensions), integer, float and integer-list node attributes, node domains, and
+ * initializers as raw bytes (tests build contrib-op graphs with them; the lowering of
+ * `onnx-contrib-lowering.ts` encodes its nodes and constants with {@link encodeNode} and
+ * {@link encodeTensor}). Field numbers follow onnx.proto3 (ModelProto 1/2/7/8, GraphProto
+ * 1/2/5/11/12, NodeProto 1–5/7, AttributeProto 1/2/3/8/20, TensorProto 1/2/8/9, ValueInfoProto 1/2,
+ * TypeProto.Tensor 1/2, TensorShapeProto.Dimension 1/2, OperatorSetIdProto 1/2).
  */
 
 /** ONNX TensorProto element types this writer declares. */
@@ -32,6 +34,10 @@ export interface OnnxNode {
   attributes?: Readonly<Record<string, number>>;
   /** Float attributes (e.g. `alpha`). */
   floatAttributes?: Readonly<Record<string, number>>;
+  /** Integer-list attributes (e.g. `perm`, `pads`). */
+  intListAttributes?: Readonly<Record<string, readonly number[]>>;
+  /** Operator domain (default '' = ONNX; e.g. `com.microsoft`). */
+  domain?: string;
 }
 
 /** A graph: nodes in topological order, typed inputs and outputs. */
@@ -44,6 +50,20 @@ export interface OnnxGraph {
   inputs: readonly OnnxValue[];
   /** Graph outputs. */
   outputs: readonly OnnxValue[];
+  /** Constant tensors (weights), stored in the file as raw little-endian bytes. */
+  initializers?: readonly OnnxInitializer[];
+}
+
+/** A constant tensor of a graph. */
+export interface OnnxInitializer {
+  /** Tensor name. */
+  name: string;
+  /** ONNX element type (see {@link ONNX_ELEMENT_TYPES}). */
+  elemType: number;
+  /** Dimensions. */
+  dims: readonly number[];
+  /** Data as little-endian bytes (e.g. `new Uint8Array(float32Array.buffer)`). */
+  raw: Uint8Array;
 }
 
 function varint(value: number): number[] {
@@ -93,31 +113,63 @@ function valueInfo(v: OnnxValue): number[] {
 }
 
 function node(n: OnnxNode, index: number): number[] {
+  return [...encodeNode({ ...n, name: `${n.op.toLowerCase()}_${index}` })];
+}
+
+/** A node for {@link encodeNode}: {@link OnnxNode} with its name. */
+export interface OnnxNodeSpec extends OnnxNode {
+  /** Node name. */
+  name: string;
+  /** Encoded AttributeProto payloads added as they are (e.g. a replaced node's `pads`, `auto_pad`). */
+  rawAttributes?: readonly Uint8Array[];
+}
+
+/** The NodeProto payload of `n` (attributes: INT, FLOAT and INTS). */
+export function encodeNode(n: OnnxNodeSpec): Uint8Array {
   const attrs = [
     // AttributeProto { name, i, type: INT (2) }
     ...Object.entries(n.attributes ?? {}).map(([name, value]) => bytesField(5, [...stringField(1, name), ...intField(3, value), ...intField(20, 2)])),
     // AttributeProto { name, f, type: FLOAT (1) }
     ...Object.entries(n.floatAttributes ?? {}).map(([name, value]) => bytesField(5, [...stringField(1, name), ...floatField(2, value), ...intField(20, 1)])),
+    // AttributeProto { name, ints (unpacked), type: INTS (7) }
+    ...Object.entries(n.intListAttributes ?? {}).map(([name, values]) => bytesField(5, [...stringField(1, name), ...values.flatMap((v) => intField(8, v)), ...intField(20, 7)])),
+    ...(n.rawAttributes ?? []).map((payload) => bytesField(5, payload)),
   ].flat();
-  // NodeProto { input, output, name, op_type, attribute }
-  return [
+  // NodeProto { input, output, name, op_type, attribute, domain }
+  return Uint8Array.from([
     ...n.inputs.flatMap((name) => stringField(1, name)),
     ...n.outputs.flatMap((name) => stringField(2, name)),
-    ...stringField(3, `${n.op.toLowerCase()}_${index}`),
+    ...stringField(3, n.name),
     ...stringField(4, n.op),
     ...attrs,
-  ];
+    ...(n.domain ? stringField(7, n.domain) : []),
+  ]);
 }
 
-/** The bytes of an ONNX model (IR 8, default-domain opset `opset`, default 17) holding `graph`. */
-export function onnxModelBytes(graph: OnnxGraph, opset = 17): Uint8Array {
-  // GraphProto { node, name, input, output }
+/** The TensorProto payload of an initializer: dims, data_type, name, raw_data (little-endian bytes). */
+export function encodeTensor(name: string, elemType: number, dims: readonly number[], raw: Uint8Array): Uint8Array {
+  return Uint8Array.from([...dims.flatMap((d) => intField(1, d)), ...intField(2, elemType), ...stringField(8, name), ...bytesField(9, raw)]);
+}
+
+/**
+ * The bytes of an ONNX model (IR 8, default-domain opset `opset`, default 17, plus `domains`,
+ * e.g. `{ 'com.microsoft': 1 }`) holding `graph`.
+ */
+export function onnxModelBytes(graph: OnnxGraph, opset = 17, domains: Readonly<Record<string, number>> = {}): Uint8Array {
+  // GraphProto { node, name, initializer, input, output }
   const g = [
     ...graph.nodes.flatMap((n, i) => bytesField(1, node(n, i))),
     ...stringField(2, graph.name),
+    ...(graph.initializers ?? []).flatMap((t) => bytesField(5, encodeTensor(t.name, t.elemType, t.dims, t.raw))),
     ...graph.inputs.flatMap((v) => bytesField(11, valueInfo(v))),
     ...graph.outputs.flatMap((v) => bytesField(12, valueInfo(v))),
   ];
   // ModelProto { ir_version, producer_name, graph, opset_import { domain "", version } }
-  return Uint8Array.from([...intField(1, 8), ...stringField(2, 'vlm-grpo'), ...bytesField(7, g), ...bytesField(8, [...stringField(1, ''), ...intField(2, opset)])]);
+  return Uint8Array.from([
+    ...intField(1, 8),
+    ...stringField(2, 'vlm-grpo'),
+    ...bytesField(7, g),
+    ...bytesField(8, [...stringField(1, ''), ...intField(2, opset)]),
+    ...Object.entries(domains).flatMap(([domain, version]) => bytesField(8, [...stringField(1, domain), ...intField(2, version)])),
+  ]);
 }

@@ -214,3 +214,62 @@ describe.skipIf(!webgpu.ok)('SD3Generator on WebGPU with GPU-resident latents (t
     await Promise.all([gpu.dispose(), host.dispose()]);
   });
 });
+
+describe.skipIf(!webgpu.ok)('ONNX Runtime fused diffusion ops on WebGPU (portable copy)', () => {
+  it('NhwcConv → GroupNorm (SiLU) → packed-QKV attention equals the CPU run of the same copy (lowered where the EP lacks the op)', async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { onnxModelBytes, ONNX_ELEMENT_TYPES } = await import('./onnx-proto.js');
+    const { OnnxModel } = await import('./onnx-session.js');
+    const { PhiloxGenerator } = await import('./random.js');
+    const F32 = ONNX_ELEMENT_TYPES.float32;
+    const raw = (values: Float32Array): Uint8Array => new Uint8Array(values.buffer.slice(0));
+    const rand = (seed: number, n: number): Float32Array => new PhiloxGenerator(seed).randn(n).map((v) => v * 0.5);
+    // x [1, 4, 4, 8] NHWC → NhwcConv 3×3 (12 = 2 heads × 3 × 2) → GroupNorm over 12 channels (6 groups)
+    // → reshape [1, 16, 2, 3, 2] (packed QKV: 2 heads, head size 2) → MultiHeadAttention → [1, 16, 4]
+    const folder = mkdtempSync(join(tmpdir(), 'vlm-grpo-fused-'));
+    const path = join(folder, 'model.onnx');
+    writeFileSync(
+      path,
+      onnxModelBytes(
+        {
+          name: 'fused',
+          nodes: [
+            { op: 'NhwcConv', domain: 'com.microsoft', inputs: ['x', 'w', 'b'], outputs: ['c'], intListAttributes: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+            { op: 'GroupNorm', domain: 'com.microsoft', inputs: ['c', 'gamma', 'beta'], outputs: ['n'], attributes: { groups: 6, activation: 1 } },
+            { op: 'Reshape', inputs: ['n', 'packed_shape'], outputs: ['qkv'] },
+            { op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['qkv'], outputs: ['y'], attributes: { num_heads: 2 } },
+          ],
+          inputs: [{ name: 'x', elemType: F32, dims: [1, 4, 4, 8] }],
+          outputs: [{ name: 'y', elemType: F32, dims: [1, 16, 4] }],
+          initializers: [
+            { name: 'w', elemType: F32, dims: [12, 3, 3, 8], raw: raw(rand(1, 12 * 9 * 8)) },
+            { name: 'b', elemType: F32, dims: [12], raw: raw(rand(2, 12)) },
+            { name: 'gamma', elemType: F32, dims: [12], raw: raw(rand(3, 12).map((v) => 1 + v)) },
+            { name: 'beta', elemType: F32, dims: [12], raw: raw(rand(4, 12)) },
+            { name: 'packed_shape', elemType: ONNX_ELEMENT_TYPES.int64, dims: [5], raw: new Uint8Array(new BigInt64Array([1n, 16n, 2n, 3n, 2n]).buffer) },
+          ],
+        },
+        17,
+        { 'com.microsoft': 1 },
+      ),
+    );
+    const x = rand(5, 128);
+    const logs: string[] = [];
+    const runOn = async (device: 'webgpu' | 'cpu'): Promise<Float32Array> => {
+      const m = await OnnxModel.load(path, 'unet', { device, fallbackToCpu: false, logger: (_l, message) => logs.push(message) });
+      const y = (await m.run({ x: m.floatTensor('x', x, [1, 4, 4, 8]) })).get('y')!.data;
+      await m.dispose();
+      return y;
+    };
+    try {
+      const gpu = await runOn('webgpu');
+      const cpu = await runOn('cpu');
+      expect(maxAbs(gpu, cpu)).toBeLessThan(1e-4);
+      expect(logs[0]).toMatch(/NhwcConv ×1.*MultiHeadAttention \(packed\) ×1.*on webgpu/u);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
