@@ -18,10 +18,14 @@ Written to OUT_DIR (one folder per replicated hub repository):
   1024 positions, float32 `model.safetensors`, GPT-2 tokenizer (--tokenizers DIR/dialogpt).
 - `sd-turbo/`  onnxruntime/sd-turbo: SD 2.1 UNet (865 M, linear projections, head dims
   5/10/20/20, cross-attention 1024), OpenCLIP-H text encoder (23 layers × 1024, GELU), SD VAE;
-  ONNX in float16 (weights, activations, inputs and outputs, converted from the float32 export by
-  ONNX Runtime's float16 converter; `unet/model.onnx` ≈ 1.7 GB, one file), input_ids int32,
-  timestep int64 [steps], Euler discrete scheduler with trailing spacing, the SD-Turbo
-  CLIP tokenizer (--clip-tokenizers DIR/clip-sd-turbo: tokenizer.json).
+  ONNX in float16 (weights, activations, inputs and outputs; `unet/model.onnx` ≈ 1.7 GB, one
+  file), input_ids int32, timestep int64 [steps], Euler discrete scheduler with trailing spacing,
+  the SD-Turbo CLIP tokenizer (--clip-tokenizers DIR/clip-sd-turbo: tokenizer.json). Like the hub
+  copy (made by Olive for ONNX Runtime's CUDA EP), each graph goes through ONNX Runtime's
+  transformer optimizer with the fusions of its `optimize_pipeline.py` before the float16
+  conversion: the UNet and VAE get the CUDA-only NhwcConv, GroupNorm, SkipGroupNorm, packed
+  MultiHeadAttention, BiasSplitGelu and BiasAdd, the text encoder Attention and
+  SkipLayerNormalization (`--diffusion-export plain` skips the optimizer, for comparison).
 - `stable-diffusion-v1-5-onnx/`  runwayml/stable-diffusion-v1-5 in the Optimum/diffusers ONNX
   layout (what `optimum-cli export onnx --task text-to-image` writes): float32, UNet 860 M with
   its weights as external data (`unet/model.onnx` + `unet/model.onnx_data`, > 2 GB), CLIP ViT-L
@@ -82,11 +86,38 @@ def clip_vocab_size(tokenizer_dir):
     return max(ids) + 1
 
 
-def export(module, args, path, input_names, output_names, dynamic_axes, external=False, fp16=False):
+def ort_fused(path, model_type, fp16):
+    """ONNX Runtime's transformer optimizer on the float32 graph at `path`, with the fusions that
+    its Stable Diffusion script (`onnxruntime/transformers/models/stable_diffusion/
+    optimize_pipeline.py`) applies for `model_type` ('unet', 'vae' or 'clip'), then its float16
+    conversion (inputs and outputs too, nothing blocked): the ONNX model of what the
+    `onnxruntime/sd-turbo` repository ships."""
+    from onnxruntime.transformers.fusion_options import FusionOptions
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    options = FusionOptions(model_type)
+    if model_type == "unet":  # optimize_pipeline.py: packed KV with float16, packed QKV and BiasAdd with ORT >= 1.15
+        options.enable_packed_kv = fp16
+        options.enable_packed_qkv = fp16
+        options.enable_bias_add = True
+    optimized = optimize_model(path, model_type=model_type, num_heads=0, hidden_size=0, opt_level=0,
+                               optimization_options=options, use_gpu=True)
+    if fp16:
+        optimized.convert_float_to_float16(keep_io_types=False, op_block_list=[])
+    ops = {}
+    for node in optimized.model.graph.node:
+        if node.domain == "com.microsoft":
+            ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    log(f"  ORT fusions ({model_type}): {', '.join(f'{k} ×{v}' for k, v in sorted(ops.items())) or 'none'}")
+    return optimized.model
+
+
+def export(module, args, path, input_names, output_names, dynamic_axes, external=False, fp16=False, fused=None):
     """TorchScript export (float32), then, with `fp16`, ONNX Runtime's float16 converter on the
     whole graph, inputs and outputs included (`keep_io_types=False`: how the ORT-optimised SD
     exports ship; exporting a `.half()` module directly leaves LayerNormalization nodes with mixed
-    float/float16 inputs that ONNX Runtime rejects). Graphs over 2 GB (or with `external`) get one
+    float/float16 inputs that ONNX Runtime rejects); with `fused` ('unet', 'vae' or 'clip'),
+    ONNX Runtime's SD fusions first (see ort_fused). Graphs over 2 GB (or with `external`) get one
     external-data file `<name>_data`, as Optimum writes them."""
     import onnx
 
@@ -96,16 +127,22 @@ def export(module, args, path, input_names, output_names, dynamic_axes, external
         with torch.no_grad():
             torch.onnx.export(module, args, tmp_path, input_names=input_names, output_names=output_names,
                               dynamic_axes=dynamic_axes, opset_version=17, do_constant_folding=True, dynamo=False)
-        if fp16:
+        model = None
+        if fused:
+            try:
+                model = ort_fused(tmp_path, fused, fp16)
+            except Exception as error:  # noqa: BLE001 -- a failed fusion must not cost the rest of a GPU lease
+                log(f"  WARNING: ONNX Runtime's optimizer failed on {os.path.relpath(path)} ({type(error).__name__}: {error}); "
+                    "writing the plain export instead (this replica then lacks the hub's fused ops)")
+        if model is None and fp16:
             from onnxruntime.transformers.float16 import convert_float_to_float16
 
             inferred = os.path.join(tmp, "inferred.onnx")  # shape inference by path: works above 2 GB
             onnx.shape_inference.infer_shapes_path(tmp_path, inferred)
             model = convert_float_to_float16(onnx.load(inferred, load_external_data=True), keep_io_types=False, disable_shape_infer=True)
-        elif os.listdir(tmp) == ["model.onnx"] and not external:
+        elif model is None and os.listdir(tmp) == ["model.onnx"] and not external:
             shutil.move(tmp_path, path)
-            model = None
-        else:
+        elif model is None:
             model = onnx.load(tmp_path, load_external_data=True)
         if model is not None:
             big = sum(t.ByteSize() for t in model.graph.initializer) > 1.9 * 2**30
@@ -237,7 +274,7 @@ class VaeEncoder(torch.nn.Module):
         return self.vae.encode(sample, return_dict=False)[0].mean
 
 
-def make_diffusion(out, name, size, clip_tokenizers, seed):
+def make_diffusion(out, name, size, clip_tokenizers, seed, diffusion_export="hub"):
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, PNDMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
@@ -267,6 +304,9 @@ def make_diffusion(out, name, size, clip_tokenizers, seed):
                         down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"], up_block_types=["UpBlock2D", "CrossAttnUpBlock2D"])
         vae_cfg.update(block_out_channels=[16, 16], down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2)
     fp16 = turbo  # float16 by conversion of the float32 export (see export())
+    # The hub's SD-Turbo went through ONNX Runtime's optimizer (fused CUDA ops); Optimum's SD 1.5 did not.
+    fused = diffusion_export == "ort-fused" or (diffusion_export == "hub" and turbo)
+    fuse = (lambda model_type: model_type) if fused else (lambda model_type: None)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.float32
 
@@ -281,7 +321,7 @@ def make_diffusion(out, name, size, clip_tokenizers, seed):
     export(TextEncoder(text_model), (ids,), os.path.join(dst, "text_encoder", "model.onnx"), ["input_ids"],
            ["last_hidden_state", "pooler_output"],
            {"input_ids": {0: "batch_size", 1: "sequence_length"}, "last_hidden_state": {0: "batch_size", 1: "sequence_length"},
-            "pooler_output": {0: "batch_size"}}, fp16=fp16)
+            "pooler_output": {0: "batch_size"}}, fp16=fp16, fused=fuse("clip"))
     text_config.save_pretrained(os.path.join(dst, "text_encoder"))
     del text_model
 
@@ -296,7 +336,7 @@ def make_diffusion(out, name, size, clip_tokenizers, seed):
            ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
            {"sample": {0: "batch_size", 2: "height", 3: "width"}, "timestep": {0: "steps"},
             "encoder_hidden_states": {0: "batch_size", 1: "sequence_length"}, "out_sample": {0: "batch_size", 2: "height", 3: "width"}},
-           external=not turbo, fp16=fp16)  # Optimum's SD 1.5 UNet (3.4 GB) comes as model.onnx + model.onnx_data; tiny too, to test it
+           external=not turbo, fp16=fp16, fused=fuse("unet"))  # Optimum's SD 1.5 UNet (3.4 GB) comes as model.onnx + model.onnx_data; tiny too, to test it
     unet.save_config(os.path.join(dst, "unet"))
     unet_params = sum(p.numel() for p in unet.parameters())
     del unet
@@ -306,12 +346,14 @@ def make_diffusion(out, name, size, clip_tokenizers, seed):
                         sample_size=512, scaling_factor=0.18215, **vae_cfg).eval().to(device, dtype)
     export(VaeDecoder(vae), (torch.randn(1, 4, latent, latent, device=device, dtype=dtype),), os.path.join(dst, "vae_decoder", "model.onnx"),
            ["latent_sample"], ["sample"],
-           {"latent_sample": {0: "batch_size", 2: "height", 3: "width"}, "sample": {0: "batch_size", 2: "height", 3: "width"}}, fp16=fp16)
+           {"latent_sample": {0: "batch_size", 2: "height", 3: "width"}, "sample": {0: "batch_size", 2: "height", 3: "width"}}, fp16=fp16,
+           fused=fuse("vae"))
     vae.save_config(os.path.join(dst, "vae_decoder"))
     if real:  # the real layouts ship the encoder too (unused by text-to-image; left out of the fixtures)
         export(VaeEncoder(vae), (torch.randn(1, 3, latent * 8, latent * 8, device=device, dtype=dtype),), os.path.join(dst, "vae_encoder", "model.onnx"),
                ["sample"], ["latent_sample"],
-               {"sample": {0: "batch_size", 2: "height", 3: "width"}, "latent_sample": {0: "batch_size", 2: "height", 3: "width"}}, fp16=fp16)
+               {"sample": {0: "batch_size", 2: "height", 3: "width"}, "latent_sample": {0: "batch_size", 2: "height", 3: "width"}}, fp16=fp16,
+               fused=fuse("vae"))
         vae.save_config(os.path.join(dst, "vae_encoder"))
     del vae
 
@@ -332,7 +374,7 @@ def make_diffusion(out, name, size, clip_tokenizers, seed):
         "scheduler": ["diffusers", "EulerDiscreteScheduler" if turbo else "PNDMScheduler"],
         "safety_checker": [None, None], "feature_extractor": [None, None], "requires_safety_checker": False,
     })
-    log(f"{name}: UNet {unet_params:,} parameters, {'float16' if fp16 else 'float32'} → {dst}")
+    log(f"{name}: UNet {unet_params:,} parameters, {'float16' if fp16 else 'float32'}{', ORT-fused' if fused else ''} → {dst}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,6 +495,8 @@ def main():
     parser.add_argument("--diffusers-src", default=os.path.join(ROOT, ".replicas", "diffusers-src", "src"),
                         help="diffusers' public source, used when diffusers is not installed")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--diffusion-export", choices=("hub", "plain", "ort-fused"), default="hub",
+                        help="hub: as each hub repository ships (sd-turbo ORT-fused, sd15 plain); plain / ort-fused: both that way")
     parser.add_argument("--references", action="store_true",
                         help="also write the policies' golden logits at real size (reference.json, ref_logits.f32; tiny size always has them)")
     args = parser.parse_args()
@@ -474,7 +518,7 @@ def main():
         elif name == "dialogpt":
             make_dialogpt(args.out, args.size, args.tokenizers, args.seed, args.references)
         elif name in ("sd-turbo", "sd15"):
-            make_diffusion(args.out, name, args.size, args.clip_tokenizers, args.seed)
+            make_diffusion(args.out, name, args.size, args.clip_tokenizers, args.seed, args.diffusion_export)
         elif name == "clip":
             make_clip(args.out, args.size, args.clip_tokenizers, args.seed)
         log(f"{name} done in {time.time() - t0:.1f} s")
