@@ -11,16 +11,13 @@
  * `error` level unless `sessionOptions.logSeverityLevel` says otherwise (its per-node placement
  * warnings are noise for users).
  */
-import { rmSync } from 'node:fs';
 import { cudaProviderStatus, defaultOnnxHost, explainCudaFailure, firstLine, planOnnxDevices, selectDevice, type DeviceDecision } from '@vlm-grpo/device';
 import type * as OrtNamespace from 'onnxruntime-node';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { SdError } from './errors.js';
 import { uploadToGpu } from './gpu-resident.js';
 import { fromFloat16, toFloat16 } from './numeric.js';
-import { contribOpsToLower, LOWERABLE_CONTRIB_OPS } from './onnx-contrib-lowering.js';
-import type { LowerableContribOp } from './onnx-contrib-lowering.js';
-import { describeCounts, portableOnnxModel, PortableModelError } from './portable-onnx-model.js';
+import { createPortableSession } from './portable-onnx-model.js';
 
 /**
  * Execution device. `auto` tries, on Linux x64, CUDA (when its provider is installed) → WebGPU
@@ -139,61 +136,6 @@ const decided = new WeakMap<SessionSettings, Map<string, Exclude<Device, 'auto'>
 /** Model-file problems: no device would load the file, so the search stops. */
 const INVALID_MODEL = /protobuf|parse|Load model|invalid model|No such file/iu;
 
-/** Portable copies already announced (memory-efficient pipelines reload components every stage). */
-const announced = new Set<string>();
-
-/** ONNX Runtime's messages for a node no EP of the session has a kernel for (CPU EP; with the WebGPU EP). */
-const MISSING_KERNEL = /Could not find an implementation for (\w+)\(\d+\)|Provider type for (\w+) node with name/u;
-
-/**
- * @internal Exported for tests.
- * `InferenceSession.create` for `path` on `device`, through a portable copy when the graph holds
- * ONNX Runtime fused ops that the device's EP lacks (see `onnx-contrib-lowering.ts`): the ops
- * known to be missing are lowered up front, and an op the EP reports missing at creation is added
- * and the creation retried, so fused ops stay wherever a kernel exists.
- */
-export async function createPortableSession(
-  ort: Pick<OrtModule, 'InferenceSession'>,
-  path: string,
-  component: string,
-  device: Exclude<Device, 'auto'>,
-  options: InferenceSession.SessionOptions,
-  logger: Logger,
-): Promise<InferenceSession> {
-  const ops = contribOpsToLower(device);
-  for (;;) {
-    let portable;
-    try {
-      portable = ops.size > 0 ? portableOnnxModel(path, ops) : undefined;
-    } catch (cause) {
-      if (cause instanceof PortableModelError) throw new SdError('SD_INVALID_MODEL', `${component}: ${cause.message}`, { cause });
-      throw cause;
-    }
-    try {
-      const session = await ort.InferenceSession.create(portable?.path ?? path, options);
-      if (portable && !announced.has(portable.path)) {
-        announced.add(portable.path);
-        logger(
-          'info',
-          `${component}: ${path} uses ONNX Runtime's CUDA-only fused operators (${describeCounts(portable.counts)}); on ${device} it runs ` +
-            `a copy with standard ONNX operators, ${portable.written ? `written in ${portable.seconds.toFixed(1)} s to` : 'reused from'} ${portable.path}`,
-        );
-      }
-      return session;
-    } catch (error) {
-      const match = MISSING_KERNEL.exec((error as Error)?.message ?? '');
-      const missing = (match?.[1] ?? match?.[2]) as LowerableContribOp | undefined;
-      if (missing && (LOWERABLE_CONTRIB_OPS as readonly string[]).includes(missing) && !ops.has(missing)) {
-        // A copy without this op lowered is of no use: remove it rather than leave it on disk.
-        if (portable?.written) rmSync(portable.path, { force: true });
-        ops.add(missing);
-        continue;
-      }
-      throw error;
-    }
-  }
-}
-
 /** One loaded ONNX model. */
 export class OnnxModel {
   /** Component name (e.g. `unet`), used in messages. */
@@ -257,7 +199,7 @@ export class OnnxModel {
             ...(settings.intraOpNumThreads ? { intraOpNumThreads: settings.intraOpNumThreads } : {}),
             ...(settings.sessionOptions as InferenceSession.SessionOptions | undefined),
           };
-          const session = await createPortableSession(ort, path, component, device, options, logger);
+          const session = await createPortableSession((file) => ort.InferenceSession.create(file, options), path, component, device, logger);
           return { value: session, detail: device === 'cuda' ? cudaProviderStatus({ resolveFrom: [import.meta.url] }).reason : device };
         },
         isFatal: (error, device) => device === 'cpu' && INVALID_MODEL.test(firstLine(error)),
