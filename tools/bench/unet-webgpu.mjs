@@ -60,7 +60,9 @@ if (!values.model) throw new Error('unet-webgpu: --model <folder with unet/model
 const onWebgpu = values.device === 'webgpu';
 await requireCudaProvider(values.device, 'unet-webgpu');
 const ort = (await import('onnxruntime-node')).default;
-const { StableDiffusionPipeline, float32ToFloat16Bits } = await import('@vlm-grpo/sd');
+const { StableDiffusionPipeline, contribOpsToLower, float32ToFloat16Bits, portableOnnxModel } = await import('@vlm-grpo/sd');
+/** The file ONNX Runtime loads for `file`: its portable copy where the graph has fused ops this device's EP lacks (see @vlm-grpo/sd's README). */
+const loadable = (file) => portableOnnxModel(file, contribOpsToLower(values.device))?.path ?? file;
 const unetPath = join(values.model, 'unet', 'model.onnx');
 // latent size, channels and text width from unet/config.json when the export has it (SD 1.5: 64, 4, 768)
 let unetConfig = {};
@@ -118,7 +120,7 @@ function inputFor(meta, batch) {
  * the session, the median ms per call and the sample's dtype.
  */
 async function unetStep(layout, batch, extra = {}) {
-  const session = await ort.InferenceSession.create(unetPath, {
+  const session = await ort.InferenceSession.create(loadable(unetPath), {
     executionProviders: provider(layout),
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
@@ -212,7 +214,7 @@ if (values.profile) {
 if (values.vae) {
   const vaePath = join(values.model, 'vae_decoder', 'model.onnx');
   const latent = Number(values['vae-latent']);
-  const session = await ort.InferenceSession.create(vaePath, {
+  const session = await ort.InferenceSession.create(loadable(vaePath), {
     executionProviders: provider(layouts[0]),
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,

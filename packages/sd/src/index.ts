@@ -21,7 +21,11 @@ export { ONNX_EQUIVALENTS, onnxConversionCommand, onnxEquivalent } from './onnx-
 export { SafetyChecker } from './safety-checker.js';
 export type { SafetyCheckerOptions, SafetyImage, SafetyResult } from './safety-checker.js';
 export { float16BitsToFloat32, float32ToFloat16Bits } from './numeric.js';
+export { contribOpsToLower, LOWERABLE_CONTRIB_OPS } from './onnx-contrib-lowering.js';
+export type { LowerableContribOp, LoweringDevice } from './onnx-contrib-lowering.js';
 export { OnnxModel } from './onnx-session.js';
+export { portableOnnxModel } from './portable-onnx-model.js';
+export type { PortableOnnxModel } from './portable-onnx-model.js';
 export type { Device, Logger, OrtModuleLike, OrtTensor, OrtTensorData, OrtTensorType, SessionSettings, TensorInfo } from './onnx-session.js';
 export { BasePipeline } from './pipeline-base.js';
 export type { Conditioning, GenerateOptions, PipelineOptions, StepInfo, ValidationMode } from './pipeline-base.js';
