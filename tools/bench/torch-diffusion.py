@@ -31,14 +31,12 @@ with {model} the folder's name (sd-turbo, stable-diffusion-v1-5-onnx, tiny-sd).
 """
 import argparse
 import gc
-import importlib.util
 import json
 import os
-import statistics
 import sys
-import time
 
 import torch
+from torch_bench_utils import make_timer
 
 
 def log(message):
@@ -52,25 +50,6 @@ def read_json(path):
 
 def split(text):
     return [part for part in text.split(",") if part]
-
-
-def make_timer(device, warmup, repeats):
-    """Median ms of `repeats` calls of fn after `warmup` calls, synchronised around each call."""
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-
-    def timed(fn):
-        for _ in range(warmup):
-            fn()
-        sync()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            sync()
-            times.append((time.perf_counter() - start) * 1000)
-        return statistics.median(times)
-
-    return timed
 
 
 def import_diffusers(source):
@@ -142,13 +121,10 @@ def bench_model(folder, args, dtypes, timed, out, diffusers):
 
 
 def bench_clip(folder, args, dtypes, out):
-    """The CLIP image tower of `folder`'s config at --clip-batch, timed by torch-reference.py's timer."""
+    """The CLIP image tower of `folder`'s config at --clip-batch, timed like torch-reference.py's (5 warm-ups, 20 calls)."""
     from transformers import CLIPConfig, CLIPVisionModelWithProjection
 
-    spec = importlib.util.spec_from_file_location("torch_reference", os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch-reference.py"))
-    reference = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(reference)
-    timed = reference.make_timer(args.device)
+    timed = make_timer(args.device)
     vision_config = CLIPConfig.from_pretrained(folder).vision_config
     size = vision_config.image_size
     with torch.device(args.device):
@@ -204,7 +180,8 @@ def main():
                         "clip_batch": args.clip_batch if args.clip_model else None, "repeats": args.repeats, "warmup": args.warmup,
                         "timing": "synchronize + perf_counter per call, median"},
            "skipped": skipped, "models": {}}
-    timed = make_timer(args.device, args.warmup, args.repeats)
+    timer = make_timer(args.device)
+    timed = lambda fn: timer(fn, args.warmup, args.repeats)  # noqa: E731
     if args.sd_model:
         diffusers = import_diffusers(args.diffusers_src)
         out["diffusers"] = diffusers.__version__

@@ -27,11 +27,10 @@ Departures: weights are random (as our replicas); the policy runs fp32 (as ours)
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 
 import torch
+from torch_bench_utils import make_timer
 
 
 def log(message):
@@ -39,15 +38,8 @@ def log(message):
 
 
 def timed(fn, repeats):
-    fn()  # warm-up
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """Median seconds of `repeats` calls after one warm-up (CUDA-synchronised; torch_bench_utils)."""
+    return make_timer("cuda")(fn, 1, repeats) / 1000
 
 
 def read_json(path):

@@ -34,12 +34,11 @@ and `generate_settings` (prompt tokens, new tokens, sampling settings, attn_impl
 """
 import argparse
 import json
-import statistics
 import sys
-import time
 
 import torch
 import transformers
+from torch_bench_utils import make_timer
 from transformers import CLIPConfig, CLIPVisionModelWithProjection, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 SAMPLING = {"greedy": {"do_sample": False}, "sampled": {"do_sample": True, "temperature": 1.0, "top_k": 50, "top_p": 1.0}}
@@ -60,25 +59,6 @@ def build(name, tiny, device):
     config = model_config(name, tiny)
     model = (GPT2LMHeadModel if name == "gpt2" else LlamaForCausalLM)(config)
     return model.to(device), config.vocab_size
-
-
-def make_timer(device):
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-
-    def timed(fn, warmup, repeats):
-        """Median ms of `repeats` calls of fn after `warmup` calls, synchronised around each call."""
-        for _ in range(warmup):
-            fn()
-        sync()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            sync()
-            times.append((time.perf_counter() - start) * 1000)
-        return statistics.median(times)
-
-    return timed
 
 
 def split(text):
