@@ -350,6 +350,22 @@ describe('lowering CUDA-only contrib ops for the CPU EP', () => {
     expect(maxAbsDiff(got.cross!, want.cross!)).toBeLessThan(1e-6);
   });
 
+  it('two nodes with the same name get distinct tensor names', async () => {
+    const x = randn(40, 8);
+    const bias = randn(41, 4);
+    const path = model(
+      [
+        { op: 'BiasAdd', domain: 'com.microsoft', inputs: ['x', 'bias', 'x'], outputs: ['a'] },
+        { op: 'BiasAdd', domain: 'com.microsoft', inputs: ['a', 'bias', 'x'], outputs: ['y'] },
+      ].map((n) => ({ ...n, name: 'same' })),
+      [{ name: 'x', elemType: F32, dims: [1, 2, 4] }],
+      [{ name: 'y', elemType: F32, dims: [1, 2, 4] }],
+      [f32Init('bias', [4], bias)],
+    );
+    const out = (await run(lowered(path), { x: { data: x, dims: [1, 2, 4] } })).y!;
+    expect(maxAbsDiff(out, x.map((v, i) => 3 * v + 2 * bias[i % 4]!))).toBeLessThan(1e-5);
+  });
+
   it('lowers every op it lists and keeps unpacked attention and other contrib ops', () => {
     const path = model(
       [

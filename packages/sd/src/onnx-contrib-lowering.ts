@@ -331,7 +331,8 @@ export function lowerContribOps(graph: OnnxGraphFile, ops: ReadonlySet<string>):
       nodes.push(node.raw);
       return;
     }
-    const emitter = new Emitter(`portable/${node.name || `${node.opType}_${index}`}`, shared, initializers);
+    // The node's index keeps names unique even where a file repeats node names.
+    const emitter = new Emitter(`portable/${index}_${node.name || node.opType}`, shared, initializers);
     lowerNode(emitter, node, types);
     nodes.push(...emitter.nodes);
   });

@@ -38,6 +38,8 @@ export interface OnnxNode {
   intListAttributes?: Readonly<Record<string, readonly number[]>>;
   /** Operator domain (default '' = ONNX; e.g. `com.microsoft`). */
   domain?: string;
+  /** Node name (default `<op>_<index>`). */
+  name?: string;
 }
 
 /** A graph: nodes in topological order, typed inputs and outputs. */
@@ -113,7 +115,7 @@ function valueInfo(v: OnnxValue): number[] {
 }
 
 function node(n: OnnxNode, index: number): number[] {
-  return [...encodeNode({ ...n, name: `${n.op.toLowerCase()}_${index}` })];
+  return [...encodeNode({ ...n, name: n.name ?? `${n.op.toLowerCase()}_${index}` })];
 }
 
 /** A node for {@link encodeNode}: {@link OnnxNode} with its name. */
