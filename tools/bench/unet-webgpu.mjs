@@ -6,7 +6,9 @@
  * 1. UNet step alone at each `--batches` size (CFG batch: 2 = one image with guidance), median ms
  *    per call over `--repeats`, output left on the GPU (`preferredOutputLocation: 'gpu-buffer'`,
  *    as the GPU-resident loop runs it), for each `--layouts` value of the WebGPU EP's
- *    `preferredLayout` (NCHW, NHWC).
+ *    `preferredLayout` (NCHW, NHWC) and each `--attention` form: `plain` as exported, `fused`
+ *    through @vlm-grpo/sd's rewritten copy with attention fused into MultiHeadAttention (the
+ *    pipeline's default on WebGPU).
  * 2. A whole `--steps`-step image (one prompt, guidance 7.5 → UNet batch 2, PNDM unless
  *    `--scheduler`): the host loop (latents to the host and back every step) against the
  *    GPU-resident loop (`gpuResidentLatents`, the default), seconds per image and per step, and the
@@ -25,7 +27,7 @@
  * machine: tools/device/bundle-cuda-provider.sh's activate-cuda.sh).
  *
  *   node tools/bench/unet-webgpu.mjs --model <sd folder> [--batches 2,8] [--steps 50] [--repeats 5]
- *     [--layouts NCHW,NHWC] [--device webgpu|cuda|cpu] [--scheduler pndm] [--profile] [--profile-steps 3]
+ *     [--layouts NCHW,NHWC] [--attention plain,fused] [--latent N (default: the UNet config's sample_size)] [--device webgpu|cuda|cpu] [--scheduler pndm] [--profile] [--profile-steps 3]
  *     [--vae] [--vae-batches 1,8] [--vae-latent 64] [--skip-image] [--json out.json]
  *
  * Needs the built packages (`npx nx run @vlm-grpo/sd:build`). Prints one table per part, last.
@@ -45,6 +47,8 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '50' },
     repeats: { type: 'string', default: '5' },
     layouts: { type: 'string', default: 'NCHW,NHWC' },
+    attention: { type: 'string', default: 'plain,fused' },
+    latent: { type: 'string' },
     scheduler: { type: 'string', default: 'pndm' },
     profile: { type: 'boolean', default: false },
     'profile-steps': { type: 'string', default: '3' },
@@ -62,7 +66,7 @@ await requireCudaProvider(values.device, 'unet-webgpu');
 const ort = (await import('onnxruntime-node')).default;
 const { StableDiffusionPipeline, contribOpsToLower, float32ToFloat16Bits, portableOnnxModel } = await import('@vlm-grpo/sd');
 /** The file ONNX Runtime loads for `file`: its portable copy where the graph has fused ops this device's EP lacks (see @vlm-grpo/sd's README). */
-const loadable = (file) => portableOnnxModel(file, contribOpsToLower(values.device))?.path ?? file;
+const loadable = (file, fuseAttention = false) => portableOnnxModel(file, { lower: contribOpsToLower(values.device), fuseAttention })?.path ?? file;
 const unetPath = join(values.model, 'unet', 'model.onnx');
 // latent size, channels and text width from unet/config.json when the export has it (SD 1.5: 64, 4, 768)
 let unetConfig = {};
@@ -71,7 +75,7 @@ try {
 } catch {
   // Optimum exports without config.json: SD 1.5 sizes
 }
-const latentSize = unetConfig.sample_size ?? 64;
+const latentSize = values.latent ? Number(values.latent) : (unetConfig.sample_size ?? 64);
 const latentChannels = unetConfig.in_channels ?? 4;
 const textWidth = unetConfig.cross_attention_dim ?? 768;
 const results = { model: values.model, device: values.device, date: new Date().toISOString(), unet: [], image: [], vae: [], profile: undefined };
@@ -119,8 +123,8 @@ function inputFor(meta, batch) {
  * A session of the UNet at `layout`, run once and then `--repeats` times on inputs at `batch`:
  * the session, the median ms per call and the sample's dtype.
  */
-async function unetStep(layout, batch, extra = {}) {
-  const session = await ort.InferenceSession.create(loadable(unetPath), {
+async function unetStep(layout, batch, extra = {}, fuse = false) {
+  const session = await ort.InferenceSession.create(loadable(unetPath, fuse), {
     executionProviders: provider(layout),
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
@@ -142,15 +146,21 @@ async function unetStep(layout, batch, extra = {}) {
   return { session, ms: median(times), dtype: session.inputMetadata.find((m) => m.name === 'sample')?.type };
 }
 
-// 1. UNet step alone
-for (const layout of layouts) {
-  for (const batch of values.batches.split(',').map(Number)) {
-    try {
-      const { session, ms, dtype } = await unetStep(layout, batch);
-      await session.release();
-      results.unet.push({ layout, batch, dtype, ms });
-    } catch (error) {
-      results.unet.push({ layout, batch, error: String(error.message ?? error).split('\n')[0] });
+// 1. UNet step alone, per layout and attention form (as exported, or fused into MultiHeadAttention)
+const attentionForms = values.attention.split(',').filter(Boolean);
+for (const attention of attentionForms) {
+  if (attention !== 'plain' && attention !== 'fused') throw new Error(`unet-webgpu: --attention takes plain and/or fused, not ${attention}`);
+}
+for (const attention of attentionForms) {
+  for (const layout of layouts) {
+    for (const batch of values.batches.split(',').map(Number)) {
+      try {
+        const { session, ms, dtype } = await unetStep(layout, batch, {}, attention === 'fused');
+        await session.release();
+        results.unet.push({ layout, attention, batch, dtype, ms });
+      } catch (error) {
+        results.unet.push({ layout, attention, batch, error: String(error.message ?? error).split('\n')[0] });
+      }
     }
   }
 }
@@ -182,7 +192,7 @@ for (const gpuResidentLatents of values['skip-image'] ? [] : onWebgpu ? [false, 
 if (values.profile) {
   const batch = Math.max(...values.batches.split(',').map(Number));
   const prefix = join(tmpdir(), `unet-profile-${process.pid}`);
-  const { session } = await unetStep(layouts[0], batch, { enableProfiling: true, profileFilePrefix: prefix });
+  const { session } = await unetStep(layouts[0], batch, { enableProfiling: true, profileFilePrefix: prefix }, attentionForms.at(-1) === 'fused');
   session.endProfiling();
   await session.release();
   const dir = tmpdir();
@@ -245,8 +255,8 @@ if (values.vae) {
 if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
 const pad = (v, n) => String(v).padEnd(n);
 console.log(`\nUNet step (${values.device}, ${unetPath}), median of ${values.repeats}${onWebgpu ? ', output left on the GPU' : ', outputs copied to the host'}`);
-console.log(`${pad('layout', 8)}${pad('batch', 7)}${pad('dtype', 9)}ms`);
-for (const r of results.unet) console.log(`${pad(r.layout, 8)}${pad(r.batch, 7)}${pad(r.dtype ?? '-', 9)}${r.error ?? r.ms.toFixed(1)}`);
+console.log(`${pad('layout', 8)}${pad('attention', 11)}${pad('batch', 7)}${pad('dtype', 9)}ms`);
+for (const r of results.unet) console.log(`${pad(r.layout, 8)}${pad(r.attention, 11)}${pad(r.batch, 7)}${pad(r.dtype ?? '-', 9)}${r.error ?? r.ms.toFixed(1)}`);
 if (results.image.length > 0) {
   console.log(`\n${steps}-step image, guidance 7.5 (UNet batch 2), ${values.scheduler}`);
   console.log(`${pad('loop', 14)}${pad('total s', 10)}${pad('loop s', 10)}${pad('ms/step', 10)}${pad('VAE s', 8)}max |Δ| vs host`);

@@ -21,7 +21,8 @@ try {
     const from = join(source, model.name);
     const missing = model.required.filter((file) => !existsSync(join(from, file)));
     if (missing.length > 0) throw new Error(`catalog.json model "${model.name}": ${from} lacks ${missing.join(', ')}`);
-    cpSync(from, join(staging, model.name), { recursive: true, dereference: true });
+    // Rewritten graph copies that @vlm-grpo/sd writes beside a model it loads (model.portable-*.onnx) are not shipped.
+    cpSync(from, join(staging, model.name), { recursive: true, dereference: true, filter: (source) => !/\.portable-[0-9a-f]+\.onnx$/u.test(source) });
   }
   rmSync(join(packageRoot, 'models'), { recursive: true, force: true });
   renameSync(staging, join(packageRoot, 'models'));

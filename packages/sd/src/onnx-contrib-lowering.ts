@@ -28,7 +28,7 @@
  * missing at session creation ("Could not find an implementation for X", or with the WebGPU EP
  * "Provider type for X node … is not set") is added on retry by the session loader.
  */
-import type { OnnxFileNode, OnnxGraphEdit, OnnxGraphFile } from './onnx-graph-file.js';
+import type { GraphRewrite, OnnxFileNode, OnnxGraphFile } from './onnx-graph-file.js';
 import { encodeNode, encodeTensor, ONNX_ELEMENT_TYPES } from './onnx-proto.js';
 import type { OnnxNodeSpec } from './onnx-proto.js';
 
@@ -304,37 +304,27 @@ function lowerNode(e: Emitter, node: OnnxFileNode, types: Map<string, number>): 
   }
 }
 
-/** What {@link lowerContribOps} did. */
-export interface ContribLowering {
-  /** The edit for `writeOnnxGraph`. */
-  edit: OnnxGraphEdit;
-  /** Lowered nodes by op type. */
-  counts: Map<string, number>;
-}
-
 /**
  * Replace every node of `graph` that {@link needsLowering} with `ops` by its standard subgraph
- * (outputs keep their names, so consumers are unchanged). Throws {@link ContribLoweringError}
- * for a node it cannot rewrite (unknown input type, bad attribute) and for a default-domain
- * opset below 11 (the rules use Slice with tensor inputs and negative ends).
+ * (outputs keep their names, so consumers are unchanged); apply with `applyRewrites`. Throws
+ * {@link ContribLoweringError} for a node it cannot rewrite (unknown input type, bad attribute) and
+ * for a default-domain opset below 11 (the rules use Slice with tensor inputs and negative ends).
  */
-export function lowerContribOps(graph: OnnxGraphFile, ops: ReadonlySet<string>): ContribLowering {
+export function lowerContribOps(graph: OnnxGraphFile, ops: ReadonlySet<string>): GraphRewrite {
+  const counts = loweringCounts(graph, ops);
+  const replace = new Map<number, Uint8Array[]>();
+  const initializers: Uint8Array[] = [];
+  if (counts.size === 0) return { replace, initializers, counts };
   const opset = graph.opsets.get('') ?? 0;
   if (opset < 11) throw new ContribLoweringError(`${graph.path}: default-domain opset ${opset}: lowering needs opset 11 or later`);
   const types = inferElemTypes(graph);
-  const nodes: Uint8Array[] = [];
-  const initializers: Uint8Array[] = [];
   const shared = new Map<string, string>();
-  const counts = loweringCounts(graph, ops);
   graph.nodes.forEach((node, index) => {
-    if (!needsLowering(node, ops)) {
-      nodes.push(node.raw);
-      return;
-    }
+    if (!needsLowering(node, ops)) return;
     // The node's index keeps names unique even where a file repeats node names.
     const emitter = new Emitter(`portable/${index}_${node.name || node.opType}`, shared, initializers);
     lowerNode(emitter, node, types);
-    nodes.push(...emitter.nodes);
+    replace.set(index, emitter.nodes);
   });
-  return { edit: { nodes, initializers }, counts };
+  return { replace, initializers, counts };
 }

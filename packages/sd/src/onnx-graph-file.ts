@@ -19,6 +19,7 @@
  * TypeProto tensor_type 1; TypeProto.Tensor elem_type 1.
  */
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { float16BitsToFloat32 } from './numeric.js';
 
 /** A decoded attribute of a node (the kinds the lowering reads and writes). */
 export interface OnnxAttribute {
@@ -36,6 +37,8 @@ export interface OnnxAttribute {
   ints?: number[];
   /** Element type of a TENSOR value (`Constant`'s `value`, `ConstantOfShape`'s `value`). */
   tensorElemType?: number;
+  /** Values of a small TENSOR value (≤ 64 float32, float16, float64, int32 or int64 elements), row-major. */
+  tensorValues?: number[];
 }
 
 /** A node as read from the file (decoded fields plus its original encoding). */
@@ -90,6 +93,8 @@ export interface OnnxGraphFile {
   declaredTypes: Map<string, number>;
   /** Initializer headers by name. */
   initializers: Map<string, OnnxInitializerInfo>;
+  /** Names of the graph's outputs. */
+  outputs: Set<string>;
   /** Opset version per domain ('' = default ONNX domain). */
   opsets: Map<string, number>;
   /** Whether any initializer keeps its data in an external file. */
@@ -199,19 +204,27 @@ function* fieldsOf(bytes: FileBytes, start: number, end: number): Generator<Prot
   }
 }
 
-/** In-memory protobuf fields of a small message. */
+/**
+ * In-memory protobuf fields of a small message. Varints are int64 two's complement: values that do
+ * not fit 53 bits are read exactly as BigInt and returned as the signed number (so -1 is -1).
+ */
 function* memoryFields(data: Uint8Array): Generator<{ field: number; wire: number; value: number; bytes: Uint8Array }> {
   let at = 0;
   const varint = (): number => {
+    const start = at;
     let value = 0;
     let scale = 1;
     for (;;) {
       const b = data[at++];
       if (b === undefined) throw new OnnxFileFormatError('truncated varint');
       value += (b & 0x7f) * scale;
-      if ((b & 0x80) === 0) return value;
+      if ((b & 0x80) === 0) break;
       scale *= 128;
     }
+    if (at - start < 8) return value;
+    let big = 0n;
+    for (let k = at - 1; k >= start; k--) big = (big << 7n) | BigInt(data[k]! & 0x7f);
+    return Number(BigInt.asIntN(64, big));
   };
   while (at < data.length) {
     const tag = varint();
@@ -233,24 +246,51 @@ function* memoryFields(data: Uint8Array): Generator<{ field: number; wire: numbe
 
 const decoder = new TextDecoder();
 
-/** Signed int64 from a varint read as an unsigned double (negatives come as 2^64 − |v|). */
-const signed = (v: number): number => (v >= 2 ** 63 ? v - 2 ** 64 : v);
-
 function packedVarints(bytes: Uint8Array): number[] {
   const out: number[] = [];
   let at = 0;
   while (at < bytes.length) {
-    let value = 0;
-    let scale = 1;
-    for (;;) {
-      const b = bytes[at++]!;
-      value += (b & 0x7f) * scale;
-      if ((b & 0x80) === 0) break;
-      scale *= 128;
-    }
-    out.push(signed(value));
+    const start = at;
+    while (bytes[at++]! & 0x80) if (at >= bytes.length) throw new OnnxFileFormatError('truncated packed varint');
+    let big = 0n;
+    for (let k = at - 1; k >= start; k--) big = (big << 7n) | BigInt(bytes[k]! & 0x7f);
+    out.push(Number(BigInt.asIntN(64, big)));
   }
   return out;
+}
+
+/** Element type and, for small numeric tensors, the values of a TensorProto held in memory. */
+function decodeSmallTensor(data: Uint8Array): { elemType: number; values?: number[] } {
+  let elemType = 0;
+  let raw: Uint8Array | undefined;
+  const listed: number[] = [];
+  for (const t of memoryFields(data)) {
+    if (t.field === 2) elemType = t.value;
+    else if (t.field === 9) raw = t.bytes;
+    else if (t.field === 4) {
+      // float_data (packed or not)
+      for (let k = 0; k + 4 <= t.bytes.length; k += 4) listed.push(new DataView(t.bytes.buffer, t.bytes.byteOffset + k, 4).getFloat32(0, true));
+    } else if (t.field === 5 || t.field === 7) {
+      // int32_data / int64_data
+      if (t.wire === 2) listed.push(...packedVarints(t.bytes));
+      else listed.push(t.value);
+    } else if (t.field === 10) {
+      for (let k = 0; k + 8 <= t.bytes.length; k += 8) listed.push(new DataView(t.bytes.buffer, t.bytes.byteOffset + k, 8).getFloat64(0, true));
+    }
+  }
+  if (!raw) return listed.length > 0 && listed.length <= 64 ? { elemType, values: listed } : { elemType };
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.length);
+  const size = { 1: 4, 6: 4, 7: 8, 10: 2, 11: 8 }[elemType as 1 | 6 | 7 | 10 | 11];
+  if (!size || raw.length / size > 64 || raw.length % size !== 0) return { elemType };
+  const values: number[] = [];
+  for (let k = 0; k < raw.length; k += size) {
+    if (elemType === 1) values.push(view.getFloat32(k, true));
+    else if (elemType === 6) values.push(view.getInt32(k, true));
+    else if (elemType === 7) values.push(Number(view.getBigInt64(k, true)));
+    else if (elemType === 10) values.push(float16BitsToFloat32(view.getUint16(k, true)));
+    else values.push(view.getFloat64(k, true));
+  }
+  return { elemType, values };
 }
 
 function decodeAttribute(data: Uint8Array): [string, OnnxAttribute] {
@@ -260,10 +300,12 @@ function decodeAttribute(data: Uint8Array): [string, OnnxAttribute] {
     if (f.field === 1) name = decoder.decode(f.bytes);
     else if (f.field === 20) attribute.type = f.value;
     else if (f.field === 2) attribute.f = new DataView(f.bytes.buffer, f.bytes.byteOffset, 4).getFloat32(0, true);
-    else if (f.field === 3) attribute.i = signed(f.value);
+    else if (f.field === 3) attribute.i = f.value;
     else if (f.field === 4) attribute.s = decoder.decode(f.bytes);
     else if (f.field === 5) {
-      for (const t of memoryFields(f.bytes)) if (t.field === 2) attribute.tensorElemType = t.value;
+      const tensor = decodeSmallTensor(f.bytes);
+      attribute.tensorElemType = tensor.elemType;
+      if (tensor.values) attribute.tensorValues = tensor.values;
     } else if (f.field === 7) {
       const floats = (attribute.floats ??= []);
       if (f.wire === 2) for (let k = 0; k + 4 <= f.bytes.length; k += 4) floats.push(new DataView(f.bytes.buffer, f.bytes.byteOffset + k, 4).getFloat32(0, true));
@@ -271,7 +313,7 @@ function decodeAttribute(data: Uint8Array): [string, OnnxAttribute] {
     } else if (f.field === 8) {
       const ints = (attribute.ints ??= []);
       if (f.wire === 2) ints.push(...packedVarints(f.bytes));
-      else ints.push(signed(f.value));
+      else ints.push(f.value);
     }
   }
   return [name, attribute];
@@ -317,7 +359,7 @@ function readInitializer(bytes: FileBytes, start: number, end: number): OnnxInit
   for (const f of fieldsOf(bytes, start, end)) {
     if (f.field === 1) {
       if (f.wire === 2) info.dims.push(...packedVarints(bytes.slice(f.payload, f.end)));
-      else info.dims.push(signed(f.value));
+      else info.dims.push(f.value);
     } else if (f.field === 2) info.elemType = f.value;
     else if (f.field === 8) info.name = decoder.decode(bytes.slice(f.payload, f.end));
     else if (f.field === 14) info.external = f.value === 1;
@@ -336,6 +378,7 @@ export function readOnnxGraph(path: string): OnnxGraphFile {
       nodes: [],
       declaredTypes: new Map(),
       initializers: new Map(),
+      outputs: new Set(),
       opsets: new Map(),
       usesExternalData: false,
       modelFields: [],
@@ -371,6 +414,7 @@ export function readOnnxGraph(path: string): OnnxGraphFile {
         } else if ((g.field === 11 || g.field === 12 || g.field === 13) && g.wire === 2) {
           const [name, elemType] = decodeValueInfo(bytes.slice(g.payload, g.end));
           if (elemType) result.declaredTypes.set(name, elemType);
+          if (g.field === 12) result.outputs.add(name);
         }
       }
     }
@@ -399,6 +443,8 @@ export interface OnnxGraphEdit {
   nodes: readonly Uint8Array[];
   /** Encoded TensorProto payloads appended to the graph's initializers. */
   initializers: readonly Uint8Array[];
+  /** Operator sets to import that the model does not (domain → version), e.g. `com.microsoft` 1. */
+  opsets?: ReadonlyMap<string, number>;
 }
 
 const COPY_CHUNK = 16 << 20;
@@ -448,6 +494,14 @@ export function writeOnnxGraph(graph: OnnxGraphFile, edit: OnnxGraphEdit, target
         write(t);
       }
     }
+    for (const [domain, version] of edit.opsets ?? []) {
+      if (graph.opsets.has(domain)) continue;
+      // OperatorSetIdProto { domain 1, version 2 } as ModelProto field 8
+      const name = new TextEncoder().encode(domain);
+      const payload = Uint8Array.from([...varintBytes((1 << 3) | 2), ...varintBytes(name.length), ...name, ...varintBytes(2 << 3), ...varintBytes(version)]);
+      write(field(8, payload));
+      write(payload);
+    }
     fsyncSync(out);
     closeSync(out);
     output = undefined;
@@ -459,4 +513,87 @@ export function writeOnnxGraph(graph: OnnxGraphFile, edit: OnnxGraphEdit, target
   } finally {
     closeSync(input);
   }
+}
+
+/** A rewrite of some nodes of a graph, made by the lowering or the attention fusion. */
+export interface GraphRewrite {
+  /** Operator sets its new nodes need (domain → version). */
+  opsets?: ReadonlyMap<string, number>;
+  /** New NodeProto payloads per node index (placed where that node was; an empty list deletes it). */
+  replace: Map<number, Uint8Array[]>;
+  /** TensorProto payloads to add to the graph's initializers. */
+  initializers: Uint8Array[];
+  /** What was rewritten, by label (e.g. `GroupNorm`, `attention → MultiHeadAttention`), for messages. */
+  counts: Map<string, number>;
+}
+
+/** Whether a node carries a subgraph (If, Loop, Scan: GRAPH or GRAPHS attributes). */
+const hasSubgraph = (node: OnnxFileNode): boolean => [...node.attributes.values()].some((a) => a.type === 5 || a.type === 10);
+
+/**
+ * The graph edit of `rewrites` applied together (they must not touch the same node). Then the
+ * node list is pruned to what the graph's outputs need: nodes only a deleted node used are dropped
+ * (e.g. the shape arithmetic of a fused attention), and a node a rewrite deleted is kept after all
+ * if a remaining node still reads one of its outputs. Graphs with subgraphs (If, Loop, Scan), whose
+ * bodies read outer tensors by name, are not pruned.
+ */
+export function applyRewrites(graph: OnnxGraphFile, rewrites: readonly GraphRewrite[]): OnnxGraphEdit {
+  const replace = new Map<number, Uint8Array[]>();
+  for (const rewrite of rewrites) {
+    for (const [index, nodes] of rewrite.replace) {
+      if (replace.has(index)) throw new Error(`two rewrites of node ${index} ("${graph.nodes[index]?.name}") of ${graph.path}`);
+      replace.set(index, nodes);
+    }
+  }
+  const opsets = new Map<string, number>();
+  for (const rewrite of rewrites) for (const [domain, version] of rewrite.opsets ?? []) opsets.set(domain, Math.max(version, opsets.get(domain) ?? 0));
+  const initializers = rewrites.flatMap((r) => r.initializers);
+  if (graph.nodes.some(hasSubgraph)) {
+    const nodes: Uint8Array[] = [];
+    graph.nodes.forEach((node, index) => nodes.push(...(replace.get(index) ?? [node.raw])));
+    return { nodes, initializers, opsets };
+  }
+  // Candidate nodes in order: (original index, position within a replacement).
+  interface Entry {
+    index: number;
+    sub: number;
+    raw: Uint8Array;
+    inputs: string[];
+  }
+  const producer = new Map<string, Entry>();
+  const deletedProducer = new Map<string, number>();
+  const add = (entry: Entry, outputs: readonly string[]): void => {
+    for (const output of outputs) if (output) producer.set(output, entry);
+  };
+  graph.nodes.forEach((node, index) => {
+    const replacement = replace.get(index);
+    if (!replacement) return add({ index, sub: 0, raw: node.raw, inputs: node.inputs }, node.outputs);
+    for (const output of node.outputs) if (output) deletedProducer.set(output, index);
+    replacement.forEach((raw, sub) => {
+      const decoded = decodeNode(raw);
+      add({ index, sub, raw, inputs: decoded.inputs }, decoded.outputs);
+    });
+  });
+  const live = new Set<Entry>();
+  const seen = new Set<string>();
+  const stack = [...graph.outputs];
+  while (stack.length > 0) {
+    const tensor = stack.pop()!;
+    if (!tensor || seen.has(tensor)) continue;
+    seen.add(tensor);
+    let entry = producer.get(tensor);
+    if (!entry) {
+      const index = deletedProducer.get(tensor);
+      if (index === undefined) continue; // a graph input or an initializer
+      const node = graph.nodes[index]!;
+      entry = { index, sub: -1, raw: node.raw, inputs: node.inputs };
+      add(entry, node.outputs);
+      for (const output of node.outputs) deletedProducer.delete(output);
+    }
+    if (live.has(entry)) continue;
+    live.add(entry);
+    stack.push(...entry.inputs);
+  }
+  const nodes = [...live].sort((a, b) => a.index - b.index || a.sub - b.sub).map((e) => e.raw);
+  return { nodes, initializers, opsets };
 }

@@ -267,7 +267,7 @@ describe.skipIf(!webgpu.ok)('ONNX Runtime fused diffusion ops on WebGPU (portabl
       const gpu = await runOn('webgpu');
       const cpu = await runOn('cpu');
       expect(maxAbs(gpu, cpu)).toBeLessThan(1e-4);
-      expect(logs[0]).toMatch(/NhwcConv ×1.*MultiHeadAttention \(packed\) ×1.*on webgpu/u);
+      expect(logs[0]).toMatch(/NhwcConv ×1.*MultiHeadAttention \(packed\) ×1.*for webgpu/u);
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }
