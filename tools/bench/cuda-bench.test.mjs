@@ -36,9 +36,12 @@ describe('tools/bench/unet-webgpu.mjs off WebGPU', () => {
     const run = node([here('./unet-webgpu.mjs'), '--model', tinySd, '--device', 'cpu', '--batches', '1,2', '--steps', '2', '--repeats', '1', '--vae', '--vae-batches', '1,2', '--vae-latent', '8', '--json', json]);
     expect(run.status, run.stderr).toBe(0);
     const result = JSON.parse(readFileSync(json, 'utf8'));
-    expect(result.unet.map((r) => [r.layout, r.batch, r.dtype, r.error])).toEqual([
-      ['-', 1, 'float32', undefined],
-      ['-', 2, 'float32', undefined],
+    // Both attention forms: as exported, and fused into MultiHeadAttention (the pipeline's default on WebGPU and CPU).
+    expect(result.unet.map((r) => [r.layout, r.attention, r.batch, r.dtype, r.error])).toEqual([
+      ['-', 'plain', 1, 'float32', undefined],
+      ['-', 'plain', 2, 'float32', undefined],
+      ['-', 'fused', 1, 'float32', undefined],
+      ['-', 'fused', 2, 'float32', undefined],
     ]);
     for (const r of result.unet) expect(r.ms).toBeGreaterThan(0);
     expect(result.image.map((r) => r.loop)).toEqual(['host']);

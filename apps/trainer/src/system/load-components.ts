@@ -291,8 +291,9 @@ export async function loadRewardModels(config: TrainerConfig, logger: Logger): P
       return;
     }
     if (level === 'warn') logger.warning(`diffusion: ${message}`);
-    // A hub id resolved to its ONNX export (runwayml/stable-diffusion-v1-5 → …-ONNX) is worth one INFO line.
-    else if (/ONNX export/u.test(message)) logger.info(`diffusion: ${message}`);
+    // A hub id resolved to its ONNX export (runwayml/stable-diffusion-v1-5 → …-ONNX) is worth one INFO line,
+    // and so is a rewritten copy of a graph written to disk beside the model (once; reuses are DEBUG).
+    else if (/ONNX export|running the copy written in/u.test(message)) logger.info(`diffusion: ${message}`);
     else logger.debug(`diffusion: ${message}`);
   };
   logger.info(`loading the diffusion model ${m.sd_model} (device ${device})`);
