@@ -25,7 +25,7 @@ export { contribOpsToLower, LOWERABLE_CONTRIB_OPS } from './onnx-contrib-lowerin
 export type { LowerableContribOp, LoweringDevice } from './onnx-contrib-lowering.js';
 export { OnnxModel } from './onnx-session.js';
 export { portableOnnxModel } from './portable-onnx-model.js';
-export type { PortableOnnxModel } from './portable-onnx-model.js';
+export type { PortableOnnxModel, PortableRewrites } from './portable-onnx-model.js';
 export type { Device, Logger, OrtModuleLike, OrtTensor, OrtTensorData, OrtTensorType, SessionSettings, TensorInfo } from './onnx-session.js';
 export { BasePipeline } from './pipeline-base.js';
 export type { Conditioning, GenerateOptions, PipelineOptions, StepInfo, ValidationMode } from './pipeline-base.js';

@@ -22,8 +22,8 @@ import type { LowerableContribOp, LoweringDevice } from './onnx-contrib-lowering
 import { applyRewrites, readOnnxGraph, writeOnnxGraph } from './onnx-graph-file.js';
 import type { GraphRewrite } from './onnx-graph-file.js';
 
-/** Version of the lowering rules: part of the signature, so a rule change rebuilds old copies. */
-export const LOWERING_RULES_VERSION = 1;
+/** Version of the rewrite rules (lowering and attention fusion): part of the signature, so a rule change rebuilds old copies. */
+export const REWRITE_RULES_VERSION = 1;
 
 /** What a rewritten copy does. */
 export interface PortableRewrites {
@@ -54,7 +54,7 @@ export class PortableModelError extends Error {
 
 const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS']);
 
-/** `3 × NhwcConv, 2 × GroupNorm` */
+/** `NhwcConv ×3, GroupNorm ×2` (for messages). */
 export function describeCounts(counts: ReadonlyMap<string, number>): string {
   return [...counts].map(([op, n]) => `${op} ×${n}`).join(', ');
 }
@@ -72,7 +72,7 @@ export function portableOnnxModel(path: string, rewrites: PortableRewrites): Por
   if (counts.size === 0 && fusedAttention === 0) return undefined;
   const stat = statSync(path);
   const signature = createHash('sha256')
-    .update(JSON.stringify({ rules: LOWERING_RULES_VERSION, size: stat.size, mtime: stat.mtimeMs, ops: [...rewrites.lower].sort(), attention: Boolean(rewrites.fuseAttention) }))
+    .update(JSON.stringify({ rules: REWRITE_RULES_VERSION, size: stat.size, mtime: stat.mtimeMs, ops: [...rewrites.lower].sort(), attention: Boolean(rewrites.fuseAttention) }))
     .digest('hex')
     .slice(0, 12);
   const name = `${basename(path, '.onnx')}.portable-${signature}.onnx`;
