@@ -181,6 +181,67 @@ describe('attention with the scale on the scores (Constant), and graphs that mus
     expect(relativeMaxDiff(await runFile(fused, {}), await runFile(path, {}))).toBeLessThan(1e-6);
   });
 
+  /** The exporter's split scale: √(1/√d) on q and on k, d = q's last dimension (`fromShape`) or the Constant 16. */
+  function splitScaleGraph(label: string, fromShape: boolean): string {
+    const path = join(dir, `split-${label}.onnx`);
+    const split = (x: string, permutation: number[]): OnnxNode[] => [
+      { op: 'Reshape', inputs: [x, 'heads_shape'], outputs: [`${x}4`] },
+      { op: 'Transpose', inputs: [`${x}4`], outputs: [`${x}T`], intListAttributes: { perm: permutation } },
+    ];
+    const f32 = (name: string, value: number): OnnxNodeSpec => constant(name, F32, [], new Uint8Array(new Float32Array([value]).buffer));
+    writeFileSync(
+      path,
+      onnxModelBytes({
+        name: 'g',
+        nodes: [
+          constant('heads_shape', ONNX_ELEMENT_TYPES.int64, [4], i64([1, -1, 2, 4])),
+          constant('merged_shape', ONNX_ELEMENT_TYPES.int64, [3], i64([1, -1, 8])),
+          f32('one', 1),
+          ...split('q', [0, 2, 1, 3]),
+          ...split('k', [0, 2, 3, 1]),
+          ...split('v', [0, 2, 1, 3]),
+          ...(fromShape
+            ? [
+                { op: 'Shape', inputs: ['qT'], outputs: ['q_shape'] },
+                constant('minus_one', ONNX_ELEMENT_TYPES.int64, [1], i64([-1])),
+                constant('end', ONNX_ELEMENT_TYPES.int64, [1], i64([2 ** 62])),
+                { op: 'Slice', inputs: ['q_shape', 'minus_one', 'end'], outputs: ['d_int'] },
+                { op: 'Cast', inputs: ['d_int'], outputs: ['d'], attributes: { to: 1 } },
+              ]
+            : [f32('d', 16)]),
+          { op: 'Sqrt', inputs: ['d'], outputs: ['root_d'] },
+          { op: 'Div', inputs: ['one', 'root_d'], outputs: ['inv'] },
+          { op: 'Sqrt', inputs: ['inv'], outputs: ['s'] },
+          { op: 'Mul', inputs: ['qT', 's'], outputs: ['qs'] },
+          { op: 'Mul', inputs: ['kT', 's'], outputs: ['ks'] },
+          { op: 'MatMul', inputs: ['qs', 'ks'], outputs: ['scores'] },
+          { op: 'Softmax', inputs: ['scores'], outputs: ['p'], attributes: { axis: -1 } },
+          { op: 'MatMul', inputs: ['p', 'vT'], outputs: ['o'] },
+          { op: 'Transpose', inputs: ['o'], outputs: ['oT'], intListAttributes: { perm: [0, 2, 1, 3] } },
+          { op: 'Reshape', inputs: ['oT', 'merged_shape'], outputs: ['y'] },
+        ],
+        inputs: ['q', 'k', 'v'].map((name) => ({ name, elemType: F32, dims: [1, 4, 8] })),
+        outputs: [{ name: 'y', elemType: F32, dims: [1, 4, 8] }],
+      }),
+    );
+    return path;
+  }
+
+  it('split scale with d = q’s head size: fused with the default scale, same output', async () => {
+    const path = splitScaleGraph('shape', true);
+    const g = readOnnxGraph(path);
+    const rewrite = fuseAttention(g);
+    expect(rewrite.counts.get(ATTENTION_FUSION_LABEL)).toBe(1);
+    const fused = `${path}.fused.onnx`;
+    writeOnnxGraph(g, applyRewrites(g, [rewrite]), fused);
+    expect(readOnnxGraph(fused).nodes.map((n) => n.opType)).toEqual(['MultiHeadAttention']); // all else fed only the fused nodes
+    expect(relativeMaxDiff(await runFile(fused, {}), await runFile(path, {}))).toBeLessThan(1e-6);
+  });
+
+  it('split scale of another number (√(1/√16) with head size 4): nothing fused', () => {
+    expect(fuseAttention(readOnnxGraph(splitScaleGraph('sixteen', false))).counts.size).toBe(0);
+  });
+
   it('scores used a second time: nothing fused', () => {
     expect(fuseAttention(readOnnxGraph(graph('twice', 'Mul', [{ op: 'Identity', inputs: ['scores'], outputs: ['scores_copy'] }]))).counts.size).toBe(0);
   });

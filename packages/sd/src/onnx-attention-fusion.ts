@@ -10,16 +10,17 @@
  *   q4 = Reshape(q, [B, -1, H, Dh]);  qT = Transpose(q4, [0, 2, 1, 3])            // [B, H, S, Dh]
  *   k4 = Reshape(k, [B, -1, H, Dh]);  kT = Transpose(k4, [0, 2, 3, 1])            // [B, H, Dh, L]
  *   v4 = Reshape(v, [B, -1, H, Dh]);  vT = Transpose(v4, [0, 2, 1, 3])            // [B, H, L, Dh]
- *   scale split over both operands (the exporter's form):
- *     s = Sqrt(Cast?(Div(1, Sqrt(·))));  scores = MatMul(Mul(qT, s), Mul(kT, s'))  // s' = Sqrt of the same
+ *   scale split over both operands (the exporter's form), Dh read from q's shape:
+ *     s = Sqrt(Cast?(Div(1, Sqrt(Cast?(Slice|Gather(Shape(qT), -1))))))
+ *     scores = MatMul(Mul(qT, s), Mul(kT, s'))                                     // s' = Sqrt of the same
  *   or applied to the scores: scores = Mul|Div(MatMul(qT, kT), c) with c a Constant scalar
  *   out = MatMul(Softmax(scores, axis -1), vT)                                     // [B, H, S, Dh]
  *   y = Reshape(Transpose(out, [0, 2, 1, 3]), [B, -1, H·Dh])                       // [B, S, D]
  * → y = MultiHeadAttention(q, k, v; num_heads = H, scale = the pattern's), which computes
  * softmax(q·kᵀ·scale)·v per head with the same [B, S, H·Dh] layout. H is read from the Reshape
  * target (a Concat whose third element is a Constant, or a Constant shape). The split form's scale
- * is 1/√Dh, MultiHeadAttention's default; the split form is accepted only with the literal 1 over
- * a square root, so a custom scale is never mistaken for the default. The scores, probabilities and
+ * is 1/√Dh, MultiHeadAttention's default; the split form is accepted only as the literal 1 over the
+ * square root of q's last dimension, so a custom scale is never mistaken for the default. The scores, probabilities and
  * attended values must have this one consumer (otherwise nothing is fused); the head-split q/k/v
  * may have more (the exporter reads Dh from q's shape): `applyRewrites` keeps a deleted node that
  * is still read and drops the shape arithmetic that only fed the fused nodes. Graphs with
@@ -91,16 +92,36 @@ function splitHeads(ix: Index, name: string, expectedPerm: string): [string, num
   return [reshape[1].inputs[0]!, heads, [reshape[0], transpose[0]]];
 }
 
-/** Whether `name` is `Sqrt(Cast?(Div(1, Sqrt(·))))`: the exporter's √(1/√Dh). Returns the Sqrt's input. */
-function sqrtOfInverseSqrt(ix: Index, name: string | undefined): string | undefined {
+/** The tensor whose last dimension `name` is: `Cast?(Slice(Shape(x), -1, end))` or `Cast?(Gather(Shape(x), -1 | 3))`. */
+function lastDimOf(ix: Index, name: string | undefined): string | undefined {
+  const cast = producedBy(ix, name, 'Cast');
+  const inner = cast ? cast[1].inputs[0] : name;
+  const slice = producedBy(ix, inner, 'Slice');
+  const gather = producedBy(ix, inner, 'Gather');
+  let shapeName: string | undefined;
+  if (slice && constantScalar(ix, slice[1].inputs[1]) === -1 && (slice[1].inputs[3] ?? '') === '') shapeName = slice[1].inputs[0];
+  else if (gather) {
+    const index = constantScalar(ix, gather[1].inputs[1]);
+    if (index === -1 || index === 3) shapeName = gather[1].inputs[0];
+  }
+  return producedBy(ix, shapeName, 'Shape')?.[1].inputs[0];
+}
+
+/**
+ * Whether `name` is the exporter's √(1/√Dh): `Sqrt(Cast?(Div(1, Sqrt(Cast?(last dim of x)))))`.
+ * Returns [the outer Sqrt's input (shared by the q and k sides), x].
+ */
+function sqrtOfInverseSqrt(ix: Index, name: string | undefined): [string, string] | undefined {
   const sqrt = producedBy(ix, name, 'Sqrt');
   if (!sqrt) return undefined;
   let inner = sqrt[1].inputs[0];
   const cast = producedBy(ix, inner, 'Cast');
   if (cast) inner = cast[1].inputs[0];
   const div = producedBy(ix, inner, 'Div');
-  if (!div || constantScalar(ix, div[1].inputs[0]) !== 1 || !producedBy(ix, div[1].inputs[1], 'Sqrt')) return undefined;
-  return sqrt[1].inputs[0];
+  if (!div || constantScalar(ix, div[1].inputs[0]) !== 1) return undefined;
+  const root = producedBy(ix, div[1].inputs[1], 'Sqrt');
+  const source = root && lastDimOf(ix, root[1].inputs[0]);
+  return source ? [sqrt[1].inputs[0]!, source] : undefined;
 }
 
 interface Match {
@@ -156,17 +177,20 @@ function matchAt(ix: Index, softmaxIndex: number): Match | undefined {
     const mq = producedBy(ix, qTName, 'Mul');
     const mk = producedBy(ix, kTName, 'Mul');
     if (!mq || !mk) return undefined;
-    // Mul(x, s) or Mul(s, x): [operand, the √ scale's input]
-    const operand = (mul: OnnxFileNode): [string, string] | undefined => {
+    // Mul(x, s) or Mul(s, x): [operand, the √ scale's input, the tensor Dh is read from]
+    const operand = (mul: OnnxFileNode): [string, string, string] | undefined => {
       const [a = '', b = ''] = mul.inputs;
       const viaB = sqrtOfInverseSqrt(ix, b);
-      if (viaB !== undefined) return [a, viaB];
+      if (viaB !== undefined) return [a, ...viaB];
       const viaA = sqrtOfInverseSqrt(ix, a);
-      return viaA !== undefined ? [b, viaA] : undefined;
+      return viaA !== undefined ? [b, ...viaA] : undefined;
     };
     const oq = operand(mq[1]);
     const ok = operand(mk[1]);
     if (!oq || !ok || oq[1] !== ok[1]) return undefined;
+    // The scale is 1/√(the query's head size): Dh read from qT [B, H, S, Dh] or q4 [B, S, H, Dh].
+    const q4 = producedBy(ix, oq[0], 'Transpose')?.[1].inputs[0];
+    if (oq[2] !== oq[0] && oq[2] !== q4) return undefined;
     removed.push(mq[0], mk[0]);
     qTName = oq[0];
     kTName = ok[0];
