@@ -119,13 +119,15 @@ describe('attention with the scale on the scores (Constant), and graphs that mus
   const i64 = (values: number[]): Uint8Array => new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer);
   const constant = (out: string, elemType: number, dims: number[], raw: Uint8Array): OnnxNodeSpec => ({ op: 'Constant', name: out, inputs: [], outputs: [out], rawAttributes: [valueAttribute(elemType, dims, raw)] });
 
+  /** `x` [1, 4, 8] → Reshape [1, -1, 2, 4] → Transpose(`permutation`): the exporter's head split. */
+  const split = (x: string, permutation: number[]): OnnxNode[] => [
+    { op: 'Reshape', inputs: [x, 'heads_shape'], outputs: [`${x}4`] },
+    { op: 'Transpose', inputs: [`${x}4`], outputs: [`${x}T`], intListAttributes: { perm: permutation } },
+  ];
+
   /** q, k, v [1, 4, 8] in 2 heads; the scores scaled by `scaleOp` with 0.5 (Mul) or 2 (Div); `extra` nodes added. */
   function graph(label: string, scaleOp: 'Mul' | 'Div', extra: OnnxNode[] = []): string {
     const path = join(dir, `g-${label}.onnx`);
-    const split = (x: string, permutation: number[]): OnnxNode[] => [
-      { op: 'Reshape', inputs: [x, 'heads_shape'], outputs: [`${x}4`] },
-      { op: 'Transpose', inputs: [`${x}4`], outputs: [`${x}T`], intListAttributes: { perm: permutation } },
-    ];
     writeFileSync(
       path,
       onnxModelBytes({
@@ -184,10 +186,6 @@ describe('attention with the scale on the scores (Constant), and graphs that mus
   /** The exporter's split scale: √(1/√d) on q and on k, d = q's last dimension (`fromShape`) or the Constant 16. */
   function splitScaleGraph(label: string, fromShape: boolean): string {
     const path = join(dir, `split-${label}.onnx`);
-    const split = (x: string, permutation: number[]): OnnxNode[] => [
-      { op: 'Reshape', inputs: [x, 'heads_shape'], outputs: [`${x}4`] },
-      { op: 'Transpose', inputs: [`${x}4`], outputs: [`${x}T`], intListAttributes: { perm: permutation } },
-    ];
     const f32 = (name: string, value: number): OnnxNodeSpec => constant(name, F32, [], new Uint8Array(new Float32Array([value]).buffer));
     writeFileSync(
       path,

@@ -20,6 +20,7 @@
  */
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { float16BitsToFloat32 } from './numeric.js';
+import { varint } from './onnx-proto.js';
 
 /** A decoded attribute of a node (the kinds the lowering reads and writes). */
 export interface OnnxAttribute {
@@ -425,18 +426,6 @@ export function readOnnxGraph(path: string): OnnxGraphFile {
   }
 }
 
-/** Protobuf varint bytes of a non-negative length or tag. */
-function varintBytes(value: number): number[] {
-  const out: number[] = [];
-  let v = value;
-  while (v > 0x7f) {
-    out.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
 /** What replaces the graph's node list and what is added to its initializers. */
 export interface OnnxGraphEdit {
   /** The complete new node list (encoded NodeProto payloads), in topological order. */
@@ -473,7 +462,7 @@ export function writeOnnxGraph(graph: OnnxGraphFile, edit: OnnxGraphEdit, target
       const view = data instanceof Uint8Array ? data : Uint8Array.from(data);
       writeSync(out, view, 0, view.length);
     };
-    const field = (number: number, payload: Uint8Array): number[] => [...varintBytes((number << 3) | 2), ...varintBytes(payload.length)];
+    const field = (number: number, payload: Uint8Array): number[] => [...varint((number << 3) | 2), ...varint(payload.length)];
     let graphLength = 0;
     for (const n of edit.nodes) graphLength += field(1, n).length + n.length;
     for (const g of graph.graphFields) graphLength += g.end - g.start;
@@ -483,7 +472,7 @@ export function writeOnnxGraph(graph: OnnxGraphFile, edit: OnnxGraphEdit, target
         copy(m.start, m.end);
         continue;
       }
-      write([...varintBytes((7 << 3) | 2), ...varintBytes(graphLength)]);
+      write([...varint((7 << 3) | 2), ...varint(graphLength)]);
       for (const n of edit.nodes) {
         write(field(1, n));
         write(n);
@@ -498,7 +487,7 @@ export function writeOnnxGraph(graph: OnnxGraphFile, edit: OnnxGraphEdit, target
       if (graph.opsets.has(domain)) continue;
       // OperatorSetIdProto { domain 1, version 2 } as ModelProto field 8
       const name = new TextEncoder().encode(domain);
-      const payload = Uint8Array.from([...varintBytes((1 << 3) | 2), ...varintBytes(name.length), ...name, ...varintBytes(2 << 3), ...varintBytes(version)]);
+      const payload = Uint8Array.from([...varint((1 << 3) | 2), ...varint(name.length), ...name, ...varint(2 << 3), ...varint(version)]);
       write(field(8, payload));
       write(payload);
     }

@@ -68,7 +68,8 @@ export interface OnnxInitializer {
   raw: Uint8Array;
 }
 
-function varint(value: number): number[] {
+/** Protobuf varint bytes of a non-negative integer (a tag, a length, an unsigned value). */
+export function varint(value: number): number[] {
   const out: number[] = [];
   let v = value;
   while (v > 0x7f) {
