@@ -125,9 +125,12 @@ describe('attention with the scale on the scores (Constant), and graphs that mus
     { op: 'Transpose', inputs: [`${x}4`], outputs: [`${x}T`], intListAttributes: { perm: permutation } },
   ];
 
-  /** q, k, v [1, 4, 8] in 2 heads; the scores scaled by `scaleOp` with 0.5 (Mul) or 2 (Div); `extra` nodes added. */
-  function graph(label: string, scaleOp: 'Mul' | 'Div', extra: OnnxNode[] = []): string {
-    const path = join(dir, `g-${label}.onnx`);
+  /**
+   * The exporter's attention of q, k, v [1, 4, 8] in 2 heads around `scoring` (the nodes from qT and
+   * kT to `scores`), written to a file; `extra` nodes are added and their outputs are graph outputs.
+   */
+  function attentionGraph(label: string, scoring: OnnxNode[], extra: OnnxNode[] = []): string {
+    const path = join(dir, `${label}.onnx`);
     writeFileSync(
       path,
       onnxModelBytes({
@@ -135,12 +138,10 @@ describe('attention with the scale on the scores (Constant), and graphs that mus
         nodes: [
           constant('heads_shape', ONNX_ELEMENT_TYPES.int64, [4], i64([1, -1, 2, 4])),
           constant('merged_shape', ONNX_ELEMENT_TYPES.int64, [3], i64([1, -1, 8])),
-          constant('c', F32, [], new Uint8Array(new Float32Array([scaleOp === 'Mul' ? 0.5 : 2]).buffer)),
           ...split('q', [0, 2, 1, 3]),
           ...split('k', [0, 2, 3, 1]),
           ...split('v', [0, 2, 1, 3]),
-          { op: 'MatMul', inputs: ['qT', 'kT'], outputs: ['raw'] },
-          { op: scaleOp, inputs: ['raw', 'c'], outputs: ['scores'] },
+          ...scoring,
           { op: 'Softmax', inputs: ['scores'], outputs: ['p'], attributes: { axis: -1 } },
           { op: 'MatMul', inputs: ['p', 'vT'], outputs: ['o'] },
           { op: 'Transpose', inputs: ['o'], outputs: ['oT'], intListAttributes: { perm: [0, 2, 1, 3] } },
@@ -153,6 +154,20 @@ describe('attention with the scale on the scores (Constant), and graphs that mus
     );
     return path;
   }
+
+  const f32 = (name: string, value: number): OnnxNodeSpec => constant(name, F32, [], new Uint8Array(new Float32Array([value]).buffer));
+
+  /** The scores MatMul(qT, kT) scaled by `scaleOp` with 0.5 (Mul) or 2 (Div). */
+  const graph = (label: string, scaleOp: 'Mul' | 'Div', extra: OnnxNode[] = []): string =>
+    attentionGraph(
+      `g-${label}`,
+      [
+        f32('c', scaleOp === 'Mul' ? 0.5 : 2),
+        { op: 'MatMul', inputs: ['qT', 'kT'], outputs: ['raw'] },
+        { op: scaleOp, inputs: ['raw', 'c'], outputs: ['scores'] },
+      ],
+      extra,
+    );
 
   for (const scaleOp of ['Mul', 'Div'] as const) {
     it(`scores ${scaleOp === 'Mul' ? '· 0.5' : '/ 2'}: fused with scale 0.5, same output`, async () => {
@@ -184,46 +199,25 @@ describe('attention with the scale on the scores (Constant), and graphs that mus
   });
 
   /** The exporter's split scale: √(1/√d) on q and on k, d = q's last dimension (`fromShape`) or the Constant 16. */
-  function splitScaleGraph(label: string, fromShape: boolean): string {
-    const path = join(dir, `split-${label}.onnx`);
-    const f32 = (name: string, value: number): OnnxNodeSpec => constant(name, F32, [], new Uint8Array(new Float32Array([value]).buffer));
-    writeFileSync(
-      path,
-      onnxModelBytes({
-        name: 'g',
-        nodes: [
-          constant('heads_shape', ONNX_ELEMENT_TYPES.int64, [4], i64([1, -1, 2, 4])),
-          constant('merged_shape', ONNX_ELEMENT_TYPES.int64, [3], i64([1, -1, 8])),
-          f32('one', 1),
-          ...split('q', [0, 2, 1, 3]),
-          ...split('k', [0, 2, 3, 1]),
-          ...split('v', [0, 2, 1, 3]),
-          ...(fromShape
-            ? [
-                { op: 'Shape', inputs: ['qT'], outputs: ['q_shape'] },
-                constant('minus_one', ONNX_ELEMENT_TYPES.int64, [1], i64([-1])),
-                constant('end', ONNX_ELEMENT_TYPES.int64, [1], i64([2 ** 62])),
-                { op: 'Slice', inputs: ['q_shape', 'minus_one', 'end'], outputs: ['d_int'] },
-                { op: 'Cast', inputs: ['d_int'], outputs: ['d'], attributes: { to: 1 } },
-              ]
-            : [f32('d', 16)]),
-          { op: 'Sqrt', inputs: ['d'], outputs: ['root_d'] },
-          { op: 'Div', inputs: ['one', 'root_d'], outputs: ['inv'] },
-          { op: 'Sqrt', inputs: ['inv'], outputs: ['s'] },
-          { op: 'Mul', inputs: ['qT', 's'], outputs: ['qs'] },
-          { op: 'Mul', inputs: ['kT', 's'], outputs: ['ks'] },
-          { op: 'MatMul', inputs: ['qs', 'ks'], outputs: ['scores'] },
-          { op: 'Softmax', inputs: ['scores'], outputs: ['p'], attributes: { axis: -1 } },
-          { op: 'MatMul', inputs: ['p', 'vT'], outputs: ['o'] },
-          { op: 'Transpose', inputs: ['o'], outputs: ['oT'], intListAttributes: { perm: [0, 2, 1, 3] } },
-          { op: 'Reshape', inputs: ['oT', 'merged_shape'], outputs: ['y'] },
-        ],
-        inputs: ['q', 'k', 'v'].map((name) => ({ name, elemType: F32, dims: [1, 4, 8] })),
-        outputs: [{ name: 'y', elemType: F32, dims: [1, 4, 8] }],
-      }),
-    );
-    return path;
-  }
+  const splitScaleGraph = (label: string, fromShape: boolean): string =>
+    attentionGraph(`split-${label}`, [
+      f32('one', 1),
+      ...(fromShape
+        ? [
+            { op: 'Shape', inputs: ['qT'], outputs: ['q_shape'] },
+            constant('minus_one', ONNX_ELEMENT_TYPES.int64, [1], i64([-1])),
+            constant('end', ONNX_ELEMENT_TYPES.int64, [1], i64([2 ** 62])),
+            { op: 'Slice', inputs: ['q_shape', 'minus_one', 'end'], outputs: ['d_int'] },
+            { op: 'Cast', inputs: ['d_int'], outputs: ['d'], attributes: { to: 1 } },
+          ]
+        : [f32('d', 16)]),
+      { op: 'Sqrt', inputs: ['d'], outputs: ['root_d'] },
+      { op: 'Div', inputs: ['one', 'root_d'], outputs: ['inv'] },
+      { op: 'Sqrt', inputs: ['inv'], outputs: ['s'] },
+      { op: 'Mul', inputs: ['qT', 's'], outputs: ['qs'] },
+      { op: 'Mul', inputs: ['kT', 's'], outputs: ['ks'] },
+      { op: 'MatMul', inputs: ['qs', 'ks'], outputs: ['scores'] },
+    ]);
 
   it('split scale with d = q’s head size: fused with the default scale, same output', async () => {
     const path = splitScaleGraph('shape', true);
