@@ -27,6 +27,7 @@
  * subgraphs (If, Loop) are not fused.
  * Departures: none in the math; float rounding differs (the kernel's own summation order).
  */
+import { hasSubgraph } from './onnx-graph-file.js';
 import type { GraphRewrite, OnnxFileNode, OnnxGraphFile } from './onnx-graph-file.js';
 import { encodeNode } from './onnx-proto.js';
 
@@ -209,7 +210,7 @@ function matchAt(ix: Index, softmaxIndex: number): Match | undefined {
 export function fuseAttention(graph: OnnxGraphFile): GraphRewrite {
   const ix = indexGraph(graph, graph.outputs);
   const replace = new Map<number, Uint8Array[]>();
-  if (graph.nodes.some((node) => [...node.attributes.values()].some((a) => a.type === 5 || a.type === 10))) {
+  if (graph.nodes.some(hasSubgraph)) {
     return { replace, initializers: [], counts: new Map() };
   }
   let fused = 0;

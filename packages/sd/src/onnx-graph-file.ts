@@ -20,7 +20,7 @@
  */
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { float16BitsToFloat32 } from './numeric.js';
-import { varint } from './onnx-proto.js';
+import { encodeOpsetImport, varint } from './onnx-proto.js';
 
 /** A decoded attribute of a node (the kinds the lowering reads and writes). */
 export interface OnnxAttribute {
@@ -104,8 +104,6 @@ export interface OnnxGraphFile {
   modelFields: FieldSpan[];
   /** @internal GraphProto fields other than nodes. */
   graphFields: FieldSpan[];
-  /** @internal Size of the file in bytes. */
-  size: number;
 }
 
 /** Raised for a file that is not an ONNX protobuf this reader understands (names the file and offset). */
@@ -206,26 +204,34 @@ function* fieldsOf(bytes: FileBytes, start: number, end: number): Generator<Prot
 }
 
 /**
- * In-memory protobuf fields of a small message. Varints are int64 two's complement: values that do
- * not fit 53 bits are read exactly as BigInt and returned as the signed number (so -1 is -1).
+ * The varint at `at` of in-memory bytes: [value, next offset]. Varints are int64 two's complement:
+ * values that do not fit 53 bits are read exactly as BigInt and returned as the signed number
+ * (so -1 is -1).
  */
+function varintAt(data: Uint8Array, at: number): [number, number] {
+  const start = at;
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    const b = data[at++];
+    if (b === undefined) throw new OnnxFileFormatError('truncated varint');
+    value += (b & 0x7f) * scale;
+    if ((b & 0x80) === 0) break;
+    scale *= 128;
+  }
+  if (at - start < 8) return [value, at];
+  let big = 0n;
+  for (let k = at - 1; k >= start; k--) big = (big << 7n) | BigInt(data[k]! & 0x7f);
+  return [Number(BigInt.asIntN(64, big)), at];
+}
+
+/** In-memory protobuf fields of a small message (varints as {@link varintAt} reads them). */
 function* memoryFields(data: Uint8Array): Generator<{ field: number; wire: number; value: number; bytes: Uint8Array }> {
   let at = 0;
   const varint = (): number => {
-    const start = at;
-    let value = 0;
-    let scale = 1;
-    for (;;) {
-      const b = data[at++];
-      if (b === undefined) throw new OnnxFileFormatError('truncated varint');
-      value += (b & 0x7f) * scale;
-      if ((b & 0x80) === 0) break;
-      scale *= 128;
-    }
-    if (at - start < 8) return value;
-    let big = 0n;
-    for (let k = at - 1; k >= start; k--) big = (big << 7n) | BigInt(data[k]! & 0x7f);
-    return Number(BigInt.asIntN(64, big));
+    const [value, next] = varintAt(data, at);
+    at = next;
+    return value;
   };
   while (at < data.length) {
     const tag = varint();
@@ -247,16 +253,22 @@ function* memoryFields(data: Uint8Array): Generator<{ field: number; wire: numbe
 
 const decoder = new TextDecoder();
 
+/** Packed varints (repeated int32/int64 fields). */
 function packedVarints(bytes: Uint8Array): number[] {
   const out: number[] = [];
-  let at = 0;
-  while (at < bytes.length) {
-    const start = at;
-    while (bytes[at++]! & 0x80) if (at >= bytes.length) throw new OnnxFileFormatError('truncated packed varint');
-    let big = 0n;
-    for (let k = at - 1; k >= start; k--) big = (big << 7n) | BigInt(bytes[k]! & 0x7f);
-    out.push(Number(BigInt.asIntN(64, big)));
+  for (let at = 0; at < bytes.length; ) {
+    const [value, next] = varintAt(bytes, at);
+    out.push(value);
+    at = next;
   }
+  return out;
+}
+
+/** Little-endian float32 values of `bytes` (a packed repeated float field, or one fixed32 value). */
+function float32s(bytes: Uint8Array): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const out: number[] = [];
+  for (let k = 0; k + 4 <= bytes.length; k += 4) out.push(view.getFloat32(k, true));
   return out;
 }
 
@@ -268,10 +280,8 @@ function decodeSmallTensor(data: Uint8Array): { elemType: number; values?: numbe
   for (const t of memoryFields(data)) {
     if (t.field === 2) elemType = t.value;
     else if (t.field === 9) raw = t.bytes;
-    else if (t.field === 4) {
-      // float_data (packed or not)
-      for (let k = 0; k + 4 <= t.bytes.length; k += 4) listed.push(new DataView(t.bytes.buffer, t.bytes.byteOffset + k, 4).getFloat32(0, true));
-    } else if (t.field === 5 || t.field === 7) {
+    else if (t.field === 4) listed.push(...float32s(t.bytes)); // float_data (packed or not)
+    else if (t.field === 5 || t.field === 7) {
       // int32_data / int64_data
       if (t.wire === 2) listed.push(...packedVarints(t.bytes));
       else listed.push(t.value);
@@ -300,18 +310,15 @@ function decodeAttribute(data: Uint8Array): [string, OnnxAttribute] {
   for (const f of memoryFields(data)) {
     if (f.field === 1) name = decoder.decode(f.bytes);
     else if (f.field === 20) attribute.type = f.value;
-    else if (f.field === 2) attribute.f = new DataView(f.bytes.buffer, f.bytes.byteOffset, 4).getFloat32(0, true);
+    else if (f.field === 2) attribute.f = float32s(f.bytes)[0];
     else if (f.field === 3) attribute.i = f.value;
     else if (f.field === 4) attribute.s = decoder.decode(f.bytes);
     else if (f.field === 5) {
       const tensor = decodeSmallTensor(f.bytes);
       attribute.tensorElemType = tensor.elemType;
       if (tensor.values) attribute.tensorValues = tensor.values;
-    } else if (f.field === 7) {
-      const floats = (attribute.floats ??= []);
-      if (f.wire === 2) for (let k = 0; k + 4 <= f.bytes.length; k += 4) floats.push(new DataView(f.bytes.buffer, f.bytes.byteOffset + k, 4).getFloat32(0, true));
-      else floats.push(new DataView(f.bytes.buffer, f.bytes.byteOffset, 4).getFloat32(0, true));
-    } else if (f.field === 8) {
+    } else if (f.field === 7) (attribute.floats ??= []).push(...float32s(f.bytes)); // packed or one fixed32
+    else if (f.field === 8) {
       const ints = (attribute.ints ??= []);
       if (f.wire === 2) ints.push(...packedVarints(f.bytes));
       else ints.push(f.value);
@@ -384,7 +391,6 @@ export function readOnnxGraph(path: string): OnnxGraphFile {
       usesExternalData: false,
       modelFields: [],
       graphFields: [],
-      size,
     };
     let sawGraph = false;
     for (const field of fieldsOf(bytes, 0, size)) {
@@ -485,9 +491,7 @@ export function writeOnnxGraph(graph: OnnxGraphFile, edit: OnnxGraphEdit, target
     }
     for (const [domain, version] of edit.opsets ?? []) {
       if (graph.opsets.has(domain)) continue;
-      // OperatorSetIdProto { domain 1, version 2 } as ModelProto field 8
-      const name = new TextEncoder().encode(domain);
-      const payload = Uint8Array.from([...varint((1 << 3) | 2), ...varint(name.length), ...name, ...varint(2 << 3), ...varint(version)]);
+      const payload = encodeOpsetImport(domain, version);
       write(field(8, payload));
       write(payload);
     }
@@ -517,7 +521,7 @@ export interface GraphRewrite {
 }
 
 /** Whether a node carries a subgraph (If, Loop, Scan: GRAPH or GRAPHS attributes). */
-const hasSubgraph = (node: OnnxFileNode): boolean => [...node.attributes.values()].some((a) => a.type === 5 || a.type === 10);
+export const hasSubgraph = (node: OnnxFileNode): boolean => [...node.attributes.values()].some((a) => a.type === 5 || a.type === 10);
 
 /**
  * The graph edit of `rewrites` applied together (they must not touch the same node). Then the

@@ -149,6 +149,11 @@ export function encodeNode(n: OnnxNodeSpec): Uint8Array {
   ]);
 }
 
+/** The OperatorSetIdProto payload of an opset import (ModelProto field 8): domain ('' = ONNX) and version. */
+export function encodeOpsetImport(domain: string, version: number): Uint8Array {
+  return Uint8Array.from([...stringField(1, domain), ...intField(2, version)]);
+}
+
 /** The TensorProto payload of an initializer: dims, data_type, name, raw_data (little-endian bytes). */
 export function encodeTensor(name: string, elemType: number, dims: readonly number[], raw: Uint8Array): Uint8Array {
   return Uint8Array.from([...dims.flatMap((d) => intField(1, d)), ...intField(2, elemType), ...stringField(8, name), ...bytesField(9, raw)]);
@@ -172,7 +177,7 @@ export function onnxModelBytes(graph: OnnxGraph, opset = 17, domains: Readonly<R
     ...intField(1, 8),
     ...stringField(2, 'vlm-grpo'),
     ...bytesField(7, g),
-    ...bytesField(8, [...stringField(1, ''), ...intField(2, opset)]),
-    ...Object.entries(domains).flatMap(([domain, version]) => bytesField(8, [...stringField(1, domain), ...intField(2, version)])),
+    ...bytesField(8, encodeOpsetImport('', opset)),
+    ...Object.entries(domains).flatMap(([domain, version]) => bytesField(8, encodeOpsetImport(domain, version))),
   ]);
 }
